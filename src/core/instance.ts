@@ -1,0 +1,331 @@
+/**
+ * One VRRP instance: the state machine of RFC 9568 section 6 (VRRPv3) with the VRRPv2
+ * differences of RFC 3768 (fixed interval), plus keepalived's FAULT state, trackers,
+ * nopreempt and preempt_delay. Sans-I/O: events in (with the current time in microseconds),
+ * ordered actions out. The instance keeps one timer; `deadline` says when it is due.
+ */
+import { compareAddr } from '../protocol/addr.js';
+import { effectivePriority, type TrackerState } from './priority.js';
+import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
+
+/** RFC 9568 names them Initialize / Backup / Active; operators know Active as MASTER. */
+export type State = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+export type TimerKind = 'adver' | 'masterDown';
+
+export interface InstanceConfig {
+  name: string;
+  vrid: number;
+  version: Version;
+  /** Base priority 1..255 (255 = address owner). */
+  priority: number;
+  /** Own Advertisement_Interval in microseconds. */
+  advertIntervalUs: number;
+  /** RFC 9568 Preempt_Mode; keepalived `nopreempt` sets it false. Default true. */
+  preempt?: boolean;
+  /** keepalived `preempt_delay`: lower-priority masters are tolerated this long. */
+  preemptDelayUs?: number;
+  /** RFC 9568 Accept_Mode (the daemon acts on it; carried here for status). */
+  acceptMode?: boolean;
+  /** keepalived `lower_prio_no_advert`: do not answer a lower-priority advert with our own. */
+  lowerPrioNoAdvert?: boolean;
+  /** Primary IP address of the interface, for the tie-break of RFC 9568 6.4.3. */
+  primaryAddress: Uint8Array;
+  trackers?: { name: string; weight: number; up?: boolean }[];
+}
+
+export interface AdvertIn {
+  priority: number;
+  /** Max Adver Int of the advert in microseconds. */
+  intervalUs: number;
+  /** IP source of the advert. */
+  src: Uint8Array;
+}
+
+export type Action =
+  | { type: 'send'; priority: number }
+  | { type: 'addVips' }
+  | { type: 'removeVips' }
+  | { type: 'announce' }
+  | { type: 'arm'; timer: TimerKind; at: number }
+  | { type: 'cancel' }
+  | { type: 'transition'; from: State; to: State; reason: string };
+
+export interface MasterInfo {
+  /** The master's address, or null when it is this instance or unknown. */
+  address: Uint8Array | null;
+  self: boolean;
+  priority: number;
+  intervalUs: number;
+  lastAdvertAt: number;
+}
+
+export class VrrpInstance {
+  readonly config: Readonly<InstanceConfig>;
+  state: State = 'INIT';
+  masterAdverIntervalUs: number;
+  private timer: { kind: TimerKind; at: number } | null = null;
+  private readonly trackers = new Map<string, TrackerState>();
+  private basePriority: number;
+  private linkUp = true;
+  private preemptDeadline: number | null = null;
+  effective: number;
+  faults: string[] = [];
+  master: MasterInfo | null = null;
+  holdsVips = false;
+
+  constructor(config: InstanceConfig) {
+    this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, ...config };
+    this.masterAdverIntervalUs = config.advertIntervalUs;
+    this.basePriority = config.priority;
+    for (const t of config.trackers ?? []) this.trackers.set(t.name, { name: t.name, weight: t.weight, up: t.up ?? true });
+    const e = effectivePriority(this.basePriority, this.trackers.values());
+    this.effective = e.priority;
+    this.faults = e.faults;
+  }
+
+  /** When the instance's single timer is due, or null. */
+  get deadline(): number | null {
+    return this.timer?.at ?? null;
+  }
+  get timerKind(): TimerKind | null {
+    return this.timer?.kind ?? null;
+  }
+
+  get masterDownIntervalUs(): number {
+    return masterDownIntervalUs(this.config.version, this.effective, this.masterAdverIntervalUs);
+  }
+
+  get skewTimeUs(): number {
+    return skewTimeUs(this.config.version, this.effective, this.masterAdverIntervalUs);
+  }
+
+  /** A fault of its own: link down or a weight-0 tracker down. */
+  get hasOwnFault(): boolean {
+    return !this.linkUp || this.faults.length > 0;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  /** RFC 9568 6.4.1: Startup. */
+  start(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.state !== 'INIT') return out;
+    if (this.config.preemptDelayUs) this.preemptDeadline = now + this.config.preemptDelayUs;
+    if (this.hasOwnFault) this.toFault(now, out, 'startup with fault');
+    else if (this.effective === 255) this.toMaster(now, out, 'address owner');
+    else this.toBackup(now, out, 'startup', this.config.advertIntervalUs);
+    return out;
+  }
+
+  /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */
+  shutdown(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.state === 'INIT') return out;
+    if (this.state === 'MASTER') {
+      out.push({ type: 'send', priority: 0 });
+      this.releaseVips(out);
+    }
+    this.setTimer(null, out);
+    this.transition(out, 'INIT', `shutdown at ${now}`);
+    return out;
+  }
+
+  /** An advert for this VRID that passed receive validation (RFC 9568 7.1). */
+  advert(now: number, adv: AdvertIn): Action[] {
+    const out: Action[] = [];
+    if (adv.priority > 0) {
+      this.master = { address: adv.src, self: false, priority: adv.priority, intervalUs: adv.intervalUs, lastAdvertAt: now };
+    } else if (this.master && !this.master.self && this.master.address && compareAddr(this.master.address, adv.src) === 0) {
+      this.master = null; // the master resigned
+    }
+    switch (this.state) {
+      case 'BACKUP':
+        this.backupAdvert(now, adv, out);
+        break;
+      case 'MASTER':
+        this.masterAdvert(now, adv, out);
+        break;
+      default:
+        break; // INIT and FAULT do not take part in the election
+    }
+    return out;
+  }
+
+  /** The timer fired (the caller only calls this at or after `deadline`). */
+  timerFired(now: number): Action[] {
+    const out: Action[] = [];
+    const t = this.timer;
+    if (!t || now < t.at) return out;
+    if (this.state === 'BACKUP' && t.kind === 'masterDown') {
+      // RFC 9568 6.4.2: Master_Down_Timer fires -> Active
+      this.toMaster(now, out, 'master down timer expired');
+    } else if (this.state === 'MASTER' && t.kind === 'adver') {
+      // RFC 9568 6.4.3: Adver_Timer fires -> send, reset. Scheduled from the previous deadline
+      // so that adverts do not drift; after a stall, from now.
+      out.push({ type: 'send', priority: this.effective });
+      const next = t.at + this.config.advertIntervalUs;
+      this.setTimer({ kind: 'adver', at: next > now ? next : now + this.config.advertIntervalUs }, out);
+    } else {
+      this.setTimer(null, out);
+    }
+    return out;
+  }
+
+  /** A tracker changed (script, interface, file). Unknown names are ignored. */
+  setTracker(now: number, name: string, up: boolean): Action[] {
+    const t = this.trackers.get(name);
+    if (!t || t.up === up) return [];
+    t.up = up;
+    return this.recompute(now, `tracker ${name} ${up ? 'up' : 'down'}`);
+  }
+
+  /** The configured base priority changed (reload). */
+  setBasePriority(now: number, priority: number): Action[] {
+    this.basePriority = priority;
+    return this.recompute(now, `priority set to ${priority}`);
+  }
+
+  /** The interface went down or up; down is a FAULT (keepalived semantics). */
+  setLink(now: number, up: boolean): Action[] {
+    if (this.linkUp === up) return [];
+    this.linkUp = up;
+    return this.recompute(now, `interface ${up ? 'up' : 'down'}`);
+  }
+
+  // ---- sync group hooks (keepalived vrrp_sync_group) ----------------------------------------
+
+  /** Follow a group member to MASTER. */
+  forceMaster(now: number, reason: string): Action[] {
+    const out: Action[] = [];
+    if (this.state === 'BACKUP') this.toMaster(now, out, reason);
+    return out;
+  }
+
+  /** Follow a group member to BACKUP. */
+  forceBackup(now: number, reason: string): Action[] {
+    const out: Action[] = [];
+    if (this.state === 'MASTER') this.toBackup(now, out, reason, this.masterAdverIntervalUs);
+    return out;
+  }
+
+  /** Follow a group member into (or out of) FAULT. */
+  forceFault(now: number, fault: boolean, reason: string): Action[] {
+    const out: Action[] = [];
+    if (fault && (this.state === 'MASTER' || this.state === 'BACKUP')) this.toFault(now, out, reason);
+    else if (!fault && this.state === 'FAULT' && !this.hasOwnFault) this.leaveFault(now, out, reason);
+    return out;
+  }
+
+  // ---- RFC 9568 6.4.2 / 6.4.3 ---------------------------------------------------------------
+
+  private backupAdvert(now: number, adv: AdvertIn, out: Action[]): void {
+    if (adv.priority === 0) {
+      // 6.4.2: a resigning master: take over after Skew_Time only
+      this.setTimer({ kind: 'masterDown', at: now + this.skewTimeUs }, out);
+      return;
+    }
+    const lower = adv.priority < this.effective;
+    if (lower && this.config.preempt && this.preemptDelayOver(now)) return; // 6.4.2: discard
+    if (!lower) this.preemptDeadline = null;
+    // 6.4.2: adopt the master's interval (v3 only; v2 intervals are fixed and validated equal)
+    if (this.config.version === 3) this.masterAdverIntervalUs = adv.intervalUs;
+    this.setTimer({ kind: 'masterDown', at: now + this.masterDownIntervalUs }, out);
+  }
+
+  private preemptDelayOver(now: number): boolean {
+    if (!this.config.preemptDelayUs) return true;
+    if (this.preemptDeadline === null) this.preemptDeadline = now + this.config.preemptDelayUs;
+    return now >= this.preemptDeadline;
+  }
+
+  private masterAdvert(now: number, adv: AdvertIn, out: Action[]): void {
+    if (adv.priority === 0) {
+      // 6.4.3: another router resigned: send an advert at once and reset the Adver_Timer
+      out.push({ type: 'send', priority: this.effective });
+      this.setTimer({ kind: 'adver', at: now + this.config.advertIntervalUs }, out);
+      return;
+    }
+    if (this.senderWins(adv)) {
+      // 6.4.3: a better master exists -> Backup with its interval
+      const interval = this.config.version === 3 ? adv.intervalUs : this.masterAdverIntervalUs;
+      this.toBackup(now, out, 'higher priority advert received', interval);
+      return;
+    }
+    // 6.4.3 (RFC 9568): answer a lower-priority advert at once so it stands down quickly;
+    // keepalived's lower_prio_no_advert turns this off.
+    if (!this.config.lowerPrioNoAdvert) out.push({ type: 'send', priority: this.effective });
+  }
+
+  /** RFC 9568 6.4.3: higher priority wins; equal priority -> the higher primary address wins. */
+  protected senderWins(adv: AdvertIn): boolean {
+    if (adv.priority !== this.effective) return adv.priority > this.effective;
+    return compareAddr(adv.src, this.config.primaryAddress) > 0;
+  }
+
+  // ---- transitions --------------------------------------------------------------------------
+
+  private recompute(now: number, reason: string): Action[] {
+    const out: Action[] = [];
+    const wasFaulted = this.state === 'FAULT';
+    const e = effectivePriority(this.basePriority, this.trackers.values());
+    this.effective = e.priority;
+    this.faults = e.faults;
+    if (this.state === 'INIT') return out;
+    if (this.hasOwnFault && !wasFaulted) this.toFault(now, out, reason);
+    else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, out, reason);
+    return out;
+  }
+
+  private toMaster(now: number, out: Action[], reason: string): void {
+    // RFC 9568 6.4.1/6.4.2: send an advert, announce the VIPs, arm the Adver_Timer
+    out.push({ type: 'send', priority: this.effective });
+    if (!this.holdsVips) {
+      out.push({ type: 'addVips' });
+      this.holdsVips = true;
+    }
+    out.push({ type: 'announce' });
+    this.setTimer({ kind: 'adver', at: now + this.config.advertIntervalUs }, out);
+    this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
+    this.transition(out, 'MASTER', reason);
+  }
+
+  private toBackup(now: number, out: Action[], reason: string, masterIntervalUs: number): void {
+    this.releaseVips(out);
+    this.masterAdverIntervalUs = masterIntervalUs;
+    if (this.master?.self) this.master = null;
+    this.setTimer({ kind: 'masterDown', at: now + this.masterDownIntervalUs }, out);
+    this.transition(out, 'BACKUP', reason);
+  }
+
+  private toFault(_now: number, out: Action[], reason: string): void {
+    // keepalived: a master going to FAULT resigns with priority 0 (if its link can still send)
+    if (this.state === 'MASTER' && this.linkUp) out.push({ type: 'send', priority: 0 });
+    this.releaseVips(out);
+    if (this.master?.self) this.master = null;
+    this.setTimer(null, out);
+    this.transition(out, 'FAULT', reason);
+  }
+
+  private leaveFault(now: number, out: Action[], reason: string): void {
+    if (this.effective === 255) this.toMaster(now, out, reason);
+    else this.toBackup(now, out, reason, this.config.advertIntervalUs);
+  }
+
+  private releaseVips(out: Action[]): void {
+    if (this.holdsVips) {
+      out.push({ type: 'removeVips' });
+      this.holdsVips = false;
+    }
+  }
+
+  private setTimer(t: { kind: TimerKind; at: number } | null, out: Action[]): void {
+    this.timer = t;
+    out.push(t ? { type: 'arm', timer: t.kind, at: t.at } : { type: 'cancel' });
+  }
+
+  private transition(out: Action[], to: State, reason: string): void {
+    const from = this.state;
+    this.state = to;
+    if (from !== to) out.push({ type: 'transition', from, to, reason });
+  }
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { VrrpInstance, type Action, type InstanceConfig } from '../../src/core/instance.js';
+import { effectivePriority } from '../../src/core/priority.js';
+import { SyncGroup } from '../../src/core/sync-group.js';
+import { masterDownIntervalCs, masterDownIntervalUs, skewTimeCs, skewTimeUs } from '../../src/core/timers.js';
+import { parseIP } from '../../src/protocol/addr.js';
+
+const ip = (t: string): Uint8Array => parseIP(t)!.bytes;
+const S = 1_000_000;
+const mk = (o: Partial<InstanceConfig> = {}): VrrpInstance =>
+  new VrrpInstance({ name: 'VI_1', vrid: 51, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), ...o });
+const types = (a: Action[]): string[] => a.map((x) => (x.type === 'transition' ? `${x.from}->${x.to}` : x.type === 'send' ? `send(${x.priority})` : x.type));
+
+describe('timer arithmetic (RFC 9568 6.1, RFC 3768 6.1)', () => {
+  it('priority 100 at 100 cs: skew 60 cs, down interval 360 cs (integer centiseconds)', () => {
+    expect(skewTimeCs(100, 100)).toBe(60);
+    expect(masterDownIntervalCs(100, 100)).toBe(360);
+  });
+  it('in microseconds, as keepalived times it: 609 375 us and 3 609 375 us', () => {
+    expect(skewTimeUs(3, 100, S)).toBe(609_375);
+    expect(masterDownIntervalUs(3, 100, S)).toBe(3_609_375);
+    expect(masterDownIntervalUs(3, 100, 10_000)).toBe(36_093);
+    expect(masterDownIntervalUs(3, 254, 100_000)).toBe(300_781);
+  });
+  it('v2 skew is (256 - priority)/256 seconds whatever the interval', () => {
+    expect(skewTimeUs(2, 100, 5 * S)).toBe(609_375);
+    expect(masterDownIntervalUs(2, 100, 5 * S)).toBe(15_609_375);
+  });
+});
+
+describe('effective priority (keepalived tracker semantics)', () => {
+  it('adds positive weights while up, negative while down, clamps 1..254', () => {
+    expect(effectivePriority(100, [{ name: 'a', weight: 20, up: true }, { name: 'b', weight: -30, up: false }]).priority).toBe(90);
+    expect(effectivePriority(250, [{ name: 'a', weight: 20, up: true }]).priority).toBe(254);
+    expect(effectivePriority(10, [{ name: 'a', weight: -50, up: false }]).priority).toBe(1);
+    expect(effectivePriority(255, [{ name: 'a', weight: -50, up: false }]).priority).toBe(255);
+  });
+  it('a weight-0 tracker down is a fault', () => {
+    expect(effectivePriority(100, [{ name: 'chk', weight: 0, up: false }]).faults).toEqual(['chk']);
+  });
+});
+
+describe('state machine (RFC 9568 6.4)', () => {
+  it('a non-owner starts as Backup with Master_Down_Interval armed', () => {
+    const i = mk();
+    expect(types(i.start(0))).toEqual(['arm', 'INIT->BACKUP']);
+    expect(i.deadline).toBe(3_609_375);
+  });
+  it('the owner (255) becomes master at once and announces', () => {
+    const i = mk({ priority: 255 });
+    expect(types(i.start(0))).toEqual(['send(255)', 'addVips', 'announce', 'arm', 'INIT->MASTER']);
+  });
+  it('master down timer -> Active; adver timer repeats without drift', () => {
+    const i = mk();
+    i.start(0);
+    expect(types(i.timerFired(3_609_375))).toEqual(['send(100)', 'addVips', 'announce', 'arm', 'BACKUP->MASTER']);
+    expect(i.deadline).toBe(4_609_375);
+    i.timerFired(4_609_900); // fired 525 us late
+    expect(i.deadline).toBe(5_609_375);
+  });
+  it('backup adopts the master interval (v3) and resets its timer', () => {
+    const i = mk();
+    i.start(0);
+    i.advert(1000, { priority: 150, intervalUs: 100_000, src: ip('192.0.2.1') });
+    expect(i.masterAdverIntervalUs).toBe(100_000);
+    expect(i.deadline).toBe(1000 + 360_937);
+  });
+  it('backup with preempt ignores a lower-priority master; nopreempt follows it', () => {
+    const a = mk();
+    a.start(0);
+    expect(a.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+    const b = mk({ preempt: false });
+    b.start(0);
+    expect(types(b.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(['arm']);
+  });
+  it('preempt_delay tolerates a lower-priority master for the delay, then preempts', () => {
+    const a = mk({ preemptDelayUs: 5 * S });
+    a.start(0);
+    expect(types(a.advert(1 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(['arm']);
+    expect(a.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+  });
+  it('priority 0 from the master: backup waits only Skew_Time', () => {
+    const i = mk();
+    i.start(0);
+    i.advert(S, { priority: 0, intervalUs: S, src: ip('192.0.2.1') });
+    expect(i.deadline).toBe(S + 609_375);
+  });
+  it('master yields to higher priority and to equal priority with a higher address', () => {
+    for (const [prio, src, yields] of [[150, '192.0.2.1', true], [100, '192.0.2.3', true], [100, '192.0.2.1', false], [50, '192.0.2.9', false]] as const) {
+      const i = mk();
+      i.start(0);
+      i.timerFired(i.deadline!);
+      const acts = types(i.advert(5 * S, { priority: prio, intervalUs: S, src: ip(src) }));
+      if (yields) expect(acts).toEqual(['removeVips', 'arm', 'MASTER->BACKUP']);
+      else expect(acts).toEqual(['send(100)']); // RFC 9568: answer the lower advert at once
+      expect(i.holdsVips).toBe(!yields);
+    }
+  });
+  it('lower_prio_no_advert silences the answer', () => {
+    const i = mk({ lowerPrioNoAdvert: true });
+    i.start(0);
+    i.timerFired(i.deadline!);
+    expect(i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+  });
+  it('shutdown of a master sends priority 0 before releasing the VIPs', () => {
+    const i = mk();
+    i.start(0);
+    i.timerFired(i.deadline!);
+    expect(types(i.shutdown(9 * S))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->INIT']);
+  });
+  it('a weight-0 tracker failing sends priority 0, releases VIPs, FAULT; clearing returns to BACKUP', () => {
+    const i = mk({ trackers: [{ name: 'haproxy', weight: 0 }] });
+    i.start(0);
+    i.timerFired(i.deadline!);
+    expect(types(i.setTracker(5 * S, 'haproxy', false))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->FAULT']);
+    expect(i.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+    expect(types(i.setTracker(7 * S, 'haproxy', true))).toEqual(['arm', 'FAULT->BACKUP']);
+  });
+  it('link down is a FAULT without a send; weights move the effective priority', () => {
+    const i = mk({ trackers: [{ name: 'eth1', weight: -60 }] });
+    i.start(0);
+    i.timerFired(i.deadline!);
+    i.setTracker(S * 5, 'eth1', false);
+    expect(i.effective).toBe(40);
+    expect(types(i.setLink(S * 6, false))).toEqual(['removeVips', 'cancel', 'MASTER->FAULT']);
+  });
+  it('VRRPv2 keeps its own interval', () => {
+    const i = mk({ version: 2 });
+    i.start(0);
+    i.advert(1000, { priority: 150, intervalUs: 3 * S, src: ip('192.0.2.1') });
+    expect(i.masterAdverIntervalUs).toBe(S);
+  });
+});
+
+describe('sync group', () => {
+  it('members follow each other to MASTER, BACKUP and FAULT', () => {
+    const a = mk({ name: 'A', trackers: [{ name: 'chk', weight: 0 }] });
+    const b = mk({ name: 'B', vrid: 52 });
+    const g = new SyncGroup('G', [a, b]);
+    a.start(0);
+    b.start(0);
+    const r = g.apply(a, 4 * S, (i) => i.timerFired(4 * S));
+    expect(types(r.get(b)!)).toContain('BACKUP->MASTER');
+    expect([a.state, b.state]).toEqual(['MASTER', 'MASTER']);
+    g.apply(b, 5 * S, (i) => i.advert(5 * S, { priority: 200, intervalUs: S, src: ip('192.0.2.9') }));
+    expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
+    g.apply(a, 6 * S, (i) => i.setTracker(6 * S, 'chk', false));
+    expect([a.state, b.state]).toEqual(['FAULT', 'FAULT']);
+    g.apply(a, 7 * S, (i) => i.setTracker(7 * S, 'chk', true));
+    expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
+  });
+});
