@@ -12,6 +12,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // Architecture rule: the core and protocol layers never do I/O.
     files: ['src/core/**/*.ts', 'src/protocol/**/*.ts'],
     rules: {

@@ -1,0 +1,212 @@
+// vipd native layer: a generic file-descriptor API and nothing more. No protocol knowledge:
+// addresses (sockaddr) and ancillary data arrive and leave as raw bytes that TypeScript
+// builds and parses. Functions: socket, bind, setsockopt, getsockopt, sendto, close, and a
+// readable watcher (libuv poll on the environment's loop) that delivers every datagram with
+// its source address, raw control messages and flags.
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+Napi::Value Fail(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err) + " (" + uv_err_name(-err) + ")");
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, uv_err_name(-err)));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool ArgInts(const Napi::CallbackInfo& info, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (!info[i].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "expected a number argument").ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+
+// socket(domain, type, protocol) -> fd. Always close-on-exec and non-blocking.
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 3)) return info.Env().Undefined();
+  int fd = socket(Int(info, 0), Int(info, 1) | SOCK_CLOEXEC | SOCK_NONBLOCK, Int(info, 2));
+  if (fd < 0) return Fail(info.Env(), errno, "socket");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// bind(fd, sockaddr: Buffer)
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 1) || !info[1].IsBuffer()) return Fail(info.Env(), EINVAL, "bind");
+  auto addr = info[1].As<Napi::Buffer<uint8_t>>();
+  if (bind(Int(info, 0), reinterpret_cast<sockaddr*>(addr.Data()), addr.Length()) < 0) return Fail(info.Env(), errno, "bind");
+  return info.Env().Undefined();
+}
+
+// setsockopt(fd, level, name, value: number | Buffer)
+Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 3)) return info.Env().Undefined();
+  int rc;
+  if (info[3].IsBuffer()) {
+    auto v = info[3].As<Napi::Buffer<uint8_t>>();
+    rc = setsockopt(Int(info, 0), Int(info, 1), Int(info, 2), v.Data(), v.Length());
+  } else if (info[3].IsNumber()) {
+    int v = Int(info, 3);
+    rc = setsockopt(Int(info, 0), Int(info, 1), Int(info, 2), &v, sizeof v);
+  } else {
+    return Fail(info.Env(), EINVAL, "setsockopt");
+  }
+  if (rc < 0) return Fail(info.Env(), errno, "setsockopt");
+  return info.Env().Undefined();
+}
+
+// getsockopt(fd, level, name, size) -> Buffer
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 4)) return info.Env().Undefined();
+  std::vector<uint8_t> buf(static_cast<size_t>(Int(info, 3)));
+  socklen_t len = buf.size();
+  if (getsockopt(Int(info, 0), Int(info, 1), Int(info, 2), buf.data(), &len) < 0) return Fail(info.Env(), errno, "getsockopt");
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), buf.data(), len);
+}
+
+// sendto(fd, data: Buffer, sockaddr: Buffer | null) -> bytes sent
+Napi::Value SendTo(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 1) || !info[1].IsBuffer()) return Fail(info.Env(), EINVAL, "sendto");
+  auto data = info[1].As<Napi::Buffer<uint8_t>>();
+  const sockaddr* sa = nullptr;
+  socklen_t salen = 0;
+  if (info[2].IsBuffer()) {
+    auto a = info[2].As<Napi::Buffer<uint8_t>>();
+    sa = reinterpret_cast<const sockaddr*>(a.Data());
+    salen = a.Length();
+  }
+  ssize_t n = sendto(Int(info, 0), data.Data(), data.Length(), MSG_DONTWAIT | MSG_NOSIGNAL, sa, salen);
+  if (n < 0) return Fail(info.Env(), errno, "sendto");
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 1)) return info.Env().Undefined();
+  if (close(Int(info, 0)) < 0) return Fail(info.Env(), errno, "close");
+  return info.Env().Undefined();
+}
+
+// A readable watcher: calls onDatagram(data, srcAddr, control, flags) for every datagram,
+// reading until EAGAIN on each wake-up; onError(err) on a receive error.
+class Watcher : public Napi::ObjectWrap<Watcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Watcher", {InstanceMethod("stop", &Watcher::Stop)});
+  }
+
+  // new Watcher(fd, maxDatagram, onDatagram, onError)
+  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+    Napi::Env env = info.Env();
+    if (!ArgInts(info, 2) || !info[2].IsFunction() || !info[3].IsFunction()) {
+      Napi::TypeError::New(env, "Watcher(fd, maxDatagram, onDatagram, onError)").ThrowAsJavaScriptException();
+      return;
+    }
+    fd_ = Int(info, 0);
+    data_.resize(static_cast<size_t>(Int(info, 1)));
+    control_.resize(512);
+    on_datagram_ = Napi::Persistent(info[2].As<Napi::Function>());
+    on_error_ = Napi::Persistent(info[3].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll_, fd_);
+    if (rc == 0) {
+      poll_->data = this;
+      rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    }
+    if (rc != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      Fail(env, -rc, "uv_poll_start");
+      return;
+    }
+    Ref();  // alive while polling, even if JS drops its reference
+  }
+
+ private:
+  static void OnReadable(uv_poll_t* handle, int status, int) {
+    auto* self = static_cast<Watcher*>(handle->data);
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      self->Error(-status, "poll");
+      return;
+    }
+    for (int i = 0; i < 256 && self->poll_ != nullptr; i++) {  // bounded: never starve the loop
+      sockaddr_storage src;
+      iovec iov{self->data_.data(), self->data_.size()};
+      msghdr msg{};
+      msg.msg_name = &src;
+      msg.msg_namelen = sizeof src;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = self->control_.data();
+      msg.msg_controllen = self->control_.size();
+      ssize_t n = recvmsg(self->fd_, &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) self->Error(errno, "recvmsg");
+        return;
+      }
+      auto data = Napi::Buffer<uint8_t>::Copy(env, self->data_.data(), static_cast<size_t>(n));
+      auto from = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&src), msg.msg_namelen);
+      auto ctrl = Napi::Buffer<uint8_t>::Copy(env, self->control_.data(), msg.msg_controllen);
+      self->on_datagram_.MakeCallback(self->Value(), {data, from, ctrl, Napi::Number::New(env, msg.msg_flags)});
+    }
+  }
+
+  void Error(int err, const char* syscall) {
+    Napi::Env env = Env();
+    Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("code", Napi::String::New(env, uv_err_name(-err)));
+    e.Set("syscall", Napi::String::New(env, syscall));
+    on_error_.MakeCallback(Value(), {e.Value()});
+  }
+
+  // stop(): stop polling (the fd stays open; close it separately).
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  std::vector<uint8_t> data_;
+  std::vector<uint8_t> control_;
+  Napi::FunctionReference on_datagram_;
+  Napi::FunctionReference on_error_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socket", Napi::Function::New(env, Socket));
+  exports.Set("bind", Napi::Function::New(env, Bind));
+  exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt));
+  exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt));
+  exports.Set("sendto", Napi::Function::New(env, SendTo));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("Watcher", Watcher::Init(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vipd_fd, Init)

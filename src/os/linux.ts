@@ -1,0 +1,152 @@
+/**
+ * Linux socket constants and the byte layouts of sockaddr_in/in6/ll/nl, ip_mreqn, ipv6_mreq
+ * and control messages (x86_64 / aarch64 LP64 ABI). Pure: built and parsed here, not in C++.
+ */
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+export const SOL_SOCKET = 1;
+export const SO_BINDTODEVICE = 25;
+export const SO_RCVBUF = 8;
+export const IPPROTO_IP = 0;
+export const IPPROTO_IPV6 = 41;
+export const IP_TOS = 1;
+export const IP_TTL = 2;
+export const IP_PKTINFO = 8;
+export const IP_RECVTTL = 12;
+export const IP_MULTICAST_IF = 32;
+export const IP_MULTICAST_TTL = 33;
+export const IP_MULTICAST_LOOP = 34;
+export const IP_ADD_MEMBERSHIP = 35;
+export const IPV6_CHECKSUM = 7;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_MULTICAST_LOOP = 19;
+export const IPV6_JOIN_GROUP = 20;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const IPV6_TCLASS = 67;
+export const SOL_PACKET = 263;
+export const ETH_P_ALL = 0x0003;
+export const PACKET_OUTGOING = 4;
+
+export function sockaddrIn(addr: Uint8Array, port = 0): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  b.writeUInt16BE(port, 2);
+  b.set(addr, 4);
+  return b;
+}
+
+export function sockaddrIn6(addr: Uint8Array, scopeId = 0, port = 0): Buffer {
+  const b = Buffer.alloc(28);
+  b.writeUInt16LE(AF_INET6, 0);
+  b.writeUInt16BE(port, 2);
+  b.set(addr, 8);
+  b.writeUInt32LE(scopeId, 24);
+  return b;
+}
+
+/** sockaddr_ll for bind (protocol, ifindex) or send (adds the destination MAC). */
+export function sockaddrLl(ifindex: number, protocol: number, dstMac?: Uint8Array): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeUInt16LE(AF_PACKET, 0);
+  b.writeUInt16BE(protocol, 2);
+  b.writeInt32LE(ifindex, 4);
+  if (dstMac) {
+    b[11] = 6;
+    b.set(dstMac, 12);
+  }
+  return b;
+}
+
+export function sockaddrNl(groups = 0, pid = 0): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt16LE(AF_NETLINK, 0);
+  b.writeUInt32LE(pid, 4);
+  b.writeUInt32LE(groups, 8);
+  return b;
+}
+
+export interface ParsedLl {
+  protocol: number;
+  ifindex: number;
+  pkttype: number;
+  addr: Uint8Array;
+}
+
+export function parseSockaddrLl(b: Buffer): ParsedLl | null {
+  if (b.length < 20 || b.readUInt16LE(0) !== AF_PACKET) return null;
+  const halen = Math.min(b[11] as number, 8);
+  return { protocol: b.readUInt16BE(2), ifindex: b.readInt32LE(4), pkttype: b[10] as number, addr: b.subarray(12, 12 + halen) };
+}
+
+/** Source address of a sockaddr_in/in6 (bytes), or null. */
+export function parseSockaddrIp(b: Buffer): { family: 4 | 6; addr: Uint8Array; scopeId: number } | null {
+  if (b.length >= 8 && b.readUInt16LE(0) === AF_INET) return { family: 4, addr: b.subarray(4, 8), scopeId: 0 };
+  if (b.length >= 28 && b.readUInt16LE(0) === AF_INET6) return { family: 6, addr: b.subarray(8, 24), scopeId: b.readUInt32LE(24) };
+  return null;
+}
+
+/** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex; } */
+export function ipMreqn(group: Uint8Array, ifindex: number, local: Uint8Array = new Uint8Array(4)): Buffer {
+  const b = Buffer.alloc(12);
+  b.set(group, 0);
+  b.set(local, 4);
+  b.writeInt32LE(ifindex, 8);
+  return b;
+}
+
+/** struct ipv6_mreq { in6_addr multiaddr; unsigned ifindex; } */
+export function ipv6Mreq(group: Uint8Array, ifindex: number): Buffer {
+  const b = Buffer.alloc(20);
+  b.set(group, 0);
+  b.writeUInt32LE(ifindex, 16);
+  return b;
+}
+
+/** struct packet_mreq for PACKET_ADD_MEMBERSHIP. */
+export function packetMreq(ifindex: number, type: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32LE(ifindex, 0);
+  b.writeUInt16LE(type, 4);
+  return b;
+}
+
+export interface Ancillary {
+  ttl?: number;
+  hopLimit?: number;
+  ifindex?: number;
+  /** Destination address from IP_PKTINFO / IPV6_PKTINFO. */
+  dst?: Uint8Array;
+}
+
+/** Parse control messages (struct cmsghdr: size_t len, int level, int type; data 8-aligned). */
+export function parseCmsgs(c: Buffer): Ancillary {
+  const out: Ancillary = {};
+  let off = 0;
+  while (off + 16 <= c.length) {
+    const len = Number(c.readBigUInt64LE(off));
+    if (len < 16 || off + len > c.length) break;
+    const level = c.readInt32LE(off + 8);
+    const type = c.readInt32LE(off + 12);
+    const d = c.subarray(off + 16, off + len);
+    if (level === IPPROTO_IP && type === IP_TTL && d.length >= 4) out.ttl = d.readInt32LE(0);
+    else if (level === IPPROTO_IP && type === IP_PKTINFO && d.length >= 12) {
+      out.ifindex = d.readInt32LE(0);
+      out.dst = Uint8Array.from(d.subarray(8, 12));
+    } else if (level === IPPROTO_IPV6 && type === IPV6_HOPLIMIT && d.length >= 4) out.hopLimit = d.readInt32LE(0);
+    else if (level === IPPROTO_IPV6 && type === IPV6_PKTINFO && d.length >= 20) {
+      out.dst = Uint8Array.from(d.subarray(0, 16));
+      out.ifindex = d.readInt32LE(16);
+    }
+    off += (len + 7) & ~7;
+  }
+  return out;
+}

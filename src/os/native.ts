@@ -1,0 +1,45 @@
+/** Loader and types for the native fd layer (native/vipd_fd.cc). */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+}
+
+export interface Watcher {
+  stop(): void;
+}
+
+export interface NativeFd {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, sockaddr: Buffer): void;
+  setsockopt(fd: number, level: number, name: number, value: number | Buffer): void;
+  getsockopt(fd: number, level: number, name: number, size: number): Buffer;
+  sendto(fd: number, data: Buffer, sockaddr: Buffer | null): number;
+  close(fd: number): void;
+  Watcher: new (
+    fd: number,
+    maxDatagram: number,
+    onDatagram: (data: Buffer, from: Buffer, control: Buffer, flags: number) => void,
+    onError: (err: NativeError) => void,
+  ) => Watcher;
+}
+
+let cached: NativeFd | null = null;
+
+/** The addon, built by `npm ci` (scripts/build-native.mjs). Throws a clear error when missing. */
+export function native(): NativeFd {
+  if (cached) return cached;
+  // Works from src/os (tsx) and dist/os (built): both are two levels below the package root.
+  const path = fileURLToPath(new URL('../../native/build/Release/vipd_fd.node', import.meta.url));
+  if (!existsSync(path)) throw new Error(`native addon missing at ${path}: run \`npm ci\` (or node scripts/build-native.mjs)`);
+  cached = createRequire(import.meta.url)(path) as NativeFd;
+  return cached;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).errno === 'number';
+}

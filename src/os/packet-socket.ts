@@ -1,0 +1,61 @@
+/**
+ * AF_PACKET socket on one interface: sends whole Ethernet frames (gratuitous ARP, unsolicited
+ * NA, crafted packets) and, in capture mode, receives every frame with its direction.
+ */
+import { EventEmitter } from 'node:events';
+import { AF_PACKET, ETH_P_ALL, PACKET_OUTGOING, parseSockaddrLl, SOCK_RAW, sockaddrLl } from './linux.js';
+import { native, type NativeError, type Watcher } from './native.js';
+
+const htons = (x: number): number => ((x & 0xff) << 8) | ((x >> 8) & 0xff);
+
+export interface CapturedFrame {
+  data: Buffer;
+  /** Seconds since the epoch (receive time in this process). */
+  time: number;
+  outgoing: boolean;
+}
+
+export class PacketSocket extends EventEmitter<{ frame: [CapturedFrame]; error: [NativeError] }> {
+  readonly fd: number;
+  private watcher: Watcher | null = null;
+  private closed = false;
+
+  /** `capture`: receive all frames on the interface; otherwise send-only (protocol 0). */
+  constructor(
+    readonly ifindex: number,
+    capture = false,
+  ) {
+    super();
+    const n = native();
+    this.fd = n.socket(AF_PACKET, SOCK_RAW, capture ? htons(ETH_P_ALL) : 0);
+    try {
+      n.bind(this.fd, sockaddrLl(ifindex, capture ? ETH_P_ALL : 0));
+      if (capture) {
+        this.watcher = new n.Watcher(
+          this.fd,
+          65536,
+          (data, from) => {
+            const ll = parseSockaddrLl(from);
+            this.emit('frame', { data, time: Date.now() / 1000, outgoing: ll?.pkttype === PACKET_OUTGOING });
+          },
+          (e) => this.emit('error', e),
+        );
+      }
+    } catch (e) {
+      n.close(this.fd);
+      throw e;
+    }
+  }
+
+  /** Send a complete Ethernet frame (destination MAC taken from its first 6 bytes). */
+  send(frame: Buffer): void {
+    native().sendto(this.fd, frame, sockaddrLl(this.ifindex, frame.readUInt16BE(12), frame.subarray(0, 6)));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.stop();
+    native().close(this.fd);
+  }
+}

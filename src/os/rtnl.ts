@@ -1,0 +1,175 @@
+/**
+ * rtnetlink client on the native fd layer: address add/del/list, link lookup, macvlan
+ * create/delete, link up/down, and a subscription to link and address events.
+ * Requests are matched to replies by sequence number; failures carry the kernel's errno.
+ */
+import { EventEmitter } from 'node:events';
+import { AF_NETLINK, SOCK_RAW, SO_RCVBUF, SOL_SOCKET, sockaddrNl } from './linux.js';
+import { native, type Watcher } from './native.js';
+import {
+  addrRequest, delLinkRequest, dumpRequest, errorCode, macvlanRequest, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseLink,
+  RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK, setLinkRequest,
+  splitMessages, type AddrInfo, type AddrSpec, type LinkInfo, type NlMessage,
+} from './rtnl-msg.js';
+
+const NETLINK_ROUTE = 0;
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP', 99: 'EADDRNOTAVAIL', 105: 'ENOBUFS',
+};
+
+export class NetlinkError extends Error {
+  readonly code: string;
+  constructor(
+    readonly errno: number,
+    readonly op: string,
+  ) {
+    const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+    super(`${op}: ${code}`);
+    this.code = code;
+    this.name = 'NetlinkError';
+  }
+}
+
+interface Pending {
+  op: string;
+  dump: boolean;
+  items: NlMessage[];
+  resolve: (v: NlMessage[]) => void;
+  reject: (e: Error) => void;
+}
+
+export type RtnlEvent =
+  | { type: 'link'; op: 'new' | 'del'; link: LinkInfo }
+  | { type: 'addr'; op: 'new' | 'del'; addr: AddrInfo };
+
+function openSocket(groups: number, onData: (b: Buffer) => void): { fd: number; watcher: Watcher } {
+  const n = native();
+  const fd = n.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+  try {
+    n.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1 << 20);
+    n.bind(fd, sockaddrNl(groups));
+    const watcher = new n.Watcher(fd, 1 << 16, (d) => onData(d), () => undefined);
+    return { fd, watcher };
+  } catch (e) {
+    n.close(fd);
+    throw e;
+  }
+}
+
+/** Request/response client. One per process is enough. */
+export class Rtnl {
+  private readonly fd: number;
+  private readonly watcher: Watcher;
+  private seq = Math.floor(Math.random() * 1e6);
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+
+  constructor() {
+    ({ fd: this.fd, watcher: this.watcher } = openSocket(0, (d) => this.onData(d)));
+  }
+
+  private onData(d: Buffer): void {
+    for (const m of splitMessages(d)) {
+      const p = this.pending.get(m.seq);
+      if (!p) continue;
+      if (m.type === NLMSG_ERROR) {
+        const err = errorCode(m);
+        this.pending.delete(m.seq);
+        if (err === 0) p.resolve(p.items);
+        else p.reject(new NetlinkError(-err, p.op));
+      } else if (m.type === NLMSG_DONE) {
+        this.pending.delete(m.seq);
+        p.resolve(p.items);
+      } else {
+        p.items.push(m);
+      }
+    }
+  }
+
+  private request(op: string, build: (seq: number) => Buffer, dump = false): Promise<NlMessage[]> {
+    if (this.closed) return Promise.reject(new Error('rtnetlink client closed'));
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { op, dump, items: [], resolve, reject });
+      try {
+        native().sendto(this.fd, build(seq), sockaddrNl());
+      } catch (e) {
+        this.pending.delete(seq);
+        reject(e as Error);
+      }
+    });
+  }
+
+  async links(): Promise<LinkInfo[]> {
+    const ms = await this.request('dump links', (s) => dumpRequest('link', s), true);
+    return ms.map(parseLink).filter((l): l is LinkInfo => l !== null);
+  }
+
+  async link(name: string): Promise<LinkInfo> {
+    const l = (await this.links()).find((x) => x.name === name);
+    if (!l) throw new NetlinkError(19, `link ${name}`);
+    return l;
+  }
+
+  async addresses(ifindex?: number): Promise<AddrInfo[]> {
+    const ms = await this.request('dump addresses', (s) => dumpRequest('addr', s), true);
+    return ms.map(parseAddr).filter((a): a is AddrInfo => a !== null && (ifindex === undefined || a.ifindex === ifindex));
+  }
+
+  async addAddress(a: AddrSpec): Promise<void> {
+    await this.request(`add address ${a.family}/${a.prefixLen}`, (s) => addrRequest('add', a, s));
+  }
+
+  async delAddress(a: AddrSpec): Promise<void> {
+    await this.request(`delete address ${a.family}/${a.prefixLen}`, (s) => addrRequest('del', a, s));
+  }
+
+  async addMacvlan(name: string, parent: number, mac: Uint8Array): Promise<void> {
+    await this.request(`create macvlan ${name}`, (s) => macvlanRequest(name, parent, mac, s));
+  }
+
+  async delLink(ifindex: number): Promise<void> {
+    await this.request(`delete link ${ifindex}`, (s) => delLinkRequest(ifindex, s));
+  }
+
+  async setLink(ifindex: number, up: boolean): Promise<void> {
+    await this.request(`set link ${ifindex} ${up ? 'up' : 'down'}`, (s) => setLinkRequest(ifindex, up, s));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher.stop();
+    native().close(this.fd);
+    for (const p of this.pending.values()) p.reject(new Error('rtnetlink client closed'));
+    this.pending.clear();
+  }
+}
+
+/** Link and address events (RTMGRP_LINK, IPv4 and IPv6 address groups). */
+export class RtnlMonitor extends EventEmitter<{ event: [RtnlEvent] }> {
+  private readonly fd: number;
+  private readonly watcher: Watcher;
+
+  constructor() {
+    super();
+    ({ fd: this.fd, watcher: this.watcher } = openSocket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, (d) => this.onData(d)));
+  }
+
+  private onData(d: Buffer): void {
+    for (const m of splitMessages(d)) {
+      if (m.type === RTM_NEWLINK || m.type === RTM_DELLINK) {
+        const link = parseLink(m);
+        if (link) this.emit('event', { type: 'link', op: m.type === RTM_NEWLINK ? 'new' : 'del', link });
+      } else if (m.type === RTM_NEWADDR || m.type === RTM_DELADDR) {
+        const addr = parseAddr(m);
+        if (addr) this.emit('event', { type: 'addr', op: m.type === RTM_NEWADDR ? 'new' : 'del', addr });
+      }
+    }
+  }
+
+  close(): void {
+    this.watcher.stop();
+    native().close(this.fd);
+  }
+}
