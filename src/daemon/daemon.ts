@@ -1,0 +1,179 @@
+/**
+ * The daemon: resolves interfaces, clears VIPs left by an earlier run, opens one VRRP socket
+ * per (interface, family[, unicast peers]) and one packet socket per interface, runs the
+ * instances, follows link and address events, and reloads or stops cleanly.
+ */
+import type { Logger } from 'pino';
+import type { DaemonConfig, InstanceModel } from '../config/model.js';
+import { lookupInterface, type Interface } from '../os/iface.js';
+import { PacketSocket } from '../os/packet-socket.js';
+import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
+import { VrrpSocket } from '../os/vrrp-socket.js';
+import { parseIP } from '../protocol/addr.js';
+import { Announcer } from './announcer.js';
+import { Guardian } from './guardian.js';
+import { InstanceRunner } from './runner.js';
+import { Scheduler } from './scheduler.js';
+
+interface SocketEntry {
+  sock: VrrpSocket;
+  runners: Map<number, InstanceRunner>;
+}
+
+export class Daemon {
+  readonly rtnl = new Rtnl();
+  private monitor: RtnlMonitor | null = null;
+  readonly scheduler = new Scheduler();
+  readonly runners = new Map<string, InstanceRunner>();
+  private readonly sockets = new Map<string, SocketEntry>();
+  private readonly packetSockets = new Map<string, { sock: PacketSocket; announcers: number }>();
+  private readonly ifaces = new Map<string, Interface>();
+  private readonly guardian = new Guardian();
+  /** Packets for a VRID no instance here serves, per socket. */
+  unknownVrid = 0;
+
+  constructor(
+    public config: DaemonConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.resolveInterfaces(this.config);
+    this.armGuardian(this.config);
+    await this.removeLeftovers(this.config.instances);
+    this.monitor = new RtnlMonitor();
+    this.monitor.on('event', (e) => this.onRtnl(e));
+    for (const m of this.config.instances) this.startInstance(m);
+    this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
+  }
+
+  private async resolveInterfaces(c: DaemonConfig): Promise<void> {
+    const names = new Set(c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]));
+    for (const n of names) {
+      try {
+        this.ifaces.set(n, await lookupInterface(this.rtnl, n));
+      } catch (e) {
+        if (e instanceof NetlinkError && e.code === 'ENODEV') throw new Error(`interface ${n} does not exist in this network namespace`);
+        throw e;
+      }
+    }
+  }
+
+  private armGuardian(c: DaemonConfig): void {
+    this.guardian.arm(c.instances.flatMap((i) => i.vips.map((vip) => ({ vip, dev: vip.dev ?? i.interface }))));
+  }
+
+  /** VIPs of configured instances found on an interface at start belong to no one: remove. */
+  private async removeLeftovers(instances: InstanceModel[]): Promise<void> {
+    const present = await this.rtnl.addresses();
+    for (const i of instances) {
+      for (const v of i.vips) {
+        const iface = this.ifaces.get(v.dev ?? i.interface)!;
+        if (!present.some((a) => a.ifindex === iface.index && a.address === v.address)) continue;
+        this.log.warn({ instance: i.name, vip: v.address }, 'removing VIP left on the interface by an earlier run');
+        await this.rtnl
+          .delAddress({ family: v.family, address: parseIP(v.address)!.bytes, prefixLen: v.prefixLen, ifindex: iface.index })
+          .catch((e: Error) => this.log.error({ err: e.message }, 'could not remove leftover VIP'));
+      }
+    }
+  }
+
+  private packetSocket(iface: Interface): PacketSocket {
+    let e = this.packetSockets.get(iface.name);
+    if (!e) {
+      e = { sock: new PacketSocket(iface.index), announcers: 0 };
+      this.packetSockets.set(iface.name, e);
+    }
+    e.announcers++;
+    return e.sock;
+  }
+
+  private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
+    const key = `${m.interface}/${m.family}/${m.unicastPeers.join(',')}`;
+    let e = this.sockets.get(key);
+    if (!e) {
+      const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source: m.unicastSrc ?? iface.primaryV4 ?? undefined, unicastPeers: m.unicastPeers });
+      const entry: SocketEntry = { sock, runners: new Map() };
+      sock.on('packet', (p) => {
+        const vrid = p.payload.length >= 2 ? (p.payload[1] as number) : -1;
+        const r = entry.runners.get(vrid);
+        if (r) r.onPacket(p);
+        else this.unknownVrid++;
+      });
+      sock.on('error', (err) => this.log.error({ err: err.message, socket: key }, 'VRRP socket error'));
+      this.sockets.set(key, entry);
+      e = entry;
+    }
+    return e;
+  }
+
+  private startInstance(m: InstanceModel): void {
+    const iface = this.ifaces.get(m.interface)!;
+    const entry = this.vrrpSocket(m, iface);
+    const announcer = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e) => this.log.warn({ err: e.message, instance: m.name }, 'announce send failed'));
+    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer });
+    entry.runners.set(m.vrid, r);
+    this.runners.set(m.name, r);
+    r.start();
+    if (!iface.up) r.setLink(false);
+  }
+
+  private async stopInstance(name: string): Promise<void> {
+    const r = this.runners.get(name);
+    if (!r) return;
+    await r.stop();
+    this.runners.delete(name);
+    for (const [key, e] of this.sockets) {
+      if (e.runners.get(r.model.vrid) === r) e.runners.delete(r.model.vrid);
+      if (e.runners.size === 0) {
+        e.sock.close();
+        this.sockets.delete(key);
+      }
+    }
+  }
+
+  private onRtnl(e: RtnlEvent): void {
+    if (e.type === 'link') {
+      const up = e.op === 'new' && e.link.up && e.link.lowerUp;
+      for (const r of this.runners.values()) {
+        const iface = this.ifaces.get(r.model.interface);
+        if (iface?.index !== e.link.index || iface.up === up) continue;
+        r.setLink(up);
+      }
+      for (const iface of this.ifaces.values()) if (iface.index === e.link.index) iface.up = up;
+    } else if (e.op === 'del') {
+      for (const r of this.runners.values()) r.vipRemoved(e.addr.address);
+    }
+  }
+
+  /** SIGHUP: apply a new config; instances whose settings changed are restarted. */
+  async reload(next: DaemonConfig): Promise<{ restarted: string[]; added: string[]; removed: string[] }> {
+    const key = (m: InstanceModel): string => JSON.stringify({ ...m, pos: undefined });
+    const old = new Map(this.config.instances.map((m) => [m.name, m]));
+    const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[] };
+    await this.resolveInterfaces(next);
+    for (const [name, m] of old) {
+      const n = next.instances.find((x) => x.name === name);
+      if (!n) res.removed.push(name);
+      else if (key(n) !== key(m)) res.restarted.push(name);
+    }
+    for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
+    for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
+    this.config = next;
+    this.armGuardian(next);
+    for (const name of [...res.restarted, ...res.added]) this.startInstance(next.instances.find((x) => x.name === name)!);
+    this.log.info(res, 'configuration reloaded');
+    return res;
+  }
+
+  /** Graceful stop: every master sends priority 0 and drops its VIPs; then close everything. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
+    this.scheduler.stop();
+    this.monitor?.close();
+    for (const e of this.packetSockets.values()) e.sock.close();
+    this.packetSockets.clear();
+    this.rtnl.close();
+    this.guardian.release();
+  }
+}

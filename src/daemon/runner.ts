@@ -1,0 +1,196 @@
+/**
+ * One configured instance at run time: the sans-I/O core wired to its VRRP socket, the
+ * scheduler, the VIP operations (rtnetlink), the announcer and the log. Carries the counters.
+ */
+import type { Logger } from 'pino';
+import type { InstanceModel } from '../config/model.js';
+import { VrrpInstance, type Action, type State } from '../core/instance.js';
+import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
+import { formatIP, parseIP } from '../protocol/addr.js';
+import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
+import type { Interface } from '../os/iface.js';
+import type { Rtnl } from '../os/rtnl.js';
+import { NetlinkError } from '../os/rtnl.js';
+import type { VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
+import type { Announcer } from './announcer.js';
+import { nowUs } from './clock.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface RunnerStats {
+  advertsSent: number;
+  advertsReceived: number;
+  priorityZeroSent: number;
+  priorityZeroReceived: number;
+  transitions: number;
+  sendErrors: number;
+  drops: Partial<Record<DropReason, number>>;
+}
+
+export interface RunnerDeps {
+  rtnl: Rtnl;
+  scheduler: Scheduler;
+  log: Logger;
+  iface: Interface;
+  /** Interfaces of VIPs with a `dev` of their own. */
+  vipIfaces: Map<string, Interface>;
+  socket: VrrpSocket;
+  announcer: Announcer;
+}
+
+export class InstanceRunner {
+  readonly core: VrrpInstance;
+  readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, drops: {} };
+  lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
+  private readonly expect: Expectation;
+  private readonly advert: VrrpAdvert;
+  private readonly source: string;
+  private vipOps: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(
+    readonly model: InstanceModel,
+    private readonly d: RunnerDeps,
+  ) {
+    this.log = d.log.child({ instance: model.name });
+    const primary = model.family === 4 ? (model.unicastSrc ?? d.iface.primaryV4) : d.iface.linkLocalV6;
+    if (!primary) throw new Error(`${model.interface} has no ${model.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
+    this.source = primary;
+    const authData = model.authType === 1 ? Buffer.alloc(8) : undefined;
+    if (authData) authData.write(model.authPass ?? '', 'latin1');
+    this.advert = {
+      version: model.version, family: model.family, vrid: model.vrid, priority: model.priority,
+      interval: usToIntervalField(model.version, model.advertIntervalUs), addresses: model.vips.map((v) => v.address),
+      ...(model.version === 2 ? { authType: model.authType, authData } : {}),
+    };
+    this.expect = {
+      version: model.version, vrid: model.vrid, addresses: this.advert.addresses,
+      ...(model.version === 2 ? { authType: model.authType, authData, interval: this.advert.interval } : {}),
+    };
+    this.core = new VrrpInstance({
+      name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
+      advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
+      acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert,
+      primaryAddress: ipBytes(primary),
+    });
+  }
+
+  start(): void {
+    this.apply(this.core.start(nowUs()));
+  }
+
+  /** Shutdown: priority 0 if master, VIPs removed; resolves when the VIP operations are done. */
+  async stop(): Promise<void> {
+    this.apply(this.core.shutdown(nowUs()));
+    this.d.scheduler.clear(this);
+    this.d.announcer.cancel();
+    await this.vipOps;
+  }
+
+  /** A packet from this instance's socket whose VRID is ours. */
+  onPacket(p: VrrpPacketIn): void {
+    const r = receiveVrrp(p, this.expect);
+    if (!r.valid) {
+      this.stats.drops[r.reason] = (this.stats.drops[r.reason] ?? 0) + 1;
+      return;
+    }
+    this.stats.advertsReceived++;
+    if (r.advert.priority === 0) this.stats.priorityZeroReceived++;
+    const intervalUs = intervalFieldToUs(r.advert.version, r.advert.interval);
+    this.apply(this.core.advert(nowUs(), { priority: r.advert.priority, intervalUs, src: p.src }));
+  }
+
+  setLink(up: boolean): void {
+    this.apply(this.core.setLink(nowUs(), up));
+  }
+
+  /** Someone removed one of our VIPs while we hold them: put it back. */
+  vipRemoved(address: string): void {
+    if (!this.core.holdsVips) return;
+    const vip = this.model.vips.find((v) => v.address === address);
+    if (!vip) return;
+    this.log.warn({ vip: address }, 'VIP removed by someone else while MASTER; putting it back');
+    this.queueVips('add', [vip]);
+  }
+
+  private apply(actions: Action[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          this.send(a.priority);
+          break;
+        case 'addVips':
+          this.queueVips('add', this.model.vips);
+          break;
+        case 'removeVips':
+          this.queueVips('del', this.model.vips);
+          break;
+        case 'announce':
+          this.d.announcer
+            .announce(this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
+            .catch((e: Error) => this.log.warn({ err: e.message }, 'announce failed'));
+          break;
+        case 'arm':
+          this.d.scheduler.set(this, a.at, (now) => this.apply(this.core.timerFired(now)));
+          break;
+        case 'cancel':
+          this.d.scheduler.clear(this);
+          break;
+        case 'transition':
+          this.stats.transitions++;
+          this.lastTransition = { at: Date.now(), from: a.from, to: a.to, reason: a.reason };
+          if (a.from === 'MASTER') this.d.announcer.cancel();
+          this.log.info(
+            { from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() },
+            `${this.model.name}: ${a.from} -> ${a.to} (${a.reason})`,
+          );
+          break;
+      }
+    }
+  }
+
+  masterText(): string | null {
+    const m = this.core.master;
+    if (!m) return null;
+    return m.self ? this.source : m.address ? formatIP(this.model.family, m.address) : null;
+  }
+
+  private send(priority: number): void {
+    const adv = priority === this.advert.priority ? this.advert : { ...this.advert, priority };
+    for (const dst of this.d.socket.destinations()) {
+      try {
+        this.d.socket.sendTo(encodeVrrp(adv, { src: this.source, dst }), dst);
+        this.stats.advertsSent++;
+        if (priority === 0) this.stats.priorityZeroSent++;
+      } catch (e) {
+        this.stats.sendErrors++;
+        if (this.stats.sendErrors <= 3 || this.stats.sendErrors % 100 === 0) this.log.warn({ err: (e as Error).message }, 'advert send failed');
+      }
+    }
+  }
+
+  /** VIP adds/removes run in order, one after the other; EEXIST/EADDRNOTAVAIL are fine. */
+  private queueVips(op: 'add' | 'del', vips: InstanceModel['vips']): void {
+    const task = async (): Promise<void> => {
+      for (const v of vips) {
+        const iface = v.dev ? this.d.vipIfaces.get(v.dev) : this.d.iface;
+        if (!iface) continue;
+        const spec = { family: v.family, address: ipBytes(v.address), prefixLen: v.prefixLen, ifindex: iface.index, label: v.label ?? undefined, nodad: v.family === 6 };
+        try {
+          if (op === 'add') await this.d.rtnl.addAddress(spec);
+          else await this.d.rtnl.delAddress(spec);
+        } catch (e) {
+          const ok = e instanceof NetlinkError && (op === 'add' ? e.code === 'EEXIST' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENODEV');
+          if (!ok) this.log.error({ err: (e as Error).message, vip: v.address }, `VIP ${op} failed`);
+        }
+      }
+    };
+    this.vipOps = this.vipOps.then(task);
+  }
+}
+
+/** Bytes of an address the config model already validated. */
+function ipBytes(text: string): Uint8Array {
+  const p = parseIP(text);
+  if (!p) throw new Error(`bad address ${text}`);
+  return p.bytes;
+}

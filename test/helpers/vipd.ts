@@ -1,0 +1,94 @@
+/** A vipd process in a lab namespace (run from the TypeScript sources), with its JSON log. */
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { NetnsLab } from '../../src/lab/netns.js';
+
+export interface LogLine {
+  msg: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  level: number;
+  [k: string]: unknown;
+}
+
+export class VipdProcess {
+  proc: ChildProcess | null = null;
+  readonly lines: LogLine[] = [];
+  stderr = '';
+  readonly conf: string;
+
+  constructor(
+    readonly lab: NetnsLab,
+    readonly node: string,
+    readonly dir: string,
+    config: string,
+  ) {
+    this.conf = join(dir, `vipd-${node}.conf`);
+    writeFileSync(this.conf, config);
+  }
+
+  rewrite(config: string): void {
+    writeFileSync(this.conf, config);
+  }
+
+  start(): void {
+    this.lines.length = 0;
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [process.execPath, '--import', 'tsx', 'src/cli/vipd.ts', 'run', '-f', this.conf, '--log-level', 'debug']);
+    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      try {
+        this.lines.push(JSON.parse(l) as LogLine);
+      } catch {
+        this.stderr += `${l}\n`;
+      }
+    });
+    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+  }
+
+  get state(): string | undefined {
+    return [...this.lines].reverse().find((l) => l.to)?.to;
+  }
+
+  async waitFor(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit) return hit;
+      if (Date.now() > end) throw new Error(`${this.node}: timed out waiting for ${what}\nlog:\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${this.stderr}`);
+      if (this.proc?.exitCode !== null) throw new Error(`${this.node}: vipd exited (${this.proc?.exitCode}) waiting for ${what}\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  waitState(state: string, timeoutMs = 10_000): Promise<LogLine> {
+    return this.waitFor((l) => l.to === state && this.lines.indexOf(l) >= this.mark, timeoutMs, `state ${state}`);
+  }
+
+  /** Only log lines after this index count for waitState. */
+  mark = 0;
+  setMark(): void {
+    this.mark = this.lines.length;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.proc?.pid && this.proc.exitCode === null) process.kill(this.proc.pid, sig);
+  }
+
+  async exited(timeoutMs = 5000): Promise<number | null> {
+    const p = this.proc;
+    if (!p) return null;
+    if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
+    await Promise.race([new Promise((r) => p.once('exit', r)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    return p.exitCode;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    this.signal('SIGTERM');
+    await this.exited(5000);
+    if (p.exitCode === null && p.signalCode === null) this.signal('SIGKILL');
+  }
+}
