@@ -1,0 +1,159 @@
+/**
+ * vipd on real sockets in namespaces: three routers and a client (TESTING.md level 4).
+ * Election, kill -9 takeover, preemption on return, SIGTERM with priority 0, link down,
+ * leftover and stolen VIPs, a client that keeps reaching the VIP and follows the MAC.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labConfig } from '../../src/lab/conf.js';
+import { NetnsLab } from '../../src/lab/netns.js';
+import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
+import { Sniffer, takeoverMs } from '../helpers/sniffer.js';
+import { VipdProcess } from '../helpers/vipd.js';
+
+const lab = new NetnsLab('vt', 'd');
+const dir = mkdtempSync(join(tmpdir(), 'vipd-daemon-'));
+const VIP = '192.0.2.200';
+const prio: Record<string, number> = { r1: 150, r2: 100, r3: 50 };
+const d: Record<string, VipdProcess> = {};
+let sniff: Sniffer;
+
+const holders = (): string[] => ['r1', 'r2', 'r3'].filter((r) => lab.addresses(r).includes(`${VIP}/24`));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+function clientReaches(): void {
+  lab.exec(lab.node('client').ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', VIP]);
+}
+function clientNeighbour(): string {
+  return lab.exec(lab.node('client').ns, ['ip', 'neigh', 'show', VIP]);
+}
+/** Wait until exactly `r` holds the VIP (the VIP moves asynchronously after the transition). */
+async function onlyHolder(r: string, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (JSON.stringify(holders()) === JSON.stringify([r])) return;
+    await sleep(25);
+  }
+  expect(holders()).toEqual([r]);
+}
+
+beforeAll(async () => {
+  NetnsLab.requireRoot();
+  NetnsLab.cleanStale();
+  lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
+  sniff = new Sniffer(lab, 'client');
+  for (const r of ['r1', 'r2', 'r3']) {
+    d[r] = new VipdProcess(lab, r, dir, labConfig(r, [{ vrid: 51, priority: prio[r]!, advertInt: 0.1, version: 3, vips: [`${VIP}/24`] }]));
+  }
+});
+
+afterAll(async () => {
+  for (const p of Object.values(d)) await p.stop();
+  await sniff?.stop();
+  lab.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('vipd: three routers, one VIP', () => {
+  it('elects the highest priority; only it holds the VIP; the client reaches it at its MAC', async () => {
+    for (const r of ['r1', 'r2', 'r3']) d[r]!.start();
+    await d.r1!.waitState('MASTER');
+    await d.r2!.waitState('BACKUP');
+    await d.r3!.waitState('BACKUP');
+    await onlyHolder('r1');
+    await sniff.waitFor((l) => l.type === 'vrrp' && l.src === '192.0.2.1', 5000, 'advert from r1');
+    clientReaches();
+    expect(clientNeighbour()).toContain(lab.node('r1').mac);
+    // (whoever started first may have been master for a moment: look for r1's GARP)
+    const garp = await sniff.waitFor((l) => l.type === 'arp' && l.senderIp === VIP && l.senderMac === lab.node('r1').mac, 5000, 'GARP from r1');
+    expect(garp).toMatchObject({ gratuitous: true, targetIp: VIP, op: 1 });
+    await sleep(500);
+    expect([d.r1!.state, d.r2!.state, d.r3!.state]).toEqual(['MASTER', 'BACKUP', 'BACKUP']);
+  });
+
+  it('kill -9 of the master: r2 takes over within Master_Down_Interval; the VIP leaves r1', async () => {
+    const from = sniff.mark;
+    d.r2!.setMark();
+    d.r1!.signal('SIGKILL');
+    await d.r2!.waitState('MASTER', 5000);
+    await onlyHolder('r2');
+    await sniff.waitFor((l) => l.type === 'vrrp' && l.src === '192.0.2.2', 3000, 'advert from r2', from);
+    const t = takeoverMs(sniff, 51, '192.0.2.1', '192.0.2.2', from - 5);
+    const limitMs = masterDownIntervalUs(3, 100, 100_000) / 1000; // 360.9 ms
+    console.log(`kill -9 takeover: ${t.ms.toFixed(1)} ms (Master_Down_Interval ${limitMs.toFixed(1)} ms)`);
+    expect(t.ms).toBeGreaterThan(limitMs - 110); // not earlier than the protocol allows (minus one advert of slack)
+    expect(t.ms).toBeLessThan(limitMs + 250); // generous: timing figures belong to the benchmarks
+    clientReaches();
+    expect(clientNeighbour()).toContain(lab.node('r2').mac);
+    expect(d.r3!.state).toBe('BACKUP');
+  });
+
+  it('r1 comes back and preempts; r2 returns to BACKUP', async () => {
+    d.r2!.setMark();
+    d.r1!.start();
+    await d.r1!.waitState('MASTER', 5000);
+    await d.r2!.waitState('BACKUP', 5000);
+    await onlyHolder('r1');
+    clientReaches();
+    expect(clientNeighbour()).toContain(lab.node('r1').mac);
+  });
+
+  it('SIGTERM: priority 0 on the wire, VIP removed, exit 0, r2 takes over in about Skew_Time', async () => {
+    await sleep(300);
+    const from = sniff.mark;
+    d.r2!.setMark();
+    d.r1!.signal('SIGTERM');
+    expect(await d.r1!.exited()).toBe(0);
+    await d.r2!.waitState('MASTER', 5000);
+    await onlyHolder('r2');
+    const zero = await sniff.waitFor((l) => l.type === 'vrrp' && l.src === '192.0.2.1' && l.priority === 0, 3000, 'priority 0', from);
+    const first = await sniff.waitFor((l) => l.type === 'vrrp' && l.src === '192.0.2.2', 3000, 'advert from r2', from);
+    const ms = (first.time - zero.time) * 1000;
+    const skew = skewTimeUs(3, 100, 100_000) / 1000; // 60.9 ms
+    console.log(`SIGTERM takeover: ${ms.toFixed(1)} ms after priority 0 (Skew_Time ${skew.toFixed(1)} ms)`);
+    expect(ms).toBeLessThan(skew + 200);
+    clientReaches();
+  });
+
+  it('link down on the master: FAULT, VIP released, r3 takes over; link up: r2 preempts again', async () => {
+    const r2 = lab.node('r2').ns;
+    d.r2!.setMark();
+    d.r3!.setMark();
+    lab.exec(r2, ['ip', 'link', 'set', 'eth0', 'down']);
+    await d.r2!.waitState('FAULT', 3000);
+    await d.r3!.waitState('MASTER', 3000);
+    await onlyHolder('r3');
+    d.r2!.setMark();
+    d.r3!.setMark();
+    lab.exec(r2, ['ip', 'link', 'set', 'eth0', 'up']);
+    await d.r2!.waitState('MASTER', 5000);
+    await d.r3!.waitState('BACKUP', 5000);
+    await onlyHolder('r2');
+    clientReaches();
+  });
+
+  it('a VIP removed by hand from the master is put back', async () => {
+    lab.exec(lab.node('r2').ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+    await d.r2!.waitFor((l) => l.msg?.includes('putting it back'), 3000, 'put-back log');
+    await onlyHolder('r2');
+  });
+
+  it('a VIP left on the interface by an earlier run is removed at start', async () => {
+    lab.exec(lab.node('r1').ns, ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
+    d.r1!.start();
+    await d.r1!.waitFor((l) => l.msg?.includes('left on the interface'), 5000, 'leftover log');
+    await d.r1!.waitState('MASTER', 5000);
+    await onlyHolder('r1');
+  });
+
+  it('a bad configuration exits 2 with file:line and touches no address', async () => {
+    const before = lab.addresses('r3');
+    const bad = new VipdProcess(lab, 'r3', dir, 'vrrp_instance X {\n interface eth0\n virtual_router_id 51\n priority 999\n virtual_ipaddress {\n 192.0.2.201/24\n }\n}\n');
+    bad.start();
+    expect(await bad.exited(10_000)).toBe(2);
+    expect(bad.stderr).toMatch(/vipd-r3\.conf:4:11: 'priority' must be an integer from 1 to 255, got '999'/);
+    expect(lab.addresses('r3')).toEqual(before);
+    expect(d.r3!.proc!.exitCode).toBeNull(); // the running daemon is untouched
+  });
+});
