@@ -33,10 +33,11 @@ export class Sniffer {
     await this.waitFor(() => true, timeoutMs, 'first packet');
   }
 
+  /** `from`: a time (seconds, as `mark` returns); only lines captured after it count. */
   async waitFor(pred: (l: SniffLine) => boolean, timeoutMs: number, what: string, from = 0): Promise<SniffLine> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.lines.slice(from).find(pred);
+      const hit = this.lines.find((l) => l.time >= from && pred(l));
       if (hit) return hit;
       if (Date.now() > end) throw new Error(`sniffer: timed out waiting for ${what}; last lines:\n${this.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -44,11 +45,12 @@ export class Sniffer {
   }
 
   adverts(vrid: number, from = 0): SniffLine[] {
-    return this.lines.slice(from).filter((l) => l.type === 'vrrp' && l.vrid === vrid && l.valid);
+    return this.lines.filter((l) => l.time >= from && l.type === 'vrrp' && l.vrid === vrid && l.valid);
   }
 
+  /** Now, on the clock the sniffer stamps packets with (same host). */
   get mark(): number {
-    return this.lines.length;
+    return Date.now() / 1000;
   }
 
   async stop(): Promise<void> {
@@ -60,10 +62,10 @@ export class Sniffer {
   }
 }
 
-/** Time (ms) from the last advert of `oldSrc` before the first advert of `newSrc` (after `from`). */
+/** Time (ms) from the last advert of `oldSrc` before the first advert of `newSrc` after time `from`. */
 export function takeoverMs(s: Sniffer, vrid: number, oldSrc: string, newSrc: string, from: number): { ms: number; lastOld: SniffLine; firstNew: SniffLine } {
-  const ads = s.adverts(vrid, from);
-  const i = ads.findIndex((a) => a.src === newSrc && (a.priority ?? 0) > 0);
+  const ads = s.adverts(vrid, 0);
+  const i = ads.findIndex((a) => a.time >= from && a.src === newSrc && (a.priority ?? 0) > 0);
   if (i < 0) throw new Error(`no advert from ${newSrc}`);
   const firstNew = ads[i]!;
   const lastOld = [...ads.slice(0, i)].reverse().find((a) => a.src === oldSrc);
