@@ -1,6 +1,6 @@
 /** Real keepalived (Debian package) in a lab namespace, with its own pid files; stopped by pid. */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
@@ -19,9 +19,47 @@ export class KeepalivedProcess {
     writeFileSync(this.conf, config);
   }
 
+  private get pidFile(): string {
+    return join(this.dir, `ka-${this.node}.pid`);
+  }
+  private get vrrpPidFile(): string {
+    return join(this.dir, `ka-${this.node}-vrrp.pid`);
+  }
+
+  /** SIGKILL the main process and its VRRP child (a crash of the whole daemon). */
+  crash(): void {
+    const child = Number(readFileSync(this.vrrpPidFile, 'utf8').trim());
+    this.signal('SIGKILL');
+    try {
+      if (child > 0) process.kill(child, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  get state(): 'MASTER' | 'BACKUP' | 'FAULT' | undefined {
+    const all = [...this.log.matchAll(/Entering (MASTER|BACKUP|FAULT) STATE/g)];
+    return all.at(-1)?.[1] as 'MASTER' | 'BACKUP' | 'FAULT' | undefined;
+  }
+
+  mark = 0;
+  setMark(): void {
+    this.mark = this.log.length;
+  }
+
+  async waitState(state: string, timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.log.slice(this.mark).includes(`Entering ${state} STATE`)) {
+      if (Date.now() > end) throw new Error(`keepalived in ${this.node} did not enter ${state}:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   async start(): Promise<void> {
-    const pid = join(this.dir, `ka-${this.node}.pid`);
-    const vpid = join(this.dir, `ka-${this.node}-vrrp.pid`);
+    this.log = '';
+    this.mark = 0;
+    const pid = this.pidFile;
+    const vpid = this.vrrpPidFile;
     this.proc = this.lab.spawn(this.lab.node(this.node).ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', this.conf, '-p', pid, '-r', vpid]);
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -30,16 +68,18 @@ export class KeepalivedProcess {
   }
 
   /** Wait until keepalived logs that it entered MASTER state. */
-  async waitForMaster(timeoutMs: number): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!/Entering MASTER STATE/.test(this.log)) {
-      if (Date.now() > end) throw new Error(`keepalived in ${this.node} did not become master:\n${this.log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  waitForMaster(timeoutMs: number): Promise<void> {
+    return this.waitState('MASTER', timeoutMs);
   }
 
   signal(sig: NodeJS.Signals): void {
     if (this.proc?.pid && this.proc.exitCode === null) process.kill(this.proc.pid, sig);
+  }
+
+  async exited(timeoutMs = 5000): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await Promise.race([new Promise((r) => p.once('exit', r)), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
   async stop(): Promise<void> {
