@@ -28,13 +28,14 @@ export class KeepalivedProcess {
 
   /** SIGKILL the main process and its VRRP child (a crash of the whole daemon). */
   crash(): void {
+    // The VRRP child first: after its parent it would get SIGTERM (parent-death signal) and resign cleanly.
     const child = Number(readFileSync(this.vrrpPidFile, 'utf8').trim());
-    this.signal('SIGKILL');
     try {
       if (child > 0) process.kill(child, 'SIGKILL');
     } catch {
       // already gone
     }
+    this.signal('SIGKILL');
   }
 
   get state(): 'MASTER' | 'BACKUP' | 'FAULT' | undefined {

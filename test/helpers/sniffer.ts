@@ -1,6 +1,7 @@
 /** `vipctl sniff -i eth0 --json` running in a lab namespace; events kept with their times. */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { cliCommand } from '../../src/lab/cli-command.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
 export interface SniffLine {
@@ -24,7 +25,7 @@ export class Sniffer {
   private proc: ChildProcess;
 
   constructor(lab: NetnsLab, node: string) {
-    this.proc = lab.spawn(lab.node(node).ns, [process.execPath, '--import', 'tsx', 'src/cli/vipctl.ts', 'sniff', '-i', 'eth0', '--json']);
+    this.proc = lab.spawn(lab.node(node).ns, [...cliCommand('vipctl'), 'sniff', '-i', 'eth0', '--json']);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => this.lines.push(JSON.parse(l) as SniffLine));
   }
 

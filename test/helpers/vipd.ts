@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { cliCommand } from '../../src/lab/cli-command.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
 export interface LogLine {
@@ -36,7 +37,7 @@ export class VipdProcess {
 
   start(): void {
     this.lines.length = 0;
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [process.execPath, '--import', 'tsx', 'src/cli/vipd.ts', 'run', '-f', this.conf, '--log-level', 'debug']);
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug']);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try {
         this.lines.push(JSON.parse(l) as LogLine);

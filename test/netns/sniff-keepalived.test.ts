@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../../src/lab/cli-command.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { readPcap } from '../../src/protocol/pcap.js';
 import { KeepalivedProcess } from '../helpers/keepalived.js';
@@ -47,7 +48,7 @@ afterAll(async () => {
 describe('vipctl sniff -i (live, AF_PACKET)', () => {
   it('names keepalived as master of VRID 51 from the wire, and writes a readable pcap', async () => {
     const pcap = join(dir, 'live.pcap');
-    const p = lab.spawn(lab.node('client').ns, [process.execPath, '--import', 'tsx', 'src/cli/vipctl.ts', 'sniff', '-i', 'eth0', '--json', '--duration', '1.5', '--write', pcap]);
+    const p = lab.spawn(lab.node('client').ns, [...cliCommand('vipctl'), 'sniff', '-i', 'eth0', '--json', '--duration', '1.5', '--write', pcap]);
     const { code, stdout, stderr } = await collect(p);
     expect(code, stderr).toBe(0);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -62,7 +63,7 @@ describe('vipctl sniff -i (live, AF_PACKET)', () => {
   });
 
   it('a missing interface is one clear error line', async () => {
-    const p = lab.spawn(lab.node('client').ns, [process.execPath, '--import', 'tsx', 'src/cli/vipctl.ts', 'sniff', '-i', 'nosuch0', '--duration', '1']);
+    const p = lab.spawn(lab.node('client').ns, [...cliCommand('vipctl'), 'sniff', '-i', 'nosuch0', '--duration', '1']);
     const r = await collect(p);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe('vipctl: sniff: no interface nosuch0 in this network namespace');
