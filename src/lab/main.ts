@@ -4,7 +4,7 @@
  * packets captured in the client namespace, the old master returns and preempts, then stops
  * gracefully (priority 0). Everything is torn down at the end unless --keep.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
