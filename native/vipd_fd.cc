@@ -1,6 +1,7 @@
 // vipd native layer: a generic file-descriptor API and nothing more. No protocol knowledge:
 // addresses (sockaddr) and ancillary data arrive and leave as raw bytes that TypeScript
-// builds and parses. Functions: socket, bind, setsockopt, getsockopt, sendto, close, and a
+// builds and parses. Functions: socket, bind, setsockopt, getsockopt, sendto, attachFilter
+// (classic BPF bytes from TypeScript), close, and a
 // readable watcher (libuv poll on the environment's loop) that delivers every datagram with
 // its source address, raw control messages and flags.
 #include <napi.h>
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,6 +94,17 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   ssize_t n = sendto(Int(info, 0), data.Data(), data.Length(), MSG_DONTWAIT | MSG_NOSIGNAL, sa, salen);
   if (n < 0) return Fail(info.Env(), errno, "sendto");
   return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// attachFilter(fd, program: Buffer): SO_ATTACH_FILTER with a classic BPF program given as
+// packed struct sock_filter entries (8 bytes each), built in TypeScript. The kernel copies it.
+Napi::Value AttachFilter(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 1) || !info[1].IsBuffer()) return Fail(info.Env(), EINVAL, "setsockopt");
+  auto prog = info[1].As<Napi::Buffer<uint8_t>>();
+  if (prog.Length() == 0 || prog.Length() % sizeof(sock_filter) != 0) return Fail(info.Env(), EINVAL, "setsockopt");
+  sock_fprog fprog{static_cast<unsigned short>(prog.Length() / sizeof(sock_filter)), reinterpret_cast<sock_filter*>(prog.Data())};
+  if (setsockopt(Int(info, 0), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) return Fail(info.Env(), errno, "setsockopt");
+  return info.Env().Undefined();
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -202,6 +215,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt));
   exports.Set("sendto", Napi::Function::New(env, SendTo));
+  exports.Set("attachFilter", Napi::Function::New(env, AttachFilter));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("Watcher", Watcher::Init(env));
   return exports;

@@ -59,42 +59,67 @@ export interface LiveOptions {
   write?: string;
 }
 
-/** Live capture on an interface (AF_PACKET); ends after --duration or on SIGINT/SIGTERM. */
-export async function sniffLive(o: LiveOptions): Promise<void> {
+/**
+ * Capture on an interface (AF_PACKET) until `durationS` passes, a signal arrives, or
+ * `onFrame` returns true.
+ */
+export async function capture(iface: string, durationS: number | undefined, onFrame: (data: Buffer, time: number) => boolean | void): Promise<void> {
   // Loaded lazily: `sniff --read` must work where the native addon is not built.
   const { Rtnl } = await import('../os/rtnl.js');
   const { PacketSocket } = await import('../os/packet-socket.js');
   const rtnl = new Rtnl();
   let ifindex: number;
   try {
-    ifindex = (await rtnl.link(o.iface)).index;
+    ifindex = (await rtnl.link(iface)).index;
   } catch {
-    throw new CliError(`sniff: no interface ${o.iface} in this network namespace`);
+    throw new CliError(`no interface ${iface} in this network namespace`);
   } finally {
     rtnl.close();
   }
-  const out = o.write ? createWriteStream(o.write) : null;
-  out?.write(pcapGlobalHeader(LINKTYPE_ETHERNET));
-  const p = printer(o.json);
-  let sock;
+  let sock: InstanceType<typeof PacketSocket>;
   try {
     sock = new PacketSocket(ifindex, true);
   } catch (e) {
-    out?.destroy();
-    throw new CliError(`sniff: cannot capture on ${o.iface}: ${(e as Error).message}`);
+    throw new CliError(`cannot capture on ${iface}: ${(e as Error).message}`);
   }
-  sock.on('frame', (f) => {
-    out?.write(pcapRecordHeader(f.time, f.data.length));
-    out?.write(f.data);
-    p.frame(LINKTYPE_ETHERNET, f.data, f.time);
-  });
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
-    if (o.durationS !== undefined) setTimeout(stop, o.durationS * 1000);
+    const timer = durationS !== undefined ? setTimeout(stop, durationS * 1000) : null;
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    sock.on('frame', (f) => {
+      if (onFrame(f.data, f.time)) {
+        if (timer) clearTimeout(timer);
+        stop();
+      }
+    });
   });
   sock.close();
+}
+
+export interface LiveOptions {
+  iface: string;
+  json: boolean;
+  durationS?: number;
+  write?: string;
+}
+
+/** `vipctl sniff -i`: live, same output as --read, optionally saved as pcap. */
+export async function sniffLive(o: LiveOptions): Promise<void> {
+  const out = o.write ? createWriteStream(o.write) : null;
+  out?.write(pcapGlobalHeader(LINKTYPE_ETHERNET));
+  const p = printer(o.json);
+  try {
+    await capture(o.iface, o.durationS, (data, time) => {
+      out?.write(pcapRecordHeader(time, data.length));
+      out?.write(data);
+      p.frame(LINKTYPE_ETHERNET, data, time);
+    });
+  } catch (e) {
+    out?.destroy();
+    if (e instanceof CliError) throw new CliError(`sniff: ${e.message}`, e.exitCode);
+    throw e;
+  }
   p.end();
   if (out) await new Promise<void>((r) => out.end(r));
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** vipctl: who owns a VIP, and what the wire says. */
 import { Command, Option } from 'commander';
+import { DEFAULT_SOCKET } from './control-client.js';
+import { status, watchEvents, whoOwns } from './control-commands.js';
 import { CliError, sniffFile, sniffLive } from './sniff.js';
 
 const program = new Command();
@@ -24,6 +26,34 @@ program
     if (opts.duration !== undefined && !(opts.duration > 0)) throw new CliError('sniff: --duration must be a positive number of seconds');
     return sniffLive({ iface: opts.interface, json: Boolean(opts.json), durationS: opts.duration, write: opts.write });
   });
+
+const socketOpt = (): Option => new Option('-s, --socket <path>', 'vipd control socket').default(DEFAULT_SOCKET);
+
+program
+  .command('status')
+  .description('every instance: state, priority, VIPs, the current master and its MAC, counters')
+  .addOption(socketOpt())
+  .option('--json', 'the stable JSON shape (docs/control-api.md)')
+  .action(async (o: { socket: string; json?: boolean }) => status(o.socket, Boolean(o.json)));
+
+program
+  .command('who-owns')
+  .argument('<address>', 'a VIP')
+  .description('who is master for this VIP (exit 0 known, 3 nobody master, 4 not configured)')
+  .addOption(socketOpt())
+  .option('--json', 'JSON output')
+  .option('--listen <iface>', 'no daemon here: answer from the adverts seen on this interface')
+  .option('--timeout <seconds>', 'with --listen: how long to listen', parseFloat, 3)
+  .action(async (address: string, o: { socket: string; json?: boolean; listen?: string; timeout: number }) => {
+    process.exitCode = await whoOwns(address, { socket: o.socket, json: Boolean(o.json), listen: o.listen, timeout: o.timeout });
+  });
+
+program
+  .command('watch')
+  .description('live events: transitions, master changes, priority changes')
+  .addOption(socketOpt())
+  .option('--json', 'one JSON object per line')
+  .action(async (o: { socket: string; json?: boolean }) => watchEvents(o.socket, Boolean(o.json)));
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CliError) {

@@ -3,16 +3,20 @@
  * per (interface, family[, unicast peers]) and one packet socket per interface, runs the
  * instances, follows link and address events, and reloads or stops cleanly.
  */
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
 import { PacketSocket } from '../os/packet-socket.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
 import { VrrpSocket } from '../os/vrrp-socket.js';
-import { parseIP } from '../protocol/addr.js';
+import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
+import { parseIP as parsePacketIP } from '../protocol/ip.js';
+import { vrrpFramesFilter } from '../os/linux.js';
 import { Announcer } from './announcer.js';
 import { Guardian } from './guardian.js';
-import { InstanceRunner } from './runner.js';
+import { InstanceRunner, type DaemonEvent } from './runner.js';
+import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
 
 interface SocketEntry {
@@ -20,8 +24,12 @@ interface SocketEntry {
   runners: Map<number, InstanceRunner>;
 }
 
-export class Daemon {
+export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly rtnl = new Rtnl();
+  /** Source MAC of the last advert seen from each address (for status on backups too). */
+  private readonly macs = new Map<string, string>();
+  private readonly learners = new Map<string, PacketSocket>();
+  readonly startedAt = Date.now();
   private monitor: RtnlMonitor | null = null;
   readonly scheduler = new Scheduler();
   readonly runners = new Map<string, InstanceRunner>();
@@ -35,7 +43,31 @@ export class Daemon {
   constructor(
     public config: DaemonConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
+
+  /** The answer to `status`: every instance. */
+  status(): InstanceStatus[] {
+    return [...this.runners.values()].map((r) =>
+      instanceStatus(r, (ip) => this.macs.get(ip) ?? null, this.ifaces.get(r.model.interface)?.macText ?? '?'));
+  }
+
+  /**
+   * Learn advert source MACs on an interface: a packet socket with a BPF filter that lets
+   * only VRRP frames through (raw IP sockets do not tell the link-layer source).
+   */
+  private learnMacs(iface: Interface): void {
+    if (this.learners.has(iface.name)) return;
+    const sock = new PacketSocket(iface.index, true, vrrpFramesFilter());
+    sock.on('frame', (f) => {
+      if (f.outgoing || f.data.length < 34) return;
+      const ip = parsePacketIP(f.data.subarray(14));
+      if (ip) this.macs.set(formatIP(ip.family, ip.header.src), formatMac(f.data, 6));
+    });
+    sock.on('error', (e) => this.log.warn({ err: e.message }, 'MAC learner socket error'));
+    this.learners.set(iface.name, sock);
+  }
 
   async start(): Promise<void> {
     await this.resolveInterfaces(this.config);
@@ -111,7 +143,8 @@ export class Daemon {
     const iface = this.ifaces.get(m.interface)!;
     const entry = this.vrrpSocket(m, iface);
     const announcer = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e) => this.log.warn({ err: e.message, instance: m.name }, 'announce send failed'));
-    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer });
+    this.learnMacs(iface);
+    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit: (e) => this.emit('event', e) });
     entry.runners.set(m.vrid, r);
     this.runners.set(m.name, r);
     r.start();
@@ -173,6 +206,8 @@ export class Daemon {
     this.monitor?.close();
     for (const e of this.packetSockets.values()) e.sock.close();
     this.packetSockets.clear();
+    for (const l of this.learners.values()) l.close();
+    this.learners.clear();
     this.rtnl.close();
     this.guardian.release();
   }

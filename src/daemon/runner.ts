@@ -35,7 +35,14 @@ export interface RunnerDeps {
   vipIfaces: Map<string, Interface>;
   socket: VrrpSocket;
   announcer: Announcer;
+  /** Events for the control socket's watchers. */
+  emit: (e: DaemonEvent) => void;
 }
+
+export type DaemonEvent =
+  | { type: 'transition'; instance: string; from: State; to: State; reason: string; priority: number; master: string | null }
+  | { type: 'master'; instance: string; master: string | null; priority: number | null }
+  | { type: 'priority'; instance: string; priority: number };
 
 export class InstanceRunner {
   readonly core: VrrpInstance;
@@ -96,7 +103,11 @@ export class InstanceRunner {
     this.stats.advertsReceived++;
     if (r.advert.priority === 0) this.stats.priorityZeroReceived++;
     const intervalUs = intervalFieldToUs(r.advert.version, r.advert.interval);
+    const before = this.core.master;
     this.apply(this.core.advert(nowUs(), { priority: r.advert.priority, intervalUs, src: p.src }));
+    const after = this.core.master;
+    if (before?.self !== after?.self || (before?.address && after?.address ? !sameBytes(before.address, after.address) : before?.address !== after?.address))
+      this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
   }
 
   setLink(up: boolean): void {
@@ -139,6 +150,7 @@ export class InstanceRunner {
           this.stats.transitions++;
           this.lastTransition = { at: Date.now(), from: a.from, to: a.to, reason: a.reason };
           if (a.from === 'MASTER') this.d.announcer.cancel();
+          this.d.emit({ type: 'transition', instance: this.model.name, from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() });
           this.log.info(
             { from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() },
             `${this.model.name}: ${a.from} -> ${a.to} (${a.reason})`,
@@ -193,4 +205,8 @@ function ipBytes(text: string): Uint8Array {
   const p = parseIP(text);
   if (!p) throw new Error(`bad address ${text}`);
   return p.bytes;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -63,7 +63,7 @@ class Router {
     for (const f of this.pidFiles()) rmSync(f, { force: true }); // stale after a crash
     const argv = this.keepalived
       ? ['keepalived', '-n', '-l', '-P', '-f', this.conf, '-p', join(this.dir, `${this.name}.pid`), '-r', join(this.dir, `${this.name}-vrrp.pid`)]
-      : [...cliCommand('vipd'), 'run', '-f', this.conf];
+      : [...cliCommand('vipd'), 'run', '-f', this.conf, '--control-socket', join(this.dir, `${this.name}.sock`)];
     this.proc = this.lab.spawn(this.lab.node(this.name).ns, argv, { stdio: ['ignore', 'ignore', 'ignore'] });
   }
   /** A crash of the whole daemon: SIGKILL to the process and, for keepalived, its VRRP child. */

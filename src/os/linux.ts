@@ -150,3 +150,45 @@ export function parseCmsgs(c: Buffer): Ancillary {
   }
   return out;
 }
+
+export const AF_UNIX = 1;
+export const SOCK_DGRAM = 2;
+
+/** sockaddr_un; a leading '@' names an abstract socket (as systemd's NOTIFY_SOCKET does). */
+export function sockaddrUn(path: string): Buffer {
+  const p = Buffer.from(path.startsWith('@') ? `\0${path.slice(1)}` : path, 'utf8');
+  if (p.length > 107) throw new Error(`unix socket path too long: ${path}`);
+  const b = Buffer.alloc(2 + p.length + (path.startsWith('@') ? 0 : 1));
+  b.writeUInt16LE(AF_UNIX, 0);
+  b.set(p, 2);
+  return b;
+}
+
+/** One classic BPF instruction (struct sock_filter). */
+function bpf(code: number, jt: number, jf: number, k: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt16LE(code, 0);
+  b[2] = jt;
+  b[3] = jf;
+  b.writeUInt32LE(k >>> 0, 4);
+  return b;
+}
+const LDH_ABS = 0x28;
+const LDB_ABS = 0x30;
+const JEQ_K = 0x15;
+const RET_K = 0x06;
+
+/** Accept Ethernet frames carrying IPv4 or IPv6 with protocol / next header 112 (VRRP). */
+export function vrrpFramesFilter(): Buffer {
+  return Buffer.concat([
+    bpf(LDH_ABS, 0, 0, 12), // 0: ethertype
+    bpf(JEQ_K, 0, 2, 0x0800), // 1: IPv4 -> 2, else -> 4
+    bpf(LDB_ABS, 0, 0, 23), // 2: IPv4 protocol
+    bpf(JEQ_K, 3, 4, 112), // 3: VRRP -> 7, else -> 8
+    bpf(JEQ_K, 0, 3, 0x86dd), // 4: IPv6 -> 5, else -> 8
+    bpf(LDB_ABS, 0, 0, 20), // 5: IPv6 next header
+    bpf(JEQ_K, 0, 1, 112), // 6: VRRP -> 7, else -> 8
+    bpf(RET_K, 0, 0, 0x40000), // 7: accept
+    bpf(RET_K, 0, 0, 0), // 8: drop
+  ]);
+}

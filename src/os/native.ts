@@ -19,6 +19,8 @@ export interface NativeFd {
   setsockopt(fd: number, level: number, name: number, value: number | Buffer): void;
   getsockopt(fd: number, level: number, name: number, size: number): Buffer;
   sendto(fd: number, data: Buffer, sockaddr: Buffer | null): number;
+  /** SO_ATTACH_FILTER with packed struct sock_filter entries. */
+  attachFilter(fd: number, program: Buffer): void;
   close(fd: number): void;
   Watcher: new (
     fd: number,

@@ -24,11 +24,14 @@ export class PacketSocket extends EventEmitter<{ frame: [CapturedFrame]; error: 
   constructor(
     readonly ifindex: number,
     capture = false,
+    /** Optional classic BPF program (see linux.ts) applied before anything reaches us. */
+    filter?: Buffer,
   ) {
     super();
     const n = native();
     this.fd = n.socket(AF_PACKET, SOCK_RAW, capture ? htons(ETH_P_ALL) : 0);
     try {
+      if (filter) n.attachFilter(this.fd, filter);
       n.bind(this.fd, sockaddrLl(ifindex, capture ? ETH_P_ALL : 0));
       if (capture) {
         this.watcher = new n.Watcher(

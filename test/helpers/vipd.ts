@@ -20,14 +20,20 @@ export class VipdProcess {
   readonly lines: LogLine[] = [];
   stderr = '';
   readonly conf: string;
+  /** This daemon's control socket (each namespace shares the file system). */
+  readonly socket: string;
+  extraArgs: string[] = [];
 
   constructor(
     readonly lab: NetnsLab,
     readonly node: string,
     readonly dir: string,
     config: string,
+    /** File names default to the node name; a second daemon in one namespace needs a tag. */
+    tag = node,
   ) {
-    this.conf = join(dir, `vipd-${node}.conf`);
+    this.conf = join(dir, `vipd-${tag}.conf`);
+    this.socket = join(dir, `vipd-${tag}.sock`);
     writeFileSync(this.conf, config);
   }
 
@@ -37,7 +43,7 @@ export class VipdProcess {
 
   start(): void {
     this.lines.length = 0;
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug']);
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--control-socket', this.socket, ...this.extraArgs]);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try {
         this.lines.push(JSON.parse(l) as LogLine);

@@ -149,10 +149,10 @@ describe('vipd: three routers, one VIP', () => {
 
   it('a bad configuration exits 2 with file:line and touches no address', async () => {
     const before = lab.addresses('r3');
-    const bad = new VipdProcess(lab, 'r3', dir, 'vrrp_instance X {\n interface eth0\n virtual_router_id 51\n priority 999\n virtual_ipaddress {\n 192.0.2.201/24\n }\n}\n');
+    const bad = new VipdProcess(lab, 'r3', dir, 'vrrp_instance X {\n interface eth0\n virtual_router_id 51\n priority 999\n virtual_ipaddress {\n 192.0.2.201/24\n }\n}\n', 'bad');
     bad.start();
     expect(await bad.exited(10_000)).toBe(2);
-    expect(bad.stderr).toMatch(/vipd-r3\.conf:4:11: 'priority' must be an integer from 1 to 255, got '999'/);
+    expect(bad.stderr).toMatch(/vipd-bad\.conf:4:11: 'priority' must be an integer from 1 to 255, got '999'/);
     expect(lab.addresses('r3')).toEqual(before);
     expect(d.r3!.proc!.exitCode).toBeNull(); // the running daemon is untouched
   });

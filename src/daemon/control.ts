@@ -1,0 +1,154 @@
+/**
+ * The control socket: a Unix stream socket speaking newline-delimited JSON (api 1), see
+ * docs/control-api.md. Requests: status, who-owns, watch, reload, dump. It never slows the
+ * VRRP path: replies are written asynchronously, request lines are bounded, and a watcher
+ * whose unread output exceeds `maxBuffer` is told so and dropped.
+ */
+import { chmod, chown, mkdir, unlink } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+
+export const API = 1;
+const MAX_REQUEST = 64 * 1024;
+
+export interface ControlHandlers {
+  status(): unknown;
+  whoOwns(address: string): unknown | null;
+  dump(): unknown;
+  reload(): Promise<unknown>;
+}
+
+export interface ControlOptions {
+  path: string;
+  /** Numeric gid allowed to connect besides root (socket mode 0660). */
+  gid?: number;
+  /** Bytes of unread watch output after which a watcher is dropped. */
+  maxBuffer?: number;
+}
+
+export class ControlServer {
+  private server: Server | null = null;
+  private readonly watchers = new Set<Socket>();
+  private readonly clients = new Set<Socket>();
+  droppedWatchers = 0;
+
+  constructor(
+    private readonly o: ControlOptions,
+    private readonly h: ControlHandlers,
+  ) {}
+
+  async listen(): Promise<void> {
+    await mkdir(dirname(this.o.path), { recursive: true, mode: 0o755 });
+    if (await answers(this.o.path)) throw new Error(`another vipd answers on ${this.o.path}; give each daemon its own --control-socket`);
+    await unlink(this.o.path).catch(() => undefined); // a stale socket from a crashed run
+    const server = createServer((s) => this.onClient(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Created with no permissions for others from the first moment (umask), then 0660.
+      const old = process.umask(0o117);
+      server.listen(this.o.path, () => {
+        process.umask(old);
+        resolve();
+      });
+    });
+    await chmod(this.o.path, 0o660);
+    if (this.o.gid !== undefined) await chown(this.o.path, 0, this.o.gid);
+    this.server = server;
+  }
+
+  /** Send an event to every watcher (drops the ones that do not keep up). */
+  broadcast(event: unknown): void {
+    if (this.watchers.size === 0) return;
+    const line = `${JSON.stringify({ api: API, event })}\n`;
+    const limit = this.o.maxBuffer ?? 256 * 1024;
+    for (const s of this.watchers) {
+      if (s.writableLength > limit) {
+        this.watchers.delete(s);
+        this.droppedWatchers++;
+        s.end(`${JSON.stringify({ api: API, ok: false, error: 'dropped: watcher too slow (output buffer full)' })}\n`);
+        setTimeout(() => s.destroy(), 1000).unref();
+        continue;
+      }
+      s.write(line);
+    }
+  }
+
+  private onClient(s: Socket): void {
+    this.clients.add(s);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      this.watchers.delete(s);
+      this.clients.delete(s);
+    });
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_REQUEST) {
+        s.end(`${JSON.stringify({ api: API, ok: false, error: 'request too long' })}\n`);
+        return;
+      }
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) void this.handle(s, line);
+      }
+    });
+  }
+
+  private async handle(s: Socket, line: string): Promise<void> {
+    let req: { id?: unknown; cmd?: unknown; address?: unknown; api?: unknown };
+    try {
+      req = JSON.parse(line) as typeof req;
+    } catch {
+      return this.reply(s, undefined, { ok: false, error: 'not JSON' });
+    }
+    const id = req.id;
+    if (req.api !== undefined && req.api !== API) return this.reply(s, id, { ok: false, error: `unsupported api ${String(req.api)} (this daemon speaks ${API})` });
+    try {
+      switch (req.cmd) {
+        case 'status':
+          return this.reply(s, id, { ok: true, result: this.h.status() });
+        case 'dump':
+          return this.reply(s, id, { ok: true, result: this.h.dump() });
+        case 'who-owns': {
+          const r = typeof req.address === 'string' ? this.h.whoOwns(req.address) : null;
+          return this.reply(s, id, r === null ? { ok: false, error: 'bad address' } : { ok: true, result: r });
+        }
+        case 'reload':
+          return this.reply(s, id, { ok: true, result: await this.h.reload() });
+        case 'watch':
+          this.watchers.add(s);
+          return this.reply(s, id, { ok: true, result: { watching: true } });
+        default:
+          return this.reply(s, id, { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` });
+      }
+    } catch (e) {
+      return this.reply(s, id, { ok: false, error: (e as Error).message });
+    }
+  }
+
+  private reply(s: Socket, id: unknown, body: Record<string, unknown>): void {
+    if (!s.writable) return;
+    s.write(`${JSON.stringify({ api: API, ...(id !== undefined ? { id } : {}), ...body })}\n`);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.destroy();
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    await unlink(this.o.path).catch(() => undefined);
+  }
+}
+
+/** Does something accept connections on this Unix socket path? */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
