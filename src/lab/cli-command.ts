@@ -4,9 +4,10 @@
  */
 import { fileURLToPath } from 'node:url';
 
-const fromSource = import.meta.url.endsWith('.ts');
-
 export function cliCommand(cli: 'vipd' | 'vipctl'): string[] {
-  const file = fileURLToPath(new URL(`../cli/${cli}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  // VIPD_CLI=dist forces the built CLIs (benchmarks measure what operators run).
+  const fromSource = import.meta.url.endsWith('.ts') && process.env.VIPD_CLI !== 'dist';
+  const rel = fromSource ? `../cli/${cli}.ts` : import.meta.url.endsWith('.ts') ? `../../dist/cli/${cli}.js` : `../cli/${cli}.js`;
+  const file = fileURLToPath(new URL(rel, import.meta.url));
   return fromSource ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
 }

@@ -1,0 +1,101 @@
+/** vipd or keepalived in a bench namespace; CPU and RSS from /proc; stopped by pid. */
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliCommand } from '../../src/lab/cli-command.js';
+import type { NetnsLab } from '../../src/lab/netns.js';
+
+export type Impl = 'vipd' | 'keepalived';
+const TICK = 100; // USER_HZ on Linux
+
+export class Daemon {
+  proc: ChildProcess | null = null;
+  startedAt = 0;
+  constructor(
+    readonly lab: NetnsLab,
+    readonly impl: Impl,
+    readonly node: string,
+    readonly dir: string,
+  ) {}
+
+  private f(ext: string): string {
+    return join(this.dir, `${this.impl}-${this.node}.${ext}`);
+  }
+
+  start(config: string): void {
+    writeFileSync(this.f('conf'), config);
+    for (const e of ['pid', 'vpid']) rmSync(this.f(e), { force: true });
+    const argv = this.impl === 'keepalived'
+      ? ['keepalived', '-n', '-l', '-P', '-f', this.f('conf'), '-p', this.f('pid'), '-r', this.f('vpid')]
+      : [...cliCommand('vipd'), 'run', '-f', this.f('conf'), '--control-socket', this.f('sock'), '--log-level', 'warn'];
+    this.startedAt = Date.now() / 1000;
+    const log = openSync(this.f('log'), 'w');
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', log, log] });
+    closeSync(log);
+  }
+
+  /** Every pid doing the work: vipd's node process; keepalived's parent and VRRP child. */
+  pids(): number[] {
+    const out = this.proc?.pid ? [this.proc.pid] : [];
+    if (this.impl === 'keepalived') {
+      try {
+        out.push(Number(readFileSync(this.f('vpid'), 'utf8').trim()));
+      } catch {
+        // not yet written
+      }
+    }
+    return out;
+  }
+
+  /** CPU seconds used so far (user + system) by all pids. */
+  cpuSeconds(): number {
+    let ticks = 0;
+    for (const pid of this.pids()) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(f[11]) + Number(f[12]);
+      } catch {
+        // gone
+      }
+    }
+    return ticks / TICK;
+  }
+
+  rssKb(): number {
+    let kb = 0;
+    for (const pid of this.pids()) {
+      try {
+        kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // gone
+      }
+    }
+    return kb;
+  }
+
+  /** SIGKILL the whole daemon (keepalived's VRRP child first, so it cannot resign). */
+  async crash(): Promise<number> {
+    if (this.impl === 'keepalived') {
+      for (const pid of this.pids().slice(1)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    const t = Date.now() / 1000;
+    await this.signal('SIGKILL');
+    return t;
+  }
+
+  async signal(sig: NodeJS.Signals): Promise<void> {
+    const p = this.proc;
+    if (!p?.pid || p.exitCode !== null || p.signalCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    process.kill(p.pid, sig);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 8000))]);
+    if (p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
+  }
+}

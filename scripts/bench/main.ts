@@ -1,0 +1,134 @@
+/**
+ * `npm run bench [-- --quick] [--reps N] [--jitter-seconds S] [--scale-window S]`:
+ * vipd and keepalived alternately in one netns lab; results appended to docs/BENCHMARKS.md
+ * (or --out FILE). Timings come from tcpdump in the client namespace.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
+import { NetnsLab } from '../../src/lab/netns.js';
+import type { Impl } from './daemons.js';
+import { failover, jitter, scale, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
+
+process.env.VIPD_CLI = 'dist'; // measure the built daemon, as operators run it
+const argv = process.argv.slice(2);
+const opt = (n: string, d: number): number => (argv.includes(n) ? Number(argv[argv.indexOf(n) + 1]) : d);
+const quick = argv.includes('--quick');
+const reps = opt('--reps', quick ? 1 : 5);
+const jitterS = opt('--jitter-seconds', quick ? 10 : 600);
+const windowS = opt('--scale-window', quick ? 5 : 30);
+const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
+const IMPLS: Impl[] = ['keepalived', 'vipd'];
+const log = (m: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+const stats = (xs: number[]): { min: number; med: number; max: number } => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, med: s[Math.floor((s.length - 1) / 2)]!, max: s.at(-1)! };
+};
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const row = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
+
+async function main(): Promise<void> {
+  NetnsLab.requireRoot();
+  NetnsLab.cleanStale();
+  const lab = new NetnsLab('vl', 'b');
+  const dir = mkdtempSync(join(tmpdir(), 'vipd-bench-'));
+  const md: string[] = [];
+  try {
+    lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
+    const intervals = quick ? [0.1] : [1, 0.1, 0.01];
+    const fo: FailoverResult[] = [];
+    for (const iv of intervals) {
+      for (const kind of ['crash', 'term'] as const) {
+        for (let r = 0; r < reps; r++) {
+          for (const impl of IMPLS) {
+            const x = await failover(lab, dir, impl, iv, kind);
+            log(`${kind} ${impl} ${iv * 1000} ms: takeover ${f1(x.takeoverMs)} ms, GARP ${f1(x.garpMs)} ms, lost ${x.repliesLost}, gap ${f1(x.largestGapMs)} ms, stale ${x.staleReplies}`);
+            fo.push(x);
+          }
+        }
+      }
+    }
+    md.push('### Failover (3 routers, priorities 150/100/50, VRRPv3 IPv4; r1 stopped, r2 takes over)', '');
+    md.push('Crash: SIGKILL (keepalived: VRRP child, then parent). Takeover = last advert of r1 -> first advert of r2. Graceful: SIGTERM; takeover = priority-0 advert -> first advert of r2; "signal" = SIGTERM sent -> first advert of r2. Client: ping every 10 ms; lost replies and largest gap around the failover; stale = replies from r1\'s MAC after r2\'s first GARP.', '');
+    md.push(row(['kind', 'interval', 'limit ms', 'impl', 'takeover ms min/med/max', 'GARP ms med', 'signal ms med', 'lost med', 'gap ms med', 'stale max', 'vipd/ka takeover']));
+    md.push(row(Array(11).fill('---')));
+    for (const iv of intervals) {
+      for (const kind of ['crash', 'term'] as const) {
+        const limit = kind === 'crash' ? masterDownIntervalUs(3, 100, iv * 1e6) / 1000 : skewTimeUs(3, 100, iv * 1e6) / 1000;
+        const meds: Record<string, number> = {};
+        for (const impl of IMPLS) {
+          const xs = fo.filter((x) => x.impl === impl && x.kind === kind && x.intervalMs === iv * 1000);
+          const t = stats(xs.map((x) => x.takeoverMs));
+          meds[impl] = t.med;
+          md.push(row([kind, `${iv * 1000} ms`, f1(limit), impl, `${f1(t.min)} / ${f1(t.med)} / ${f1(t.max)}`, f1(stats(xs.map((x) => x.garpMs)).med),
+            kind === 'term' ? f1(stats(xs.map((x) => x.killToAdvertMs!)).med) : '-', stats(xs.map((x) => x.repliesLost)).med, f1(stats(xs.map((x) => x.largestGapMs)).med),
+            Math.max(...xs.map((x) => x.staleReplies)), impl === 'vipd' ? (meds.vipd! / meds.keepalived!).toFixed(3) : '']));
+        }
+      }
+    }
+    md.push('');
+    md.push(`### Jitter at 10 ms adverts, ${jitterS} s, both cores loaded by two busy loops`, '');
+    md.push(row(['impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'adverts from the backup (spurious)']), row(Array(6).fill('---')));
+    for (const impl of IMPLS) {
+      const j = await jitter(lab, dir, impl, jitterS);
+      log(`jitter ${impl}: p50 ${f1(j.p50)} p99 ${f1(j.p99)} max ${f1(j.max)} spurious ${j.spurious}`);
+      md.push(row([impl, j.adverts, f1(j.p50), f1(j.p99), f1(j.max), j.spurious]));
+    }
+    md.push('');
+    const scales: [number, number][] = quick ? [[100, 0.01]] : [[1, 1], [1, 0.1], [1, 0.01], [100, 1], [100, 0.1], [100, 0.01], [255, 1], [255, 0.1], [255, 0.01]];
+    const sc: ScaleResult[] = [];
+    for (const [n, iv] of scales) {
+      for (const impl of IMPLS) {
+        const s = await scale(lab, dir, impl, n, iv, windowS);
+        log(`scale ${impl} ${n} VRIDs ${iv * 1000} ms: master ${f1(s.masterCpuPct)}% backup ${f1(s.backupCpuPct)}% RSS ${f1(s.masterRssMb)}/${f1(s.backupRssMb)} MB converge ${f1(s.convergeMs)} ms`);
+        sc.push(s);
+      }
+    }
+    md.push(`### Scale (one interface; CPU over ${windowS} s; RSS after it)`, '');
+    md.push(row(['VRIDs', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'converge ms', 'vipd/ka master CPU']), row(Array(9).fill('---')));
+    for (const [n, iv] of scales) {
+      const k = sc.find((x) => x.impl === 'keepalived' && x.vrids === n && x.intervalMs === iv * 1000)!;
+      for (const s of sc.filter((x) => x.vrids === n && x.intervalMs === iv * 1000)) {
+        md.push(row([n, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), f1(s.convergeMs), s.impl === 'vipd' ? (s.masterCpuPct / Math.max(k.masterCpuPct, 0.01)).toFixed(2) : '']));
+      }
+    }
+    md.push('');
+    md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
+    md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
+    for (const role of ['owner', 'backup-start'] as const) {
+      for (const impl of IMPLS) {
+        const xs: number[] = [];
+        for (let r = 0; r < Math.max(3, reps); r++) xs.push((await startup(lab, dir, impl, role)).ms);
+        const t = stats(xs);
+        log(`startup ${impl} ${role}: ${f1(t.med)} ms`);
+        md.push(row([impl, role, `${f1(t.min)} / ${f1(t.med)} / ${f1(t.max)}`]));
+      }
+    }
+  } finally {
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const model = cpus()[0]?.model ?? '?';
+  const ka = execFileSync('keepalived', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? '';
+  const head = [
+    `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
+    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${reps}.`, '',
+  ];
+  const prev = (() => {
+    try {
+      return readFileSync(out, 'utf8');
+    } catch {
+      return '# Benchmarks\n';
+    }
+  })();
+  writeFileSync(out, `${prev.trimEnd()}\n\n${[...head, ...md].join('\n')}\n`);
+  log(`written to ${out}`);
+}
+
+main().catch((e: Error) => {
+  console.error(`bench: ${e.stack ?? e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,200 @@
+/** The benchmark scenarios (issue: crash/graceful failover, outage, jitter, scale, start-up). */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labConfig, type LabInstance } from '../../src/lab/conf.js';
+import type { NetnsLab } from '../../src/lab/netns.js';
+import { Capture } from './capture.js';
+import { Daemon, type Impl } from './daemons.js';
+
+export const VIP = '192.0.2.200';
+const R = { r1: '192.0.2.1', r2: '192.0.2.2' };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(fn: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function conf(impl: Impl, node: string, prefix: string, insts: LabInstance[]): string {
+  return labConfig(impl === 'keepalived' ? `${prefix}-${node}` : node, insts, ['vrrp_version 3']);
+}
+
+export interface FailoverResult {
+  impl: Impl;
+  intervalMs: number;
+  kind: 'crash' | 'term';
+  /** crash: last advert of r1 -> first advert of r2; term: priority-0 advert -> first advert of r2 */
+  takeoverMs: number;
+  /** to the first gratuitous ARP of r2 for the VIP (same origin as takeoverMs) */
+  garpMs: number;
+  /** term only: the signal -> first advert of r2 */
+  killToAdvertMs: number | null;
+  repliesLost: number;
+  largestGapMs: number;
+  /** echo replies from r1's MAC after r2's first GARP (a VIP left behind) */
+  staleReplies: number;
+}
+
+function logsOf(dir: string, impl: Impl): string {
+  return ['r1', 'r2', 'r3'].map((n) => {
+    try {
+      return `--- ${impl} ${n}\n${readFileSync(join(dir, `${impl}-${n}.log`), 'utf8').slice(-2000)}`;
+    } catch {
+      return '';
+    }
+  }).join('\n');
+}
+
+export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS: number, kind: 'crash' | 'term'): Promise<FailoverResult> {
+  const cap = new Capture(lab, 'client');
+  await cap.ready();
+  const ds = ['r1', 'r2', 'r3'].map((n) => new Daemon(lab, impl, n, dir));
+  const prios = [150, 100, 50];
+  const inst = (p: number): LabInstance => ({ vrid: 51, priority: p, advertInt: intervalS, version: 3, vips: [`${VIP}/24`] });
+  ds.forEach((d, i) => d.start(conf(impl, d.node, lab.prefix, [inst(prios[i]!)])));
+  const ping = lab.spawn(lab.node('client').ns, ['ping', '-n', '-q', '-i', '0.01', '-W', '0.2', VIP], { stdio: ['ignore', 'ignore', 'ignore'] });
+  try {
+    await until(() => cap.find('vrrp', { src: R.r1, prioAbove: 0 }).length >= 3, 20_000 + 5000 * intervalS, 'r1 master');
+    await sleep(Math.max(500, 3000 * intervalS));
+    let tk: number;
+    if (kind === 'crash') tk = await ds[0]!.crash();
+    else {
+      tk = Date.now() / 1000;
+      await ds[0]!.signal('SIGTERM');
+    }
+    const first = await until(() => cap.find('vrrp', { src: R.r2, after: tk, prioAbove: 0 })[0], 10_000 + 5000 * intervalS, 'r2 advert')
+      .catch((e: Error) => { throw new Error(`${e.message}\n${logsOf(dir, impl)}`); });
+    const garp = await until(() => cap.find('garp', { after: tk }).find((g) => g.srcMac === lab.node('r2').mac && g.src === VIP), 5000, 'r2 GARP');
+    await sleep(Math.max(1000, 2000 * intervalS));
+    const origin = kind === 'crash'
+      ? cap.find('vrrp', { src: R.r1, prioAbove: 0 }).filter((p) => p.t < first.t).at(-1)!.t
+      : (cap.find('vrrp', { src: R.r1, after: tk }).find((p) => p.prio === 0)?.t ?? Number.NaN);
+    const replies = cap.find('reply', { src: VIP }).filter((p) => p.t >= tk - 0.2 && p.t <= first.t + 0.5);
+    let gap = 0;
+    for (let i = 1; i < replies.length; i++) gap = Math.max(gap, replies[i]!.t - replies[i - 1]!.t);
+    const seqs = replies.map((p) => p.seq!);
+    const lost = seqs.length ? Math.max(...seqs) - Math.min(...seqs) + 1 - new Set(seqs).size : Number.NaN;
+    const stale = cap.find('reply', { src: VIP, after: garp.t }).filter((p) => p.srcMac === lab.node('r1').mac).length;
+    return {
+      impl, intervalMs: intervalS * 1000, kind,
+      takeoverMs: (first.t - origin) * 1000, garpMs: (garp.t - origin) * 1000,
+      killToAdvertMs: kind === 'term' ? (first.t - tk) * 1000 : null,
+      repliesLost: lost, largestGapMs: gap * 1000, staleReplies: stale,
+    };
+  } finally {
+    ping.kill('SIGINT');
+    for (const d of ds) await d.signal('SIGTERM');
+    await cap.stop();
+    for (const n of ['r1', 'r2', 'r3']) lab.exec(lab.node(n).ns, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0'], { allowFail: true });
+  }
+}
+
+export interface JitterResult {
+  impl: Impl;
+  seconds: number;
+  adverts: number;
+  p50: number;
+  p99: number;
+  max: number;
+  spurious: number;
+}
+
+/** 10 ms adverts for `seconds` with two CPU hogs; interval statistics of the master on the wire. */
+export async function jitter(lab: NetnsLab, dir: string, impl: Impl, seconds: number): Promise<JitterResult> {
+  const cap = new Capture(lab, 'client');
+  await cap.ready();
+  const a = new Daemon(lab, impl, 'r1', dir);
+  const b = new Daemon(lab, impl, 'r2', dir);
+  const inst = (p: number): LabInstance => ({ vrid: 52, priority: p, advertInt: 0.01, version: 3, vips: ['192.0.2.201/24'] });
+  a.start(conf(impl, 'r1', lab.prefix, [inst(150)]));
+  b.start(conf(impl, 'r2', lab.prefix, [inst(100)]));
+  const hogs = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  try {
+    await until(() => cap.find('vrrp', { src: R.r1, vrid: 52 }).length >= 10, 20_000, 'r1 master');
+    const t0 = Date.now() / 1000;
+    await sleep(seconds * 1000);
+    const t1 = Date.now() / 1000;
+    const ads = cap.find('vrrp', { vrid: 52, after: t0 }).filter((p) => p.t <= t1);
+    const own = ads.filter((p) => p.src === R.r1);
+    const gaps = own.slice(1).map((p, i) => (p.t - own[i]!.t) * 1000).sort((x, y) => x - y);
+    const q = (f: number): number => gaps[Math.min(gaps.length - 1, Math.floor(f * gaps.length))] ?? Number.NaN;
+    return { impl, seconds, adverts: own.length, p50: q(0.5), p99: q(0.99), max: gaps.at(-1) ?? Number.NaN, spurious: ads.filter((p) => p.src !== R.r1).length };
+  } finally {
+    for (const h of hogs) h.kill('SIGKILL');
+    await a.signal('SIGTERM');
+    await b.signal('SIGTERM');
+    await cap.stop();
+  }
+}
+
+export interface ScaleResult {
+  impl: Impl;
+  vrids: number;
+  intervalMs: number;
+  convergeMs: number;
+  masterCpuPct: number;
+  backupCpuPct: number;
+  masterRssMb: number;
+  backupRssMb: number;
+}
+
+export async function scale(lab: NetnsLab, dir: string, impl: Impl, vrids: number, intervalS: number, windowS: number): Promise<ScaleResult> {
+  const cap = new Capture(lab, 'client');
+  await cap.ready();
+  const a = new Daemon(lab, impl, 'r1', dir);
+  const b = new Daemon(lab, impl, 'r2', dir);
+  // 255 VRIDs need more than 254 host addresses: spread over two documentation ranges
+  const list = (p: number): LabInstance[] => Array.from({ length: vrids }, (_, k) => ({
+    vrid: k + 1, priority: p, advertInt: intervalS, version: 3 as const, vips: [k < 254 ? `198.51.100.${k + 1}/32` : `203.0.113.${k - 253}/32`],
+  }));
+  b.start(conf(impl, 'r2', lab.prefix, list(100)));
+  a.start(conf(impl, 'r1', lab.prefix, list(150)));
+  try {
+    await until(() => new Set(cap.find('vrrp', { src: R.r1, after: a.startedAt }).map((p) => p.vrid)).size >= vrids, 60_000 + 4000 * intervalS, `${vrids} VRIDs mastered by r1`);
+    const firsts = new Map<number, number>();
+    for (const p of cap.find('vrrp', { src: R.r1, after: a.startedAt })) if (!firsts.has(p.vrid!)) firsts.set(p.vrid!, p.t);
+    const convergeMs = (Math.max(...firsts.values()) - a.startedAt) * 1000;
+    await cap.stop(); // tcpdump would compete for the CPU being measured
+    await sleep(1000);
+    const c0 = [a.cpuSeconds(), b.cpuSeconds()];
+    await sleep(windowS * 1000);
+    const c1 = [a.cpuSeconds(), b.cpuSeconds()];
+    return {
+      impl, vrids, intervalMs: intervalS * 1000, convergeMs,
+      masterCpuPct: ((c1[0]! - c0[0]!) / windowS) * 100, backupCpuPct: ((c1[1]! - c0[1]!) / windowS) * 100,
+      masterRssMb: a.rssKb() / 1024, backupRssMb: b.rssKb() / 1024,
+    };
+  } finally {
+    await a.signal('SIGTERM');
+    await b.signal('SIGTERM');
+    await cap.stop();
+  }
+}
+
+export interface StartupResult {
+  impl: Impl;
+  role: 'owner' | 'backup-start';
+  ms: number;
+}
+
+/** exec -> first gratuitous ARP for the VIP, alone on the LAN. */
+export async function startup(lab: NetnsLab, dir: string, impl: Impl, role: 'owner' | 'backup-start'): Promise<StartupResult> {
+  const cap = new Capture(lab, 'client');
+  await cap.ready();
+  const a = new Daemon(lab, impl, 'r1', dir);
+  a.start(conf(impl, 'r1', lab.prefix, [{ vrid: 53, priority: role === 'owner' ? 255 : 100, advertInt: 0.1, version: 3, vips: ['192.0.2.202/24'] }]));
+  try {
+    const g = await until(() => cap.find('garp', { after: a.startedAt }).find((p) => p.src === '192.0.2.202'), 20_000, 'GARP');
+    return { impl, role, ms: (g.t - a.startedAt) * 1000 };
+  } finally {
+    await a.signal('SIGTERM');
+    await cap.stop();
+    lab.exec(lab.node('r1').ns, ['ip', 'addr', 'del', '192.0.2.202/24', 'dev', 'eth0'], { allowFail: true });
+  }
+}
