@@ -11,6 +11,7 @@
 #include <string.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <vector>
@@ -107,13 +108,33 @@ Napi::Value AttachFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// timerfd() -> fd: a CLOCK_MONOTONIC timer descriptor (non-blocking), for precise wake-ups.
+Napi::Value TimerFd(const Napi::CallbackInfo& info) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) return Fail(info.Env(), errno, "timerfd_create");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// timerfdSet(fd, deadlineNs): one-shot at an absolute CLOCK_MONOTONIC time in nanoseconds
+// (the clock of process.hrtime); 0 disarms.
+Napi::Value TimerFdSet(const Napi::CallbackInfo& info) {
+  if (!ArgInts(info, 1) || !info[1].IsBigInt()) return Fail(info.Env(), EINVAL, "timerfd_settime");
+  bool lossless = true;
+  uint64_t ns = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000ULL);
+  its.it_value.tv_nsec = static_cast<long>(ns % 1000000000ULL);
+  if (timerfd_settime(Int(info, 0), TFD_TIMER_ABSTIME, &its, nullptr) < 0) return Fail(info.Env(), errno, "timerfd_settime");
+  return info.Env().Undefined();
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   if (!ArgInts(info, 1)) return info.Env().Undefined();
   if (close(Int(info, 0)) < 0) return Fail(info.Env(), errno, "close");
   return info.Env().Undefined();
 }
 
-// A readable watcher: calls onDatagram(data, srcAddr, control, flags) for every datagram,
+// A readable watcher: calls onDatagram(data, srcAddr, control, flags, rxMonotonicNs) for every datagram,
 // reading until EAGAIN on each wake-up; onError(err) on a receive error.
 class Watcher : public Napi::ObjectWrap<Watcher> {
  public:
@@ -121,7 +142,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     return DefineClass(env, "Watcher", {InstanceMethod("stop", &Watcher::Stop)});
   }
 
-  // new Watcher(fd, maxDatagram, onDatagram, onError)
+  // new Watcher(fd, maxDatagram, onDatagram, onError[, useRead]): useRead for non-sockets (timerfd)
   explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
     Napi::Env env = info.Env();
     if (!ArgInts(info, 2) || !info[2].IsFunction() || !info[3].IsFunction()) {
@@ -129,6 +150,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       return;
     }
     fd_ = Int(info, 0);
+    use_read_ = info.Length() > 4 && info[4].ToBoolean().Value();
     data_.resize(static_cast<size_t>(Int(info, 1)));
     control_.resize(512);
     on_datagram_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -169,15 +191,21 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       msg.msg_iovlen = 1;
       msg.msg_control = self->control_.data();
       msg.msg_controllen = self->control_.size();
-      ssize_t n = recvmsg(self->fd_, &msg, MSG_DONTWAIT);
+      ssize_t n = self->use_read_ ? read(self->fd_, self->data_.data(), self->data_.size()) : recvmsg(self->fd_, &msg, MSG_DONTWAIT);
+      if (self->use_read_) {
+        msg.msg_namelen = 0;
+        msg.msg_controllen = 0;
+      }
       if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) self->Error(errno, "recvmsg");
         return;
       }
+      // receive time on CLOCK_MONOTONIC (ns), taken before any JavaScript runs for it
+      double rx_ns = static_cast<double>(uv_hrtime());
       auto data = Napi::Buffer<uint8_t>::Copy(env, self->data_.data(), static_cast<size_t>(n));
       auto from = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&src), msg.msg_namelen);
       auto ctrl = Napi::Buffer<uint8_t>::Copy(env, self->control_.data(), msg.msg_controllen);
-      self->on_datagram_.MakeCallback(self->Value(), {data, from, ctrl, Napi::Number::New(env, msg.msg_flags)});
+      self->on_datagram_.MakeCallback(self->Value(), {data, from, ctrl, Napi::Number::New(env, msg.msg_flags), Napi::Number::New(env, rx_ns)});
     }
   }
 
@@ -202,6 +230,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   }
 
   int fd_ = -1;
+  bool use_read_ = false;
   uv_poll_t* poll_ = nullptr;
   std::vector<uint8_t> data_;
   std::vector<uint8_t> control_;
@@ -216,6 +245,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt));
   exports.Set("sendto", Napi::Function::New(env, SendTo));
   exports.Set("attachFilter", Napi::Function::New(env, AttachFilter));
+  exports.Set("timerfd", Napi::Function::New(env, TimerFd));
+  exports.Set("timerfdSet", Napi::Function::New(env, TimerFdSet));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("Watcher", Watcher::Init(env));
   return exports;

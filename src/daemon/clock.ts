@@ -1,4 +1,4 @@
-/** Monotonic time in microseconds (the core's time base). */
+/** Monotonic time in microseconds on CLOCK_MONOTONIC (the clock of process.hrtime and timerfd). */
 export function nowUs(): number {
-  return Math.round(performance.now() * 1000);
+  return Number(process.hrtime.bigint() / 1000n);
 }

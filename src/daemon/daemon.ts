@@ -9,6 +9,7 @@ import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
 import { PacketSocket } from '../os/packet-socket.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
+import { MonotonicTimer } from '../os/timer.js';
 import { VrrpSocket } from '../os/vrrp-socket.js';
 import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
 import { parseIP as parsePacketIP } from '../protocol/ip.js';
@@ -31,7 +32,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly learners = new Map<string, PacketSocket>();
   readonly startedAt = Date.now();
   private monitor: RtnlMonitor | null = null;
-  readonly scheduler = new Scheduler();
+  readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
   private readonly sockets = new Map<string, SocketEntry>();
   private readonly packetSockets = new Map<string, { sock: PacketSocket; announcers: number }>();
@@ -92,7 +93,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private armGuardian(c: DaemonConfig): void {
-    this.guardian.arm(c.instances.flatMap((i) => i.vips.map((vip) => ({ vip, dev: vip.dev ?? i.interface }))));
+    this.guardian.arm(c.instances.flatMap((i) => i.vips.map((vip) => ({ vip, dev: vip.dev ?? i.interface, holdMs: (2 * i.advertIntervalUs) / 1000 }))));
   }
 
   /** VIPs of configured instances found on an interface at start belong to no one: remove. */

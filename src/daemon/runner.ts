@@ -104,7 +104,8 @@ export class InstanceRunner {
     if (r.advert.priority === 0) this.stats.priorityZeroReceived++;
     const intervalUs = intervalFieldToUs(r.advert.version, r.advert.interval);
     const before = this.core.master;
-    this.apply(this.core.advert(nowUs(), { priority: r.advert.priority, intervalUs, src: p.src }));
+    // The kernel handed us the packet at rxUs: timers count from then, not from now.
+    this.apply(this.core.advert(Math.min(p.rxUs, nowUs()), { priority: r.advert.priority, intervalUs, src: p.src }));
     const after = this.core.master;
     if (before?.self !== after?.self || (before?.address && after?.address ? !sameBytes(before.address, after.address) : before?.address !== after?.address))
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
@@ -166,11 +167,19 @@ export class InstanceRunner {
     return m.self ? this.source : m.address ? formatIP(this.model.family, m.address) : null;
   }
 
+  /** Encoded adverts per priority and destination: the send path allocates nothing. */
+  private readonly encoded = new Map<number, [string, Buffer][]>();
+
   private send(priority: number): void {
-    const adv = priority === this.advert.priority ? this.advert : { ...this.advert, priority };
-    for (const dst of this.d.socket.destinations()) {
+    let bufs = this.encoded.get(priority);
+    if (!bufs) {
+      const adv = { ...this.advert, priority };
+      bufs = this.d.socket.destinations().map((dst) => [dst, encodeVrrp(adv, { src: this.source, dst })]);
+      this.encoded.set(priority, bufs);
+    }
+    for (const [dst, buf] of bufs) {
       try {
-        this.d.socket.sendTo(encodeVrrp(adv, { src: this.source, dst }), dst);
+        this.d.socket.sendTo(buf, dst);
         this.stats.advertsSent++;
         if (priority === 0) this.stats.priorityZeroSent++;
       } catch (e) {

@@ -1,6 +1,7 @@
 /**
- * One timer for every instance: entries keyed by owner, one Node timer armed for the earliest.
- * Deadlines are absolute monotonic microseconds, so re-arming never accumulates drift.
+ * One timer for every instance: entries keyed by owner, one wake-up armed for the earliest.
+ * Deadlines are absolute monotonic microseconds, so re-arming never accumulates drift. The
+ * wake-up is a timerfd (microsecond precision); without it, setTimeout (millisecond).
  */
 import { nowUs } from './clock.js';
 
@@ -9,10 +10,38 @@ interface Entry {
   fn: (now: number) => void;
 }
 
+export interface Waker {
+  arm(atUs: number): void;
+  disarm(): void;
+  close(): void;
+}
+
+/** setTimeout-based waker: rounds up to whole milliseconds. */
+export function timeoutWaker(onFire: () => void): Waker {
+  let t: NodeJS.Timeout | null = null;
+  return {
+    arm(atUs) {
+      if (t) clearTimeout(t);
+      t = setTimeout(onFire, Math.max(0, Math.ceil((atUs - nowUs()) / 1000)));
+    },
+    disarm() {
+      if (t) clearTimeout(t);
+      t = null;
+    },
+    close() {
+      this.disarm();
+    },
+  };
+}
+
 export class Scheduler {
   private readonly entries = new Map<object, Entry>();
-  private timer: NodeJS.Timeout | null = null;
   private armedAt = Infinity;
+  private readonly waker: Waker;
+
+  constructor(makeWaker: (onFire: () => void) => Waker = timeoutWaker) {
+    this.waker = makeWaker(() => this.fire());
+  }
 
   set(owner: object, at: number, fn: (now: number) => void): void {
     this.entries.set(owner, { at, fn });
@@ -24,18 +53,14 @@ export class Scheduler {
   }
 
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
     let min = Infinity;
     for (const e of this.entries.values()) if (e.at < min) min = e.at;
     this.armedAt = min;
-    if (min === Infinity) return;
-    const delayMs = Math.max(0, Math.ceil((min - nowUs()) / 1000));
-    this.timer = setTimeout(() => this.fire(), delayMs);
+    if (min === Infinity) this.waker.disarm();
+    else this.waker.arm(min);
   }
 
   private fire(): void {
-    this.timer = null;
     this.armedAt = Infinity;
     const now = nowUs();
     const due: [object, Entry][] = [];
@@ -50,8 +75,7 @@ export class Scheduler {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.waker.close();
     this.entries.clear();
     this.armedAt = Infinity;
   }

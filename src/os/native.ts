@@ -21,12 +21,18 @@ export interface NativeFd {
   sendto(fd: number, data: Buffer, sockaddr: Buffer | null): number;
   /** SO_ATTACH_FILTER with packed struct sock_filter entries. */
   attachFilter(fd: number, program: Buffer): void;
+  /** timerfd_create(CLOCK_MONOTONIC) */
+  timerfd(): number;
+  /** Arm at an absolute CLOCK_MONOTONIC time in ns (process.hrtime.bigint's clock); 0n disarms. */
+  timerfdSet(fd: number, deadlineNs: bigint): void;
   close(fd: number): void;
   Watcher: new (
     fd: number,
     maxDatagram: number,
-    onDatagram: (data: Buffer, from: Buffer, control: Buffer, flags: number) => void,
+    /** rxNs: CLOCK_MONOTONIC nanoseconds when the datagram was read (before any JavaScript). */
+    onDatagram: (data: Buffer, from: Buffer, control: Buffer, flags: number, rxNs: number) => void,
     onError: (err: NativeError) => void,
+    useRead?: boolean,
   ) => Watcher;
 }
 

@@ -30,6 +30,8 @@ export interface VrrpSocketOptions {
 export interface VrrpPacketIn extends ReceivedPacket {
   ifindex: number;
   srcText: string;
+  /** Receive time, CLOCK_MONOTONIC microseconds (the daemon's clock). */
+  rxUs: number;
 }
 
 export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered: [string]; error: [NativeError] }> {
@@ -74,7 +76,7 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
         n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
         if (!this.peers.length) n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, ipv6Mreq(group, opts.ifindex));
       }
-      this.watcher = new n.Watcher(this.fd, 65536, (d, from, ctrl) => this.onDatagram(d, from, ctrl), (e) => this.emit('error', e));
+      this.watcher = new n.Watcher(this.fd, 65536, (d, from, ctrl, _flags, rxNs) => this.onDatagram(d, from, ctrl, rxNs), (e) => this.emit('error', e));
     } catch (e) {
       n.close(this.fd);
       throw e;
@@ -99,7 +101,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     native().sendto(this.fd, payload, p ? p.addr : this.groupAddr);
   }
 
-  private onDatagram(d: Buffer, from: Buffer, ctrl: Buffer): void {
+  private onDatagram(d: Buffer, from: Buffer, ctrl: Buffer, rxNs: number): void {
+    const rxUs = Math.round(rxNs / 1000);
     const anc = parseCmsgs(ctrl);
     let pkt: VrrpPacketIn;
     if (this.opts.family === 4) {
@@ -107,14 +110,14 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
       if (!ip || ip.family !== 4) return;
       pkt = {
         family: 4, src: Uint8Array.from(ip.header.src), dst: Uint8Array.from(ip.header.dst), ttl: ip.header.ttl,
-        payload: ip.payload, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(4, ip.header.src),
+        payload: ip.payload, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(4, ip.header.src), rxUs,
       };
     } else {
       const s = parseSockaddrIp(from);
       if (!s || s.family !== 6) return;
       pkt = {
         family: 6, src: Uint8Array.from(s.addr), dst: anc.dst ?? new Uint8Array(16), ttl: anc.hopLimit ?? -1,
-        payload: d, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(6, s.addr),
+        payload: d, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(6, s.addr), rxUs,
       };
     }
     if (this.peers.length && !this.peers.some((p) => p.text === pkt.srcText)) {
