@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 npm run lint
 npm test
+# Gross-regression run of the benchmark (vipd and keepalived, ~2 min); loose bounds only.
+npm run -s bench -- --quick --check --out "$(mktemp)"

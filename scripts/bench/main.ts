@@ -3,7 +3,7 @@
  * vipd and keepalived alternately in one netns lab; results appended to docs/BENCHMARKS.md
  * (or --out FILE). Timings come from tcpdump in the client namespace.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,13 @@ const reps = opt('--reps', quick ? 1 : 5);
 const jitterS = opt('--jitter-seconds', quick ? 10 : 600);
 const windowS = opt('--scale-window', quick ? 5 : 30);
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
+const check = argv.includes('--check');
 const IMPLS: Impl[] = ['keepalived', 'vipd'];
+const problems: string[] = [];
+/** --check: gross-regression bounds only (CI); tight figures belong to the report. */
+function expectLoose(ok: boolean, what: string): void {
+  if (check && !ok) problems.push(what);
+}
 const log = (m: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 const stats = (xs: number[]): { min: number; med: number; max: number } => {
@@ -45,6 +51,9 @@ async function main(): Promise<void> {
         for (let r = 0; r < reps; r++) {
           for (const impl of IMPLS) {
             const x = await failover(lab, dir, impl, iv, kind);
+            const lim = kind === 'crash' ? masterDownIntervalUs(3, 100, iv * 1e6) / 1000 : skewTimeUs(3, 100, iv * 1e6) / 1000;
+            expectLoose(x.takeoverMs >= lim - 0.5 && x.takeoverMs <= lim * 1.5 + 20, `${impl} ${kind} ${iv * 1000} ms takeover ${f1(x.takeoverMs)} ms outside [${f1(lim)}, ${f1(lim * 1.5 + 20)}]`);
+            expectLoose(x.staleReplies === 0, `${impl} ${kind}: ${x.staleReplies} stale replies`);
             log(`${kind} ${impl} ${iv * 1000} ms: takeover ${f1(x.takeoverMs)} ms, GARP ${f1(x.garpMs)} ms, lost ${x.repliesLost}, gap ${f1(x.largestGapMs)} ms, stale ${x.staleReplies}`);
             fo.push(x);
           }
@@ -74,6 +83,7 @@ async function main(): Promise<void> {
     md.push(row(['impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'adverts from the backup (spurious)']), row(Array(6).fill('---')));
     for (const impl of IMPLS) {
       const j = await jitter(lab, dir, impl, jitterS);
+      expectLoose(j.spurious === 0, `${impl}: ${j.spurious} adverts from the backup under load`);
       log(`jitter ${impl}: p50 ${f1(j.p50)} p99 ${f1(j.p99)} max ${f1(j.max)} spurious ${j.spurious}`);
       md.push(row([impl, j.adverts, f1(j.p50), f1(j.p99), f1(j.max), j.spurious]));
     }
@@ -112,7 +122,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const model = cpus()[0]?.model ?? '?';
-  const ka = execFileSync('keepalived', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? '';
+  const kaOut = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
+  const ka = `${kaOut.stdout}${kaOut.stderr}`.split('\n')[0] ?? '';
   const head = [
     `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
     `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${reps}.`, '',
@@ -126,6 +137,10 @@ async function main(): Promise<void> {
   })();
   writeFileSync(out, `${prev.trimEnd()}\n\n${[...head, ...md].join('\n')}\n`);
   log(`written to ${out}`);
+  if (problems.length) {
+    console.error(`bench --check: ${problems.length} gross regression(s):\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
 }
 
 main().catch((e: Error) => {

@@ -35,7 +35,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
   private readonly sockets = new Map<string, SocketEntry>();
-  private readonly packetSockets = new Map<string, { sock: PacketSocket; announcers: number }>();
+  /** Send-only packet socket per interface, shared by the announcers. */
+  private readonly packetSockets = new Map<string, PacketSocket>();
   private readonly ifaces = new Map<string, Interface>();
   private readonly guardian = new Guardian();
   /** Packets for a VRID no instance here serves, per socket. */
@@ -112,13 +113,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private packetSocket(iface: Interface): PacketSocket {
-    let e = this.packetSockets.get(iface.name);
-    if (!e) {
-      e = { sock: new PacketSocket(iface.index), announcers: 0 };
-      this.packetSockets.set(iface.name, e);
+    let sock = this.packetSockets.get(iface.name);
+    if (!sock) {
+      sock = new PacketSocket(iface.index);
+      this.packetSockets.set(iface.name, sock);
     }
-    e.announcers++;
-    return e.sock;
+    return sock;
   }
 
   private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
@@ -205,7 +205,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
     this.scheduler.stop();
     this.monitor?.close();
-    for (const e of this.packetSockets.values()) e.sock.close();
+    for (const sock of this.packetSockets.values()) sock.close();
     this.packetSockets.clear();
     for (const l of this.learners.values()) l.close();
     this.learners.clear();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
+import { expectHolders } from '../helpers/holders.js';
 import { KeepalivedProcess } from '../helpers/keepalived.js';
 import { requireTool } from '../helpers/tools.js';
 import { VipdProcess } from '../helpers/vipd.js';
@@ -24,15 +25,8 @@ const variants: { name: string; inst: Omit<LabInstance, 'priority'>; cidr: strin
   { name: 'VRRPv3 IPv6', inst: { vrid: 73, advertInt: 0.1, version: 3, vips: ['2001:db8::221/64'] }, cidr: '2001:db8::221/64', global: ['vrrp_version 3'] },
 ];
 
-async function holders(cidr: string, want: string[], timeoutMs = 4000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let got: string[] = [];
-  while (Date.now() < end) {
-    got = ['r1', 'r2'].filter((r) => lab.addresses(r).includes(cidr));
-    if (JSON.stringify(got) === JSON.stringify(want)) return;
-    await sleep(25);
-  }
-  expect(got).toEqual(want);
+function holders(cidr: string, want: string[], timeoutMs = 4000): Promise<void> {
+  return expectHolders(lab, ['r1', 'r2'], cidr, want, timeoutMs);
 }
 
 beforeAll(() => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
+import { expectHolders, holdersOf } from '../helpers/holders.js';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { Sniffer, takeoverMs } from '../helpers/sniffer.js';
 import { VipdProcess } from '../helpers/vipd.js';
@@ -20,7 +21,7 @@ const prio: Record<string, number> = { r1: 150, r2: 100, r3: 50 };
 const d: Record<string, VipdProcess> = {};
 let sniff: Sniffer;
 
-const holders = (): string[] => ['r1', 'r2', 'r3'].filter((r) => lab.addresses(r).includes(`${VIP}/24`));
+const holders = (): string[] => holdersOf(lab, ['r1', 'r2', 'r3'], `${VIP}/24`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 function clientReaches(): void {
   lab.exec(lab.node('client').ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', VIP]);
@@ -28,14 +29,8 @@ function clientReaches(): void {
 function clientNeighbour(): string {
   return lab.exec(lab.node('client').ns, ['ip', 'neigh', 'show', VIP]);
 }
-/** Wait until exactly `r` holds the VIP (the VIP moves asynchronously after the transition). */
-async function onlyHolder(r: string, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (JSON.stringify(holders()) === JSON.stringify([r])) return;
-    await sleep(25);
-  }
-  expect(holders()).toEqual([r]);
+function onlyHolder(r: string, timeoutMs = 3000): Promise<void> {
+  return expectHolders(lab, ['r1', 'r2', 'r3'], `${VIP}/24`, [r], timeoutMs);
 }
 
 beforeAll(async () => {

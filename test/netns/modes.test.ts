@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
+import { expectHolders } from '../helpers/holders.js';
 import { Sniffer } from '../helpers/sniffer.js';
 import { requireTool } from '../helpers/tools.js';
 import { VipdProcess } from '../helpers/vipd.js';
@@ -25,18 +26,8 @@ function vipd(r: string, inst: LabInstance[]): VipdProcess {
   p.start();
   return p;
 }
-function has(r: string, cidr: string): boolean {
-  return lab.addresses(r).includes(cidr);
-}
-async function holders(cidr: string, want: string[], timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let got: string[] = [];
-  while (Date.now() < end) {
-    got = ['r1', 'r2'].filter((r) => has(r, cidr));
-    if (JSON.stringify(got) === JSON.stringify(want)) return;
-    await sleep(25);
-  }
-  expect(got).toEqual(want);
+function holders(cidr: string, want: string[], timeoutMs = 3000): Promise<void> {
+  return expectHolders(lab, ['r1', 'r2'], cidr, want, timeoutMs);
 }
 
 beforeAll(() => {
