@@ -8,3 +8,4 @@ npm run lint
 npm test
 # Gross-regression run of the benchmark (vipd and keepalived, ~2 min); loose bounds only.
 npm run -s bench -- --quick --check --out "$(mktemp)"
+node -e "const r=require('./node_modules/.cache/vitest-results.json');console.log(r.numPassedTests+' passed, '+r.numFailedTests+' failed'+(r.numPendingTests?', '+r.numPendingTests+' skipped':''))"

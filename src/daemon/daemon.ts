@@ -20,6 +20,9 @@ import { InstanceRunner, type DaemonEvent } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
 
+/** Re-learn masters' MACs this often (a NIC swap keeps the address but changes the MAC). */
+const MAC_REFRESH_MS = 60_000;
+
 interface SocketEntry {
   sock: VrrpSocket;
   runners: Map<number, InstanceRunner>;
@@ -31,6 +34,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly macs = new Map<string, string>();
   private readonly learners = new Map<string, PacketSocket>();
   readonly startedAt = Date.now();
+  private macRefresh: NodeJS.Timeout | null = null;
   private monitor: RtnlMonitor | null = null;
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
@@ -57,7 +61,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
 
   /**
    * Learn advert source MACs on an interface: a packet socket with a BPF filter that lets
-   * only VRRP frames through (raw IP sockets do not tell the link-layer source).
+   * only VRRP frames through (raw IP sockets do not tell the link-layer source). It is open
+   * only until every instance on the interface knows its master's MAC, and again after a
+   * master change or every MAC_REFRESH_MS, so that a backup does not read each advert twice.
    */
   private learnMacs(iface: Interface): void {
     if (this.learners.has(iface.name)) return;
@@ -65,10 +71,33 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     sock.on('frame', (f) => {
       if (f.outgoing || f.data.length < 34) return;
       const ip = parsePacketIP(f.data.subarray(14));
-      if (ip) this.macs.set(formatIP(ip.family, ip.header.src), formatMac(f.data, 6));
+      if (!ip) return;
+      this.macs.set(formatIP(ip.family, ip.header.src), formatMac(f.data, 6));
+      if (this.macsKnown(iface.name)) this.stopLearning(iface.name);
     });
     sock.on('error', (e) => this.log.warn({ err: e.message }, 'MAC learner socket error'));
     this.learners.set(iface.name, sock);
+  }
+
+  private macsKnown(ifname: string): boolean {
+    for (const r of this.runners.values()) {
+      if (r.model.interface !== ifname) continue;
+      const m = r.masterText();
+      if (!r.core.master?.self && (!m || !this.macs.has(m))) return false;
+    }
+    return true;
+  }
+
+  private stopLearning(ifname: string): void {
+    this.learners.get(ifname)?.close();
+    this.learners.delete(ifname);
+  }
+
+  private refreshMacs(): void {
+    for (const iface of new Set([...this.runners.values()].map((r) => r.model.interface))) {
+      const i = this.ifaces.get(iface);
+      if (i) this.learnMacs(i);
+    }
   }
 
   async start(): Promise<void> {
@@ -77,6 +106,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.removeLeftovers(this.config.instances);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
+    this.macRefresh = setInterval(() => this.refreshMacs(), MAC_REFRESH_MS);
+    this.macRefresh.unref();
     for (const m of this.config.instances) this.startInstance(m);
     this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
@@ -145,7 +176,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const entry = this.vrrpSocket(m, iface);
     const announcer = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e) => this.log.warn({ err: e.message, instance: m.name }, 'announce send failed'));
     this.learnMacs(iface);
-    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit: (e) => this.emit('event', e) });
+    const emit = (e: DaemonEvent): void => {
+      if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
+      this.emit('event', e);
+    };
+    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit });
     entry.runners.set(m.vrid, r);
     this.runners.set(m.name, r);
     r.start();
@@ -209,6 +244,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.packetSockets.clear();
     for (const l of this.learners.values()) l.close();
     this.learners.clear();
+    if (this.macRefresh) clearInterval(this.macRefresh);
     this.rtnl.close();
     this.guardian.release();
   }
