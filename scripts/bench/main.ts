@@ -21,6 +21,9 @@ const jitterS = opt('--jitter-seconds', quick ? 10 : 600);
 const windowS = opt('--scale-window', quick ? 5 : 30);
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
+/** --only failover,jitter,scale,startup (default: all) */
+const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
+const want = (name: string): boolean => !only || only.has(name);
 const IMPLS: Impl[] = ['keepalived', 'vipd'];
 const problems: string[] = [];
 /** --check: gross-regression bounds only (CI); tight figures belong to the report. */
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
   const md: string[] = [];
   try {
     lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
-    const intervals = quick ? [0.1] : [1, 0.1, 0.01];
+    const intervals = !want('failover') ? [] : quick ? [0.1] : [1, 0.1, 0.01];
     const fo: FailoverResult[] = [];
     for (const iv of intervals) {
       for (const kind of ['crash', 'term'] as const) {
@@ -60,10 +63,12 @@ async function main(): Promise<void> {
         }
       }
     }
-    md.push('### Failover (3 routers, priorities 150/100/50, VRRPv3 IPv4; r1 stopped, r2 takes over)', '');
-    md.push('Crash: SIGKILL (keepalived: VRRP child, then parent). Takeover = last advert of r1 -> first advert of r2. Graceful: SIGTERM; takeover = priority-0 advert -> first advert of r2; "signal" = SIGTERM sent -> first advert of r2. Client: ping every 10 ms; lost replies and largest gap around the failover; stale = replies from r1\'s MAC after r2\'s first GARP.', '');
-    md.push(row(['kind', 'interval', 'limit ms', 'impl', 'takeover ms min/med/max', 'GARP ms med', 'signal ms med', 'lost med', 'gap ms med', 'stale max', 'vipd/ka takeover']));
-    md.push(row(Array(11).fill('---')));
+    if (intervals.length) md.push('### Failover (3 routers, priorities 150/100/50, VRRPv3 IPv4; r1 stopped, r2 takes over)', '');
+    if (intervals.length) md.push('Crash: SIGKILL (keepalived: VRRP child, then parent). Takeover = last advert of r1 -> first advert of r2. Graceful: SIGTERM; takeover = priority-0 advert -> first advert of r2; "signal" = SIGTERM sent -> first advert of r2. Client: ping every 10 ms; lost replies and largest gap around the failover; stale = replies from r1\'s MAC after r2\'s first GARP.', '');
+    if (intervals.length) {
+      md.push(row(['kind', 'interval', 'limit ms', 'impl', 'takeover ms min/med/max', 'GARP ms med', 'signal ms med', 'lost med', 'gap ms med', 'stale max', 'vipd/ka takeover']));
+      md.push(row(Array(11).fill('---')));
+    }
     for (const iv of intervals) {
       for (const kind of ['crash', 'term'] as const) {
         const limit = kind === 'crash' ? masterDownIntervalUs(3, 100, iv * 1e6) / 1000 : skewTimeUs(3, 100, iv * 1e6) / 1000;
@@ -79,16 +84,16 @@ async function main(): Promise<void> {
       }
     }
     md.push('');
-    md.push(`### Jitter at 10 ms adverts, ${jitterS} s, both cores loaded by two busy loops`, '');
-    md.push(row(['impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'adverts from the backup (spurious)']), row(Array(6).fill('---')));
-    for (const impl of IMPLS) {
+    if (want('jitter')) md.push(`### Jitter at 10 ms adverts, ${jitterS} s, both cores loaded by two busy loops`, '');
+    if (want('jitter')) md.push(row(['impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'adverts from the backup (spurious)']), row(Array(6).fill('---')));
+    for (const impl of want('jitter') ? IMPLS : []) {
       const j = await jitter(lab, dir, impl, jitterS);
       expectLoose(j.spurious === 0, `${impl}: ${j.spurious} adverts from the backup under load`);
       log(`jitter ${impl}: p50 ${f1(j.p50)} p99 ${f1(j.p99)} max ${f1(j.max)} spurious ${j.spurious}`);
       md.push(row([impl, j.adverts, f1(j.p50), f1(j.p99), f1(j.max), j.spurious]));
     }
     md.push('');
-    const scales: [number, number][] = quick ? [[100, 0.01]] : [[1, 1], [1, 0.1], [1, 0.01], [100, 1], [100, 0.1], [100, 0.01], [255, 1], [255, 0.1], [255, 0.01]];
+    const scales: [number, number][] = !want('scale') ? [] : quick ? [[100, 0.01]] : [[1, 1], [1, 0.1], [1, 0.01], [100, 1], [100, 0.1], [100, 0.01], [255, 1], [255, 0.1], [255, 0.01]];
     const sc: ScaleResult[] = [];
     for (const [n, iv] of scales) {
       for (const impl of IMPLS) {
@@ -97,8 +102,10 @@ async function main(): Promise<void> {
         sc.push(s);
       }
     }
-    md.push(`### Scale (one interface; CPU over ${windowS} s; RSS after it)`, '');
-    md.push(row(['VRIDs', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'converge ms', 'vipd/ka master CPU']), row(Array(9).fill('---')));
+    if (scales.length) {
+      md.push(`### Scale (one interface; CPU over ${windowS} s; RSS after it)`, '');
+      md.push(row(['VRIDs', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'converge ms', 'vipd/ka master CPU']), row(Array(9).fill('---')));
+    }
     for (const [n, iv] of scales) {
       const k = sc.find((x) => x.impl === 'keepalived' && x.vrids === n && x.intervalMs === iv * 1000)!;
       for (const s of sc.filter((x) => x.vrids === n && x.intervalMs === iv * 1000)) {
@@ -106,9 +113,11 @@ async function main(): Promise<void> {
       }
     }
     md.push('');
-    md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
-    md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
-    for (const role of ['owner', 'backup-start'] as const) {
+    if (want('startup')) {
+      md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
+      md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
+    }
+    for (const role of want('startup') ? (['owner', 'backup-start'] as const) : []) {
       for (const impl of IMPLS) {
         const xs: number[] = [];
         for (let r = 0; r < Math.max(3, reps); r++) xs.push((await startup(lab, dir, impl, role)).ms);
