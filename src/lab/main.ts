@@ -175,7 +175,10 @@ async function main(): Promise<number> {
     await sleep(300);
     show('r2');
     if (o.keep) {
-      say(`--keep: left running. Explore with: ip netns exec ${lab.prefix}-client ip neigh; remove with: ip -all netns delete (or rerun npm run lab)`);
+      const pids = routers.map((r) => r.proc?.pid).filter(Boolean).join(' ');
+      const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
+      say(`--keep: left running. Explore: ip netns exec ${lab.prefix}-client ip neigh; vipctl status --socket ${dir}/r2.sock (inside ${lab.prefix}-r2)`);
+      say(`Tear down: kill ${pids}; for n in ${names}; do ip netns del $n; done`);
       for (const r of routers) r.proc?.unref();
       sniffer.kill('SIGTERM');
       return 0;
