@@ -9,7 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
-import type { Impl } from './daemons.js';
+import type { Impl } from '../../src/lab/daemon-proc.js';
 import { failover, jitter, scale, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
 
 process.env.VIPD_CLI = 'dist'; // measure the built daemon, as operators run it

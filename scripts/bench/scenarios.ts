@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { Capture } from './capture.js';
-import { Daemon, type Impl } from './daemons.js';
+import { Daemon, type Impl } from '../../src/lab/daemon-proc.js';
 
 export const VIP = '192.0.2.200';
 const R = { r1: '192.0.2.1', r2: '192.0.2.2' };

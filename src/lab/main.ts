@@ -5,13 +5,14 @@
  * gracefully (priority 0). Everything is torn down at the end unless --keep.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { masterDownIntervalUs, skewTimeUs } from '../core/timers.js';
 import { cliCommand } from './cli-command.js';
 import { labConfig } from './conf.js';
+import { Daemon } from './daemon-proc.js';
 import { NetnsLab } from './netns.js';
 
 const VIP = '192.0.2.200';
@@ -47,46 +48,6 @@ interface Advert {
   senderIp?: string;
 }
 
-class Router {
-  proc: ChildProcess | null = null;
-  constructor(
-    readonly lab: NetnsLab,
-    readonly name: string,
-    readonly conf: string,
-    readonly dir: string,
-    readonly keepalived: boolean,
-  ) {}
-  private pidFiles(): string[] {
-    return [join(this.dir, `${this.name}.pid`), join(this.dir, `${this.name}-vrrp.pid`)];
-  }
-  start(): void {
-    for (const f of this.pidFiles()) rmSync(f, { force: true }); // stale after a crash
-    const argv = this.keepalived
-      ? ['keepalived', '-n', '-l', '-P', '-f', this.conf, '-p', join(this.dir, `${this.name}.pid`), '-r', join(this.dir, `${this.name}-vrrp.pid`)]
-      : [...cliCommand('vipd'), 'run', '-f', this.conf, '--control-socket', join(this.dir, `${this.name}.sock`)];
-    this.proc = this.lab.spawn(this.lab.node(this.name).ns, argv, { stdio: ['ignore', 'ignore', 'ignore'] });
-  }
-  /** A crash of the whole daemon: SIGKILL to the process and, for keepalived, its VRRP child. */
-  async crash(): Promise<void> {
-    // keepalived's VRRP child first: killed after its parent it would get SIGTERM (parent-death
-    // signal) and resign cleanly, which is not a crash.
-    if (this.keepalived) {
-      try {
-        process.kill(Number(readFileSync(this.pidFiles()[1]!, 'utf8').trim()), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await this.kill('SIGKILL');
-  }
-  kill(sig: NodeJS.Signals): Promise<void> {
-    const p = this.proc;
-    if (!p?.pid || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-    const done = new Promise<void>((r) => p.once('exit', () => r()));
-    process.kill(p.pid, sig);
-    return Promise.race([done, sleep(5000)]);
-  }
-}
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
@@ -94,10 +55,11 @@ async function main(): Promise<number> {
   NetnsLab.cleanStale();
   const lab = new NetnsLab('vl');
   const dir = mkdtempSync(join(tmpdir(), 'vipd-lab-'));
-  const routers: Router[] = [];
+  const routers: Daemon[] = [];
+  const configs: string[] = [];
   let sniffer: ChildProcess | null = null;
   const cleanup = async (): Promise<void> => {
-    for (const r of routers) await r.kill('SIGTERM');
+    for (const r of routers) await r.signal('SIGTERM');
     if (sniffer?.pid && sniffer.exitCode === null) process.kill(sniffer.pid, 'SIGTERM');
     lab.destroy();
   };
@@ -110,11 +72,10 @@ async function main(): Promise<number> {
     createInterface({ input: sniffer.stdout! }).on('line', (l) => ads.push(JSON.parse(l) as Advert));
     for (const r of ROUTERS) {
       const ka = o.keepalived === r.name;
-      const conf = join(dir, `${r.name}.conf`);
-      writeFileSync(conf, labConfig(`${lab.prefix}-${r.name}`, [{ vrid: VRID, priority: r.prio, advertInt: 0.1, version: 3, vips: [`${VIP}/24`] }], ['vrrp_version 3']));
-      const router = new Router(lab, r.name, conf, dir, ka);
+      const router = new Daemon(lab, ka ? 'keepalived' : 'vipd', r.name, dir);
+      configs.push(labConfig(`${lab.prefix}-${r.name}`, [{ vrid: VRID, priority: r.prio, advertInt: 0.1, version: 3, vips: [`${VIP}/24`] }], ['vrrp_version 3']));
       routers.push(router);
-      router.start();
+      router.start(configs.at(-1)!);
       say(`started ${ka ? 'keepalived' : 'vipd'} on ${r.name} (priority ${r.prio})`);
     }
     const master = async (want: string, since: number, timeoutMs = 8000): Promise<Advert> => {
@@ -158,14 +119,14 @@ async function main(): Promise<number> {
     await sleep(300);
     show('r2');
     since = Date.now() / 1000;
-    routers[0]!.start();
+    routers[0]!.start(configs[0]!);
     say('restarted r1 (priority 150): it must preempt r2');
     await master('r1', since, 15_000);
     await sleep(300);
     show('r1');
     since = Date.now() / 1000;
     say('SIGTERM r1: it must send priority 0 and hand over at once');
-    await routers[0]!.kill('SIGTERM');
+    await routers[0]!.signal('SIGTERM');
     await master('r2', since);
     const zero = ads.find((a) => a.type === 'vrrp' && a.time >= since && a.src === '192.0.2.1' && a.priority === 0);
     const first = ads.find((a) => a.type === 'vrrp' && a.time >= since && a.src === '192.0.2.2');
@@ -177,7 +138,7 @@ async function main(): Promise<number> {
     if (o.keep) {
       const pids = routers.map((r) => r.proc?.pid).filter(Boolean).join(' ');
       const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
-      say(`--keep: left running. Explore: ip netns exec ${lab.prefix}-client ip neigh; vipctl status --socket ${dir}/r2.sock (inside ${lab.prefix}-r2)`);
+      say(`--keep: left running. Explore: ip netns exec ${lab.prefix}-client ip neigh; vipctl status --socket ${dir}/vipd-r2.sock (inside ${lab.prefix}-r2)`);
       say(`Tear down: kill ${pids}; for n in ${names}; do ip netns del $n; done`);
       for (const r of routers) r.proc?.unref();
       sniffer.kill('SIGTERM');

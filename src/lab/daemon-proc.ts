@@ -1,9 +1,9 @@
-/** vipd or keepalived in a bench namespace; CPU and RSS from /proc; stopped by pid. */
+/** vipd or keepalived in a lab namespace (the lab and the benchmarks); CPU and RSS from /proc; stopped by pid. */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliCommand } from '../../src/lab/cli-command.js';
-import type { NetnsLab } from '../../src/lab/netns.js';
+import { cliCommand } from './cli-command.js';
+import type { NetnsLab } from './netns.js';
 
 export type Impl = 'vipd' | 'keepalived';
 const TICK = 100; // USER_HZ on Linux
