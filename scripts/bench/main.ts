@@ -26,9 +26,12 @@ const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!
 const want = (name: string): boolean => !only || only.has(name);
 const IMPLS: Impl[] = ['keepalived', 'vipd'];
 const problems: string[] = [];
-/** --check: gross-regression bounds only (CI); tight figures belong to the report. */
-function expectLoose(ok: boolean, what: string): void {
-  if (check && !ok) problems.push(what);
+/**
+ * --check: gross-regression bounds for vipd only (CI); tight figures belong to the report.
+ * keepalived is the reference, not the subject (it does leave stale VIPs after a crash).
+ */
+function expectLoose(impl: Impl, ok: boolean, what: string): void {
+  if (check && impl === 'vipd' && !ok) problems.push(what);
 }
 const log = (m: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -55,8 +58,8 @@ async function main(): Promise<void> {
           for (const impl of IMPLS) {
             const x = await failover(lab, dir, impl, iv, kind);
             const lim = kind === 'crash' ? masterDownIntervalUs(3, 100, iv * 1e6) / 1000 : skewTimeUs(3, 100, iv * 1e6) / 1000;
-            expectLoose(x.takeoverMs >= lim - 0.5 && x.takeoverMs <= lim * 1.5 + 20, `${impl} ${kind} ${iv * 1000} ms takeover ${f1(x.takeoverMs)} ms outside [${f1(lim)}, ${f1(lim * 1.5 + 20)}]`);
-            expectLoose(x.staleReplies === 0, `${impl} ${kind}: ${x.staleReplies} stale replies`);
+            expectLoose(impl, x.takeoverMs >= lim - 0.5 && x.takeoverMs <= lim * 1.5 + 20, `${impl} ${kind} ${iv * 1000} ms takeover ${f1(x.takeoverMs)} ms outside [${f1(lim)}, ${f1(lim * 1.5 + 20)}]`);
+            expectLoose(impl, x.staleReplies === 0, `${impl} ${kind}: ${x.staleReplies} stale replies`);
             log(`${kind} ${impl} ${iv * 1000} ms: takeover ${f1(x.takeoverMs)} ms, GARP ${f1(x.garpMs)} ms, lost ${x.repliesLost}, gap ${f1(x.largestGapMs)} ms, stale ${x.staleReplies}`);
             fo.push(x);
           }
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
     if (want('jitter')) md.push(row(['impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'adverts from the backup (spurious)']), row(Array(6).fill('---')));
     for (const impl of want('jitter') ? IMPLS : []) {
       const j = await jitter(lab, dir, impl, jitterS);
-      expectLoose(j.spurious === 0, `${impl}: ${j.spurious} adverts from the backup under load`);
+      expectLoose(impl, j.spurious === 0, `${impl}: ${j.spurious} adverts from the backup under load`);
       log(`jitter ${impl}: p50 ${f1(j.p50)} p99 ${f1(j.p99)} max ${f1(j.max)} spurious ${j.spurious}`);
       md.push(row([impl, j.adverts, f1(j.p50), f1(j.p99), f1(j.max), j.spurious]));
     }

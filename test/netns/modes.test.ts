@@ -106,7 +106,7 @@ describe('protocol variants', () => {
     expect([wrong.state, lo.state]).toEqual(['MASTER', 'MASTER']);
   });
 
-  it('an IPv6 VIP: unsolicited NA on takeover, the client follows the MAC', async () => {
+  it('an IPv6 VIP: unsolicited NA on takeover, the client follows the MAC, the VIP survives a link flap', async () => {
     const base = { vrid: 65, advertInt: 0.1, version: 3 as const, vips: ['2001:db8::200/64'] };
     const hi = vipd('r1', [{ ...base, priority: 150 }]);
     const lo = vipd('r2', [{ ...base, priority: 100 }]);
@@ -125,6 +125,17 @@ describe('protocol variants', () => {
     await holders('2001:db8::200/64', ['r2']);
     expect(lab.exec(client, ['ip', '-6', 'neigh', 'show', '2001:db8::200'])).toContain(lab.node('r2').mac);
     lab.exec(client, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', '2001:db8::200']);
+    // A link flap on the master: the kernel drops IPv6 addresses on link down; the VIP must
+    // come back once the instance is MASTER again (FAULT -> BACKUP -> MASTER; r1 is gone).
+    lo.setMark();
+    lab.exec(lab.node('r2').ns, ['ip', 'link', 'set', 'eth0', 'down']);
+    await lo.waitState('FAULT', 3000);
+    await holders('2001:db8::200/64', []);
+    lo.setMark();
+    lab.exec(lab.node('r2').ns, ['ip', 'link', 'set', 'eth0', 'up']);
+    lab.exec(lab.node('r2').ns, ['ip', '-6', 'addr', 'replace', '2001:db8::2/64', 'dev', 'eth0', 'nodad']);
+    await lo.waitState('MASTER', 5000);
+    await holders('2001:db8::200/64', ['r2']);
   });
 
   it('SIGHUP: a changed priority restarts the instance and moves mastership', async () => {
