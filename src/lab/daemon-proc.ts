@@ -22,13 +22,20 @@ export class Daemon {
     return join(this.dir, `${this.impl}-${this.node}.${ext}`);
   }
 
-  start(config: string): void {
+  /** Output goes to `<impl>-<node>.log` in `dir`, or to `onOutput` when given. */
+  start(config: string, onOutput?: (chunk: string) => void): void {
     writeFileSync(this.f('conf'), config);
     for (const e of ['pid', 'vpid']) rmSync(this.f(e), { force: true });
     const argv = this.impl === 'keepalived'
       ? ['keepalived', '-n', '-l', '-P', '-f', this.f('conf'), '-p', this.f('pid'), '-r', this.f('vpid')]
       : [...cliCommand('vipd'), 'run', '-f', this.f('conf'), '--control-socket', this.f('sock'), '--log-level', 'warn'];
     this.startedAt = Date.now() / 1000;
+    if (onOutput) {
+      this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
+      this.proc.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));
+      return;
+    }
     const log = openSync(this.f('log'), 'w');
     this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', log, log] });
     closeSync(log);

@@ -1,41 +1,40 @@
-/** Real keepalived (Debian package) in a lab namespace, with its own pid files; stopped by pid. */
+/**
+ * Real keepalived (Debian package) in a lab namespace for the tests: the lab's process helper
+ * (own pid files, crash = VRRP child then parent, stopped by pid) plus its log, read for states.
+ */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { Daemon } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
 export class KeepalivedProcess {
-  proc: ChildProcess | null = null;
   log = '';
-  private readonly conf: string;
+  mark = 0;
+  private readonly d: Daemon;
 
   constructor(
     readonly lab: NetnsLab,
     readonly node: string,
-    readonly dir: string,
-    config: string,
+    dir: string,
+    private readonly config: string,
   ) {
-    this.conf = join(dir, `keepalived-${node}.conf`);
-    writeFileSync(this.conf, config);
+    this.d = new Daemon(lab, 'keepalived', node, dir);
   }
 
-  private get pidFile(): string {
-    return join(this.dir, `ka-${this.node}.pid`);
-  }
-  private get vrrpPidFile(): string {
-    return join(this.dir, `ka-${this.node}-vrrp.pid`);
+  get proc(): ChildProcess | null {
+    return this.d.proc;
   }
 
-  /** SIGKILL the main process and its VRRP child (a crash of the whole daemon). */
-  crash(): void {
-    // The VRRP child first: after its parent it would get SIGTERM (parent-death signal) and resign cleanly.
-    const child = Number(readFileSync(this.vrrpPidFile, 'utf8').trim());
-    try {
-      if (child > 0) process.kill(child, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    this.signal('SIGKILL');
+  async start(): Promise<void> {
+    this.log = '';
+    this.mark = 0;
+    this.d.start(this.config, (chunk) => (this.log += chunk));
+    await new Promise((r) => setTimeout(r, 200));
+    if (this.d.proc?.exitCode !== null) throw new Error(`keepalived exited at once: ${this.log}`);
+  }
+
+  /** SIGKILL the whole daemon (VRRP child first, so that it cannot resign). */
+  async crash(): Promise<void> {
+    await this.d.crash();
   }
 
   get state(): 'MASTER' | 'BACKUP' | 'FAULT' | undefined {
@@ -43,7 +42,6 @@ export class KeepalivedProcess {
     return all.at(-1)?.[1] as 'MASTER' | 'BACKUP' | 'FAULT' | undefined;
   }
 
-  mark = 0;
   setMark(): void {
     this.mark = this.log.length;
   }
@@ -56,39 +54,23 @@ export class KeepalivedProcess {
     }
   }
 
-  async start(): Promise<void> {
-    this.log = '';
-    this.mark = 0;
-    const pid = this.pidFile;
-    const vpid = this.vrrpPidFile;
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, ['keepalived', '-n', '-l', '-D', '-P', '-f', this.conf, '-p', pid, '-r', vpid]);
-    this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await new Promise((r) => setTimeout(r, 200));
-    if (this.proc.exitCode !== null) throw new Error(`keepalived exited at once: ${this.log}`);
-  }
-
-  /** Wait until keepalived logs that it entered MASTER state. */
   waitForMaster(timeoutMs: number): Promise<void> {
     return this.waitState('MASTER', timeoutMs);
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid && this.proc.exitCode === null) process.kill(this.proc.pid, sig);
+    const p = this.d.proc;
+    if (p?.pid && p.exitCode === null && p.signalCode === null) process.kill(p.pid, sig);
   }
 
   async exited(timeoutMs = 5000): Promise<void> {
-    const p = this.proc;
+    const p = this.d.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await Promise.race([new Promise((r) => p.once('exit', r)), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    this.signal('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (p.exitCode === null && p.signalCode === null) this.signal('SIGKILL');
+  /** SIGTERM, then SIGKILL after 8 s (by pid). */
+  stop(): Promise<void> {
+    return this.d.signal('SIGTERM');
   }
 }

@@ -72,7 +72,7 @@ for (const v of variants) {
       await holders(v.cidr, ['r1']);
       // crash of keepalived (main and VRRP child SIGKILLed): vipd takes over
       vd.setMark();
-      ka.crash();
+      await ka.crash();
       await vd.waitState('MASTER', 5000 * slow);
       const after = ['r1', 'r2'].filter((r) => lab.addresses(r).includes(v.cidr));
       // keepalived cannot clean up after SIGKILL: its VIP stays on r1 (vipd's guardian exists for this)
