@@ -1,7 +1,7 @@
 /** vipctl's side of the control socket: one request, or a stream of watch events. */
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { CliError } from './sniff.js';
+import { CliError } from './errors.js';
 
 export const DEFAULT_SOCKET = '/run/vipd/vipd.sock';
 export const EXIT_NO_DAEMON = 5;

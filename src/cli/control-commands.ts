@@ -4,7 +4,8 @@ import type { InstanceStatus, WhoOwns } from '../daemon/status.js';
 import { LINKTYPE_ETHERNET } from '../protocol/pcap.js';
 import { request, watch } from './control-client.js';
 import { SniffModel } from './sniff-report.js';
-import { capture, CliError } from './sniff.js';
+import { CliError } from './errors.js';
+import { capture } from './sniff.js';
 
 export const EXIT_NO_MASTER = 3;
 export const EXIT_NOT_CONFIGURED = 4;

@@ -2,20 +2,12 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LINKTYPE_ETHERNET, PcapError, pcapGlobalHeader, pcapRecordHeader, readPcap } from '../protocol/pcap.js';
+import { CliError } from './errors.js';
 import { formatEvent, formatSummary, SniffModel } from './sniff-report.js';
 
 export interface SniffOptions {
   read?: string;
   json?: boolean;
-}
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-  }
 }
 
 export function printer(json: boolean, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {

@@ -3,7 +3,8 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET } from './control-client.js';
 import { status, watchEvents, whoOwns } from './control-commands.js';
-import { CliError, sniffFile, sniffLive } from './sniff.js';
+import { CliError } from './errors.js';
+import { sniffFile, sniffLive } from './sniff.js';
 
 const program = new Command();
 program.name('vipctl').description('vipd control and VRRP inspection tool').version('0.1.0');

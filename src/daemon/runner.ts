@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
 import { VrrpInstance, type Action, type State } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
-import { formatIP, parseIP } from '../protocol/addr.js';
+import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { Interface } from '../os/iface.js';
 import type { Rtnl } from '../os/rtnl.js';
@@ -107,7 +107,7 @@ export class InstanceRunner {
     // The kernel handed us the packet at rxUs: timers count from then, not from now.
     this.apply(this.core.advert(Math.min(p.rxUs, nowUs()), { priority: r.advert.priority, intervalUs, src: p.src }));
     const after = this.core.master;
-    if (before?.self !== after?.self || (before?.address && after?.address ? !sameBytes(before.address, after.address) : before?.address !== after?.address))
+    if (before?.self !== after?.self || (before?.address && after?.address ? compareAddr(before.address, after.address) !== 0 : before?.address !== after?.address))
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
   }
 
@@ -214,8 +214,4 @@ function ipBytes(text: string): Uint8Array {
   const p = parseIP(text);
   if (!p) throw new Error(`bad address ${text}`);
   return p.bytes;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -111,14 +111,6 @@ export function ipv6Mreq(group: Uint8Array, ifindex: number): Buffer {
   return b;
 }
 
-/** struct packet_mreq for PACKET_ADD_MEMBERSHIP. */
-export function packetMreq(ifindex: number, type: number): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeInt32LE(ifindex, 0);
-  b.writeUInt16LE(type, 4);
-  return b;
-}
-
 export interface Ancillary {
   ttl?: number;
   hopLimit?: number;

@@ -47,7 +47,3 @@ export function native(): NativeFd {
   cached = createRequire(import.meta.url)(path) as NativeFd;
   return cached;
 }
-
-export function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).errno === 'number';
-}

@@ -39,6 +39,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
   private readonly watcher: Watcher;
   private readonly peers: { bytes: Uint8Array; addr: Buffer; text: string }[];
   private readonly groupAddr: Buffer;
+  /** sockaddr per unicast destination, built once (the send path allocates nothing). */
+  private readonly sockaddrs: Map<string, Buffer>;
   private closed = false;
 
   constructor(readonly opts: VrrpSocketOptions) {
@@ -52,6 +54,7 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
       if (!p || p.family !== opts.family) throw new Error(`unicast peer ${t} is not an IPv${opts.family} address`);
       return { bytes: p.bytes, addr: v4 ? sockaddrIn(p.bytes) : sockaddrIn6(p.bytes, opts.ifindex), text: formatIP(p.family, p.bytes) };
     });
+    this.sockaddrs = new Map(this.peers.map((p) => [p.text, p.addr]));
     this.fd = n.socket(v4 ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_VRRP);
     try {
       n.setsockopt(this.fd, SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${opts.ifname}\0`));
@@ -97,8 +100,7 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
 
   /** Send a message built for one destination to that destination only. */
   sendTo(payload: Buffer, dst: string): void {
-    const p = this.peers.find((x) => x.text === dst);
-    native().sendto(this.fd, payload, p ? p.addr : this.groupAddr);
+    native().sendto(this.fd, payload, this.sockaddrs.get(dst) ?? this.groupAddr);
   }
 
   private onDatagram(d: Buffer, from: Buffer, ctrl: Buffer, rxNs: number): void {

@@ -153,12 +153,6 @@ export type DropReason =
   | 'bad-interval'
   | 'addresses-mismatch';
 
-export const DROP_REASONS: readonly DropReason[] = [
-  'truncated', 'bad-ttl', 'bad-version', 'version-mismatch', 'bad-type', 'addr-count-mismatch',
-  'length-mismatch', 'bad-checksum', 'vrid-mismatch', 'auth-mismatch', 'interval-mismatch',
-  'bad-interval', 'addresses-mismatch',
-];
-
 export interface ReceivedPacket {
   family: Family;
   /** IP source and destination of the packet. */
