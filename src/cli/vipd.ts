@@ -66,6 +66,11 @@ program
     const { Daemon } = await import('../daemon/daemon.js');
     const { ControlServer } = await import('../daemon/control.js');
     const { whoOwns } = await import('../daemon/status.js');
+    // Everything is loaded before the first instance starts: a module load is synchronous
+    // work on the event loop, and after start it would delay adverts (seen as a backup
+    // taking over for a moment right after start).
+    const { sdNotify } = await import('../os/sd-notify.js');
+    const metrics = o.metrics ? await import('../daemon/metrics.js') : null;
     const daemon = new Daemon(config, log);
     const reload = async (): Promise<unknown> => {
       const next = await load(o.config);
@@ -100,11 +105,7 @@ program
     try {
       await daemon.start();
       await control.listen();
-      if (o.metrics) {
-        const { metricsRegistry, serveMetrics } = await import('../daemon/metrics.js');
-        await serveMetrics(o.metrics, metricsRegistry(() => daemon.status()));
-      }
-      const { sdNotify } = await import('../os/sd-notify.js');
+      if (metrics && o.metrics) await metrics.serveMetrics(o.metrics, metrics.metricsRegistry(() => daemon.status()));
       if (sdNotify('READY=1')) log.info('sent READY=1 to systemd');
     } catch (e) {
       log.error({ err: (e as Error).message }, 'start failed');

@@ -63,7 +63,8 @@ describe('vipctl and the control socket', () => {
     for (const n of ['r1', 'r2', 'r3', 'client']) {
       const w = whoOwns(n);
       expect(w.code, n).toBe(0);
-      expect(w.json.master, n).toMatchObject({ address: '192.0.2.1', mac: lab.node('r1').mac, self: n === 'r1' });
+      const trail = ['r1', 'r2', 'r3'].map((r) => `${r}: ${d[r]!.lines.filter((l) => l.to).filter((l) => l.instance === "VI_51").map((l) => `${String(l.time)} ${l.from}->${l.to} (${l.reason})`).join('; ')}`).join('\n');
+      expect(w.json.master, `${n}\n${trail}`).toMatchObject({ address: '192.0.2.1', mac: lab.node('r1').mac, self: n === 'r1' });
     }
   });
 
