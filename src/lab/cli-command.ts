@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 export function cliCommand(cli: 'vipd' | 'vipctl'): string[] {
   // VIPD_CLI=dist forces the built CLIs (benchmarks measure what operators run).
   const fromSource = import.meta.url.endsWith('.ts') && process.env.VIPD_CLI !== 'dist';
-  const rel = fromSource ? `../cli/${cli}.ts` : import.meta.url.endsWith('.ts') ? `../../dist/cli/${cli}.js` : `../cli/${cli}.js`;
+  // Built: the bundled CommonJS file the package's bin points at (scripts/bundle.mjs).
+  const rel = fromSource ? `../cli/${cli}.ts` : import.meta.url.endsWith('.ts') ? `../../dist/bin/${cli}.cjs` : `../bin/${cli}.cjs`;
   const file = fileURLToPath(new URL(rel, import.meta.url));
   return fromSource ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
 }

@@ -30,14 +30,17 @@ export class Daemon {
       ? ['keepalived', '-n', '-l', '-P', '-f', this.f('conf'), '-p', this.f('pid'), '-r', this.f('vpid')]
       : [...cliCommand('vipd'), 'run', '-f', this.f('conf'), '--control-socket', this.f('sock'), '--log-level', 'warn'];
     this.startedAt = Date.now() / 1000;
+    // The environment a service manager gives a daemon, not this shell's: variables such as
+    // NODE_EXTRA_CA_CERTS (set on the development machine) cost Node 80 ms at start.
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
     if (onOutput) {
-      this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
       this.proc.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
       this.proc.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));
       return;
     }
     const log = openSync(this.f('log'), 'w');
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', log, log] });
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', log, log], env });
     closeSync(log);
   }
 

@@ -67,6 +67,7 @@ async function main(): Promise<number> {
   try {
     lab.build([...ROUTERS.map(({ name, n }) => ({ name, n })), { name: 'client', n: 100 }]);
     say(`lab up: namespaces ${lab.prefix}-{sw,r1,r2,r3,client}; VRRPv3, VRID ${VRID}, VIP ${VIP}, adverts every 100 ms`);
+    say(`vipd is ${cliCommand('vipd').join(' ')}`);
     const ads: Advert[] = [];
     sniffer = lab.spawn(lab.node('client').ns, [...cliCommand('vipctl'), 'sniff', '-i', 'eth0', '--json']);
     createInterface({ input: sniffer.stdout! }).on('line', (l) => ads.push(JSON.parse(l) as Advert));

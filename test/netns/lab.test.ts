@@ -1,12 +1,21 @@
-/** `npm run lab` end to end (from the sources): it must pass and leave no namespace behind. */
-import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+/**
+ * `npm run lab` end to end: it must pass and leave no namespace behind. The daemons and the
+ * sniffer are the bundled CLIs the package installs (dist/bin/*.cjs, rebuilt here from the
+ * sources), so the bundle is tested on real sockets too.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/netns.js';
 
 describe('npm run lab', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, ['scripts/bundle.mjs']);
+  });
+
   for (const args of [[], ['--keepalived', 'r2']]) {
     it(`runs election, crash takeover, preemption and graceful stop ${args.join(' ')}`, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/lab/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+      const env = { ...process.env, VIPD_CLI: 'dist' };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/lab/main.ts', ...args], { encoding: 'utf8', timeout: 60_000, env });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/r1 is master: VIP held by \[r1\]; client's neighbour entry 192\.0\.2\.200 -> 02:00:00:00:00:01 \(r1\)/);
       const m = /r2 took over: last advert of r1 -> first advert of r2 = ([\d.]+) ms/.exec(r.stdout);
@@ -14,6 +23,7 @@ describe('npm run lab', () => {
       expect(Number(m?.[1])).toBeLessThan(700);
       expect(r.stdout).toMatch(/priority 0 from r1 -> first advert of r2 = [\d.]+ ms/);
       expect(r.stdout).toMatch(/namespaces removed/);
+      expect(r.stdout).toContain('dist/bin/vipd.cjs');
       const pid = /namespaces (vl\d+)-/.exec(r.stdout)?.[1];
       expect(run('ip', ['netns', 'list'])).not.toContain(`${pid}-`);
     });
