@@ -158,12 +158,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (!e) {
       const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source: m.unicastSrc ?? iface.primaryV4 ?? undefined, unicastPeers: m.unicastPeers });
       const entry: SocketEntry = { sock, runners: new Map() };
-      sock.on('packet', (p) => {
-        const vrid = p.payload.length >= 2 ? (p.payload[1] as number) : -1;
+      sock.onRaw = (raw) => {
+        const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
         const r = entry.runners.get(vrid);
-        if (r) r.onPacket(p);
+        if (r) r.onRaw(raw);
         else this.unknownVrid++;
-      });
+      };
       sock.on('error', (err) => this.log.error({ err: err.message, socket: key }, 'VRRP socket error'));
       this.sockets.set(key, entry);
       e = entry;

@@ -4,14 +4,14 @@
  */
 import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
-import { VrrpInstance, type Action, type State } from '../core/instance.js';
+import { VrrpInstance, type Action, type AdvertIn, type State } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { Interface } from '../os/iface.js';
 import type { Rtnl } from '../os/rtnl.js';
 import { NetlinkError } from '../os/rtnl.js';
-import type { VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
+import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
 import { nowUs } from './clock.js';
 import type { Scheduler } from './scheduler.js';
@@ -53,6 +53,8 @@ export class InstanceRunner {
   private readonly source: string;
   private vipOps: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  /** The last valid advert byte for byte, with its source and destination, and what it said. */
+  private last: { payload: Uint8Array; src: Uint8Array; dst: Uint8Array; input: AdvertIn } | null = null;
 
   constructor(
     readonly model: InstanceModel,
@@ -94,18 +96,42 @@ export class InstanceRunner {
   }
 
   /** A packet from this instance's socket whose VRID is ours. */
+  /**
+   * A datagram from this instance's socket whose VRID is ours, still in the socket's buffer.
+   * A master repeats the same bytes every interval: a packet identical to the last valid one
+   * (same message, TTL 255, same source and destination) passes every RFC 9568 7.1 check that
+   * one passed, since those depend on nothing else, so it is not decoded again.
+   */
+  onRaw(raw: RawVrrp): void {
+    const c = this.last;
+    if (
+      c && raw.ttl === 255 && raw.payloadLen === c.payload.length && compareAddr(raw.src, c.src) === 0 && compareAddr(raw.dst, c.dst) === 0 &&
+      raw.buf.compare(c.payload, 0, c.payload.length, raw.payloadOff, raw.payloadOff + raw.payloadLen) === 0
+    ) {
+      this.accept(raw.rxUs, c.input);
+      return;
+    }
+    this.onPacket(this.d.socket.packetIn(raw));
+  }
+
+  /** A packet (a copy, safe to keep) from this instance's socket whose VRID is ours. */
   onPacket(p: VrrpPacketIn): void {
     const r = receiveVrrp(p, this.expect);
     if (!r.valid) {
       this.stats.drops[r.reason] = (this.stats.drops[r.reason] ?? 0) + 1;
       return;
     }
+    const input: AdvertIn = { priority: r.advert.priority, intervalUs: intervalFieldToUs(r.advert.version, r.advert.interval), src: p.src };
+    this.last = { payload: p.payload, src: p.src, dst: p.dst, input };
+    this.accept(p.rxUs, input);
+  }
+
+  private accept(rxUs: number, input: AdvertIn): void {
     this.stats.advertsReceived++;
-    if (r.advert.priority === 0) this.stats.priorityZeroReceived++;
-    const intervalUs = intervalFieldToUs(r.advert.version, r.advert.interval);
+    if (input.priority === 0) this.stats.priorityZeroReceived++;
     const before = this.core.master;
     // The kernel handed us the packet at rxUs: timers count from then, not from now.
-    this.apply(this.core.advert(Math.min(p.rxUs, nowUs()), { priority: r.advert.priority, intervalUs, src: p.src }));
+    this.apply(this.core.advert(Math.min(rxUs, nowUs()), input));
     const after = this.core.master;
     if (before?.self !== after?.self || (before?.address && after?.address ? compareAddr(before.address, after.address) !== 0 : before?.address !== after?.address))
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });

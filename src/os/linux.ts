@@ -111,36 +111,49 @@ export function ipv6Mreq(group: Uint8Array, ifindex: number): Buffer {
   return b;
 }
 
-export interface Ancillary {
-  ttl?: number;
-  hopLimit?: number;
-  ifindex?: number;
-  /** Destination address from IP_PKTINFO / IPV6_PKTINFO. */
-  dst?: Uint8Array;
+/** Ancillary data scanned in place: reused across packets (fields reset by scanCmsgs). */
+export interface AncillaryScratch {
+  ttl: number;
+  hopLimit: number;
+  ifindex: number;
+  /** Destination from IP_PKTINFO / IPV6_PKTINFO in the first dstLen bytes (0: none). */
+  dst: Uint8Array;
+  dstLen: number;
 }
 
-/** Parse control messages (struct cmsghdr: size_t len, int level, int type; data 8-aligned). */
-export function parseCmsgs(c: Buffer): Ancillary {
-  const out: Ancillary = {};
-  let off = 0;
-  while (off + 16 <= c.length) {
-    const len = Number(c.readBigUInt64LE(off));
-    if (len < 16 || off + len > c.length) break;
+export function ancillaryScratch(): AncillaryScratch {
+  return { ttl: -1, hopLimit: -1, ifindex: -1, dst: new Uint8Array(16), dstLen: 0 };
+}
+
+/**
+ * Walk control messages (struct cmsghdr: size_t len, int level, int type; data 8-aligned)
+ * in `c[off, off + len)` into `out`, allocating nothing.
+ */
+export function scanCmsgs(c: Buffer, start: number, length: number, out: AncillaryScratch): void {
+  out.ttl = out.hopLimit = out.ifindex = -1;
+  out.dstLen = 0;
+  const end = start + length;
+  let off = start;
+  while (off + 16 <= end) {
+    const len = c.readUInt32LE(off) + c.readUInt32LE(off + 4) * 2 ** 32;
+    if (len < 16 || off + len > end) break;
     const level = c.readInt32LE(off + 8);
     const type = c.readInt32LE(off + 12);
-    const d = c.subarray(off + 16, off + len);
-    if (level === IPPROTO_IP && type === IP_TTL && d.length >= 4) out.ttl = d.readInt32LE(0);
-    else if (level === IPPROTO_IP && type === IP_PKTINFO && d.length >= 12) {
-      out.ifindex = d.readInt32LE(0);
-      out.dst = Uint8Array.from(d.subarray(8, 12));
-    } else if (level === IPPROTO_IPV6 && type === IPV6_HOPLIMIT && d.length >= 4) out.hopLimit = d.readInt32LE(0);
-    else if (level === IPPROTO_IPV6 && type === IPV6_PKTINFO && d.length >= 20) {
-      out.dst = Uint8Array.from(d.subarray(0, 16));
-      out.ifindex = d.readInt32LE(16);
+    const d = off + 16;
+    const dlen = len - 16;
+    if (level === IPPROTO_IP && type === IP_TTL && dlen >= 4) out.ttl = c.readInt32LE(d);
+    else if (level === IPPROTO_IP && type === IP_PKTINFO && dlen >= 12) {
+      out.ifindex = c.readInt32LE(d);
+      c.copy(out.dst, 0, d + 8, d + 12);
+      out.dstLen = 4;
+    } else if (level === IPPROTO_IPV6 && type === IPV6_HOPLIMIT && dlen >= 4) out.hopLimit = c.readInt32LE(d);
+    else if (level === IPPROTO_IPV6 && type === IPV6_PKTINFO && dlen >= 20) {
+      c.copy(out.dst, 0, d, d + 16);
+      out.dstLen = 16;
+      out.ifindex = c.readInt32LE(d + 16);
     }
     off += (len + 7) & ~7;
   }
-  return out;
 }
 
 export const AF_UNIX = 1;

@@ -34,6 +34,12 @@ export interface NativeFd {
     onError: (err: NativeError) => void,
     useRead?: boolean,
   ) => Watcher;
+  /**
+   * recvmmsg into `slab` (slots of dataMax + 128 + 512 bytes: data, sockaddr, cmsgs), described
+   * in `meta` (5 numbers per slot: length, sockaddr length, cmsg length, flags, rx ns);
+   * onBatch(count) must read the slots before it returns (src/os/batch.ts).
+   */
+  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number) => void, onError: (err: NativeError) => void) => Watcher;
 }
 
 let cached: NativeFd | null = null;

@@ -6,15 +6,15 @@
  * destination and the ifindex for RFC 9568 7.1 validation.
  */
 import { EventEmitter } from 'node:events';
-import { formatIP, parseIP, type Family } from '../protocol/addr.js';
-import { parseIPv4 } from '../protocol/ip.js';
+import { compareAddr, formatIP, parseIP, type Family } from '../protocol/addr.js';
 import { groupAddress, IPPROTO_VRRP, type ReceivedPacket } from '../protocol/vrrp.js';
 import {
   AF_INET, AF_INET6, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_PKTINFO, IP_TOS, IP_TTL,
   IPPROTO_IP, IPPROTO_IPV6, IPV6_CHECKSUM, IPV6_JOIN_GROUP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
-  IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ipMreqn, ipv6Mreq, parseCmsgs, parseSockaddrIp,
+  IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ancillaryScratch, ipMreqn, ipv6Mreq, scanCmsgs,
   SO_BINDTODEVICE, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
 } from './linux.js';
+import { watchBatched, type DatagramView } from './batch.js';
 import { native, type NativeError, type Watcher } from './native.js';
 
 export interface VrrpSocketOptions {
@@ -34,6 +34,25 @@ export interface VrrpPacketIn extends ReceivedPacket {
   rxUs: number;
 }
 
+/**
+ * The datagram being delivered, parsed in place: one object per socket, overwritten for each
+ * packet and valid only during the `onRaw` call (copy with `packetIn` to keep it).
+ */
+export interface RawVrrp {
+  family: Family;
+  /** The VRRP message is buf[payloadOff, payloadOff + payloadLen). */
+  buf: Buffer;
+  payloadOff: number;
+  payloadLen: number;
+  /** Source and destination address (4 or 16 bytes), reused. */
+  src: Uint8Array;
+  dst: Uint8Array;
+  ttl: number;
+  ifindex: number;
+  /** Receive time, CLOCK_MONOTONIC microseconds (the daemon's clock). */
+  rxUs: number;
+}
+
 export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered: [string]; error: [NativeError] }> {
   readonly fd: number;
   private readonly watcher: Watcher;
@@ -42,12 +61,18 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
   /** sockaddr per unicast destination, built once (the send path allocates nothing). */
   private readonly sockaddrs: Map<string, Buffer>;
   private closed = false;
+  private readonly anc = ancillaryScratch();
+  private readonly raw: RawVrrp;
+  /** The per-packet path (the daemon): called with the reused RawVrrp of each datagram. */
+  onRaw: ((raw: RawVrrp) => void) | null = null;
 
   constructor(readonly opts: VrrpSocketOptions) {
     super();
     const n = native();
     const v4 = opts.family === 4;
     const group = parseIP(groupAddress(opts.family))!.bytes;
+    const alen = v4 ? 4 : 16;
+    this.raw = { family: opts.family, buf: Buffer.alloc(0), payloadOff: 0, payloadLen: 0, src: new Uint8Array(alen), dst: new Uint8Array(alen), ttl: -1, ifindex: opts.ifindex, rxUs: 0 };
     this.groupAddr = v4 ? sockaddrIn(group) : sockaddrIn6(group, opts.ifindex);
     this.peers = (opts.unicastPeers ?? []).map((t) => {
       const p = parseIP(t);
@@ -79,7 +104,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
         n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
         if (!this.peers.length) n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, ipv6Mreq(group, opts.ifindex));
       }
-      this.watcher = new n.Watcher(this.fd, 65536, (d, from, ctrl, _flags, rxNs) => this.onDatagram(d, from, ctrl, rxNs), (e) => this.emit('error', e));
+      // 64 slots of 64 KiB + headers: ~4 MiB of slab, read by recvmmsg (src/os/batch.ts).
+      this.watcher = watchBatched(this.fd, 65536, 64, (d) => this.onDatagram(d), (e) => this.emit('error', e));
     } catch (e) {
       n.close(this.fd);
       throw e;
@@ -103,30 +129,49 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     native().sendto(this.fd, payload, this.sockaddrs.get(dst) ?? this.groupAddr);
   }
 
-  private onDatagram(d: Buffer, from: Buffer, ctrl: Buffer, rxNs: number): void {
-    const rxUs = Math.round(rxNs / 1000);
-    const anc = parseCmsgs(ctrl);
-    let pkt: VrrpPacketIn;
+  private onDatagram(d: DatagramView): void {
+    const raw = this.raw;
+    const b = d.buf;
+    scanCmsgs(b, d.ctrlOff, d.ctrlLen, this.anc);
+    raw.buf = b;
+    raw.rxUs = Math.round(d.rxNs / 1000);
+    raw.ifindex = this.anc.ifindex >= 0 ? this.anc.ifindex : this.opts.ifindex;
     if (this.opts.family === 4) {
-      const ip = parseIPv4(d); // IPv4 raw sockets deliver the IP header
-      if (!ip || ip.family !== 4) return;
-      pkt = {
-        family: 4, src: Uint8Array.from(ip.header.src), dst: Uint8Array.from(ip.header.dst), ttl: ip.header.ttl,
-        payload: ip.payload, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(4, ip.header.src), rxUs,
-      };
+      // IPv4 raw sockets deliver the IP header
+      if (d.len < 20 || (b[d.off] as number) >> 4 !== 4) return;
+      const ihl = ((b[d.off] as number) & 0x0f) * 4;
+      if (ihl < 20 || d.len < ihl) return;
+      const total = b.readUInt16BE(d.off + 2);
+      raw.payloadOff = d.off + ihl;
+      raw.payloadLen = (total > d.len || total < ihl ? d.len : total) - ihl; // strip padding
+      raw.ttl = b[d.off + 8] as number;
+      b.copy(raw.src, 0, d.off + 12, d.off + 16);
+      b.copy(raw.dst, 0, d.off + 16, d.off + 20);
     } else {
-      const s = parseSockaddrIp(from);
-      if (!s || s.family !== 6) return;
-      pkt = {
-        family: 6, src: Uint8Array.from(s.addr), dst: anc.dst ?? new Uint8Array(16), ttl: anc.hopLimit ?? -1,
-        payload: d, ifindex: anc.ifindex ?? this.opts.ifindex, srcText: formatIP(6, s.addr), rxUs,
-      };
+      // sockaddr_in6: family, port, flowinfo, address at 8
+      if (d.fromLen < 24 || b.readUInt16LE(d.fromOff) !== AF_INET6) return;
+      raw.payloadOff = d.off;
+      raw.payloadLen = d.len;
+      raw.ttl = this.anc.hopLimit;
+      b.copy(raw.src, 0, d.fromOff + 8, d.fromOff + 24);
+      if (this.anc.dstLen === 16) raw.dst.set(this.anc.dst);
+      else raw.dst.fill(0);
     }
-    if (this.peers.length && !this.peers.some((p) => p.text === pkt.srcText)) {
-      this.emit('filtered', pkt.srcText); // unicast mode: only configured peers count
+    if (this.peers.length && !this.peers.some((p) => compareAddr(p.bytes, raw.src) === 0)) {
+      this.emit('filtered', formatIP(this.opts.family, raw.src)); // unicast mode: only configured peers count
       return;
     }
-    this.emit('packet', pkt);
+    this.onRaw?.(raw);
+    if (this.listenerCount('packet')) this.emit('packet', this.packetIn(raw));
+  }
+
+  /** A copy of the datagram being delivered, safe to keep. */
+  packetIn(raw: RawVrrp): VrrpPacketIn {
+    return {
+      family: raw.family, src: raw.src.slice(), dst: raw.dst.slice(), ttl: raw.ttl,
+      payload: Buffer.from(raw.buf.subarray(raw.payloadOff, raw.payloadOff + raw.payloadLen)),
+      ifindex: raw.ifindex, srcText: formatIP(raw.family, raw.src), rxUs: raw.rxUs,
+    };
   }
 
   close(): void {
@@ -136,3 +181,4 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     native().close(this.fd);
   }
 }
+

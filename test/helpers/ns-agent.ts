@@ -45,7 +45,12 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
     const adv = a.advert as VrrpAdvert;
     const i = await lookupInterface(rtnl, e.sock.opts.ifname);
     const src = adv.family === 4 ? i.primaryV4! : i.linkLocalV6!;
-    for (const dst of e.sock.destinations()) e.sock.sendTo(encodeVrrp(adv, { src, dst, checksumMode: a.checksumMode as ChecksumMode | undefined }), dst);
+    // repeat: that many adverts back to back, priorities 1, 2, 3... (a burst for the batch reader)
+    const n = (a.repeat as number | undefined) ?? 1;
+    for (let k = 0; k < n; k++) {
+      const one = a.repeat ? { ...adv, priority: 1 + (k % 254) } : adv;
+      for (const dst of e.sock.destinations()) e.sock.sendTo(encodeVrrp(one, { src, dst, checksumMode: a.checksumMode as ChecksumMode | undefined }), dst);
+    }
     return { src };
   },
   async vrrpRecv(a) {
@@ -68,7 +73,11 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
       if (a.kind === 'garp') f = buildGratuitousArp(i.mac, parseIP(a.ip as string)!.bytes);
       else if (a.kind === 'na') f = buildUnsolicitedNa(i.mac, parseIP(a.ip as string)!.bytes, { router: Boolean(a.router) });
       else f = Buffer.from(a.hex as string, 'hex');
-      ps.send(f);
+      // repeat / everyMs: send the same frame that many times at that period
+      for (let k = 0; k < ((a.repeat as number | undefined) ?? 1); k++) {
+        if (k) await sleep((a.everyMs as number | undefined) ?? 0);
+        ps.send(f);
+      }
       return { mac: i.macText, bytes: f.length };
     } finally {
       ps.close();

@@ -60,6 +60,14 @@ describe('VRRP sockets', () => {
     });
   }
 
+  it('a burst of 300 adverts (several recvmmsg batches of 64) arrives complete and in order', async () => {
+    await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 0 }); // drain
+    await agents.r1!.call('vrrpSend', { id: 'm4', advert: adv4, repeat: 300 });
+    const r = await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 300, timeoutMs: 3000 });
+    expect(r.packets.map((p) => p.advert.priority)).toEqual(Array.from({ length: 300 }, (_, k) => 1 + (k % 254)));
+    expect(r.packets.every((p) => p.valid && p.src === '192.0.2.1' && p.ttl === 255)).toBe(true);
+  });
+
   it('a crafted advert with TTL 254 arrives and is rejected as bad-ttl', async () => {
     const frame = buildVrrpFrame({ ...adv4, family: 4, version: 3 } as never, { srcMac: parseMac(lab.node('r1').mac)!, src: '192.0.2.1', ttl: 254 });
     await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 0 }); // drain (a raw socket also sees the unicast tests)
