@@ -13,6 +13,7 @@
 #include <linux/filter.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -244,7 +245,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 // recvmmsg straight into `slab` (a Buffer holding slots of dataMax + 128 + 512 bytes: data,
 // source sockaddr, control messages) and described in `meta` (a Float64Array, 5 numbers per
 // slot: length, sockaddr length, control length, flags, receive time in CLOCK_MONOTONIC ns).
-// onBatch(count) runs once per batch; JavaScript reads the slots before returning. Nothing
+// onBatch(count, realtime - monotonic ns) runs once per batch; JavaScript reads the slots
+// before returning. Nothing
 // is allocated per datagram.
 class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
  public:
@@ -331,6 +333,12 @@ class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
         return;
       }
       double rx_ns = static_cast<double>(uv_hrtime());  // before any JavaScript runs for them
+      // CLOCK_REALTIME - CLOCK_MONOTONIC now: maps kernel receive timestamps (SO_TIMESTAMPNS,
+      // realtime) onto the monotonic clock the daemon's timers use.
+      timespec rt{}, mt{};
+      clock_gettime(CLOCK_REALTIME, &rt);
+      clock_gettime(CLOCK_MONOTONIC, &mt);
+      double real_minus_mono = static_cast<double>((static_cast<int64_t>(rt.tv_sec) - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec));
       for (int i = 0; i < n; i++) {
         const msghdr& h = self->msgs_[i].msg_hdr;
         double* m = self->meta_ + i * kMeta;
@@ -340,7 +348,7 @@ class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
         m[3] = h.msg_flags;
         m[4] = rx_ns;
       }
-      self->on_batch_.MakeCallback(self->Value(), {Napi::Number::New(env, n)});
+      self->on_batch_.MakeCallback(self->Value(), {Napi::Number::New(env, n), Napi::Number::New(env, real_minus_mono)});
       if (static_cast<size_t>(n) < self->slots_) return;  // drained
     }
   }

@@ -84,6 +84,9 @@ export class InstanceRunner {
   }
 
   start(): void {
+    // Encoded now, not when a backup takes over: its first advert goes out sooner.
+    this.adverts(this.model.priority);
+    this.adverts(0);
     this.apply(this.core.start(nowUs()));
   }
 
@@ -196,14 +199,18 @@ export class InstanceRunner {
   /** Encoded adverts per priority and destination: the send path allocates nothing. */
   private readonly encoded = new Map<number, [string, Buffer][]>();
 
-  private send(priority: number): void {
+  private adverts(priority: number): [string, Buffer][] {
     let bufs = this.encoded.get(priority);
     if (!bufs) {
       const adv = { ...this.advert, priority };
       bufs = this.d.socket.destinations().map((dst) => [dst, encodeVrrp(adv, { src: this.source, dst })]);
       this.encoded.set(priority, bufs);
     }
-    for (const [dst, buf] of bufs) {
+    return bufs;
+  }
+
+  private send(priority: number): void {
+    for (const [dst, buf] of this.adverts(priority)) {
       try {
         this.d.socket.sendTo(buf, dst);
         this.stats.advertsSent++;

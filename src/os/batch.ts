@@ -21,14 +21,17 @@ export interface DatagramView {
   flags: number;
   /** CLOCK_MONOTONIC nanoseconds when the batch was read (before any JavaScript). */
   rxNs: number;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC at that read, ns: maps kernel timestamps to rxNs's clock. */
+  realMinusMonoNs: number;
 }
 
 export function watchBatched(fd: number, dataMax: number, slots: number, onDatagram: (d: DatagramView) => void, onError: (e: NativeError) => void): Watcher {
   const stride = dataMax + FROM + CTRL;
   const slab = Buffer.alloc(stride * slots);
   const meta = new Float64Array(META * slots);
-  const view: DatagramView = { buf: slab, off: 0, len: 0, fromOff: 0, fromLen: 0, ctrlOff: 0, ctrlLen: 0, flags: 0, rxNs: 0 };
-  const onBatch = (count: number): void => {
+  const view: DatagramView = { buf: slab, off: 0, len: 0, fromOff: 0, fromLen: 0, ctrlOff: 0, ctrlLen: 0, flags: 0, rxNs: 0, realMinusMonoNs: 0 };
+  const onBatch = (count: number, realMinusMonoNs: number): void => {
+    view.realMinusMonoNs = realMinusMonoNs;
     for (let i = 0; i < count; i++) {
       const m = i * META;
       view.off = i * stride;

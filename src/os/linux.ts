@@ -10,6 +10,8 @@ export const AF_PACKET = 17;
 export const SOCK_RAW = 3;
 export const SOL_SOCKET = 1;
 export const SO_BINDTODEVICE = 25;
+/** Kernel receive timestamps as struct timespec (CLOCK_REALTIME) in SCM_TIMESTAMPNS. */
+export const SO_TIMESTAMPNS = 35;
 export const SO_RCVBUF = 8;
 export const IPPROTO_IP = 0;
 export const IPPROTO_IPV6 = 41;
@@ -119,10 +121,12 @@ export interface AncillaryScratch {
   /** Destination from IP_PKTINFO / IPV6_PKTINFO in the first dstLen bytes (0: none). */
   dst: Uint8Array;
   dstLen: number;
+  /** SCM_TIMESTAMPNS: when the kernel received the packet, CLOCK_REALTIME ns (-1: none). */
+  rxRealNs: number;
 }
 
 export function ancillaryScratch(): AncillaryScratch {
-  return { ttl: -1, hopLimit: -1, ifindex: -1, dst: new Uint8Array(16), dstLen: 0 };
+  return { ttl: -1, hopLimit: -1, ifindex: -1, dst: new Uint8Array(16), dstLen: 0, rxRealNs: -1 };
 }
 
 /**
@@ -130,7 +134,7 @@ export function ancillaryScratch(): AncillaryScratch {
  * in `c[off, off + len)` into `out`, allocating nothing.
  */
 export function scanCmsgs(c: Buffer, start: number, length: number, out: AncillaryScratch): void {
-  out.ttl = out.hopLimit = out.ifindex = -1;
+  out.ttl = out.hopLimit = out.ifindex = out.rxRealNs = -1;
   out.dstLen = 0;
   const end = start + length;
   let off = start;
@@ -141,7 +145,10 @@ export function scanCmsgs(c: Buffer, start: number, length: number, out: Ancilla
     const type = c.readInt32LE(off + 12);
     const d = off + 16;
     const dlen = len - 16;
-    if (level === IPPROTO_IP && type === IP_TTL && dlen >= 4) out.ttl = c.readInt32LE(d);
+    if (level === SOL_SOCKET && type === SO_TIMESTAMPNS && dlen >= 16) {
+      // struct timespec { int64 tv_sec; long tv_nsec; } (a double keeps it to ~0.3 µs)
+      out.rxRealNs = (c.readUInt32LE(d) + c.readUInt32LE(d + 4) * 2 ** 32) * 1e9 + c.readUInt32LE(d + 8);
+    } else if (level === IPPROTO_IP && type === IP_TTL && dlen >= 4) out.ttl = c.readInt32LE(d);
     else if (level === IPPROTO_IP && type === IP_PKTINFO && dlen >= 12) {
       out.ifindex = c.readInt32LE(d);
       c.copy(out.dst, 0, d + 8, d + 12);

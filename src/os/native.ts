@@ -37,9 +37,9 @@ export interface NativeFd {
   /**
    * recvmmsg into `slab` (slots of dataMax + 128 + 512 bytes: data, sockaddr, cmsgs), described
    * in `meta` (5 numbers per slot: length, sockaddr length, cmsg length, flags, rx ns);
-   * onBatch(count) must read the slots before it returns (src/os/batch.ts).
+   * onBatch(count, realMinusMonoNs) must read the slots before it returns (src/os/batch.ts).
    */
-  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number) => void, onError: (err: NativeError) => void) => Watcher;
+  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => Watcher;
 }
 
 let cached: NativeFd | null = null;

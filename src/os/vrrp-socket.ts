@@ -12,7 +12,7 @@ import {
   AF_INET, AF_INET6, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_PKTINFO, IP_TOS, IP_TTL,
   IPPROTO_IP, IPPROTO_IPV6, IPV6_CHECKSUM, IPV6_JOIN_GROUP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
   IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ancillaryScratch, ipMreqn, ipv6Mreq, scanCmsgs,
-  SO_BINDTODEVICE, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
+  SO_BINDTODEVICE, SO_TIMESTAMPNS, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
 } from './linux.js';
 import { watchBatched, type DatagramView } from './batch.js';
 import { native, type NativeError, type Watcher } from './native.js';
@@ -83,6 +83,9 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     this.fd = n.socket(v4 ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_VRRP);
     try {
       n.setsockopt(this.fd, SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${opts.ifname}\0`));
+      // The kernel's receive time: Master_Down timers count from the packet's arrival, not from
+      // when a busy or sleeping process got round to reading it.
+      n.setsockopt(this.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
       if (v4) {
         const src = opts.source ? parseIP(opts.source)!.bytes : new Uint8Array(4);
         n.setsockopt(this.fd, IPPROTO_IP, IP_TOS, 0xc0);
@@ -134,7 +137,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     const b = d.buf;
     scanCmsgs(b, d.ctrlOff, d.ctrlLen, this.anc);
     raw.buf = b;
-    raw.rxUs = Math.round(d.rxNs / 1000);
+    const kernelNs = this.anc.rxRealNs >= 0 ? this.anc.rxRealNs - d.realMinusMonoNs : d.rxNs;
+    raw.rxUs = Math.round(Math.min(kernelNs, d.rxNs) / 1000);
     raw.ifindex = this.anc.ifindex >= 0 ? this.anc.ifindex : this.opts.ifindex;
     if (this.opts.family === 4) {
       // IPv4 raw sockets deliver the IP header

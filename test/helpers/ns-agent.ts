@@ -61,9 +61,16 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
       filtered: e.filtered.splice(0),
       packets: got.map((p) => {
         const r = receiveVrrp(p);
-        return { src: p.srcText, ttl: p.ttl, ifindex: p.ifindex, dst: Buffer.from(p.dst).toString('hex'), valid: r.valid, reason: r.valid ? undefined : r.reason, advert: r.advert, checksumMode: r.checksumMode };
+        return { rxUs: p.rxUs, src: p.srcText, ttl: p.ttl, ifindex: p.ifindex, dst: Buffer.from(p.dst).toString('hex'), valid: r.valid, reason: r.valid ? undefined : r.reason, advert: r.advert, checksumMode: r.checksumMode };
       }),
     };
+  },
+  /** Keep the event loop busy for `ms` (a daemon stuck in work); monotonic µs around it. */
+  busy(a) {
+    const t = (): number => Number(process.hrtime.bigint() / 1000n);
+    const startUs = t();
+    while (t() - startUs < (a.ms as number) * 1000);
+    return { startUs, endUs: t() };
   },
   async frame(a) {
     const i = await lookupInterface(rtnl, a.ifname as string);

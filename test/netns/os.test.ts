@@ -9,6 +9,7 @@ import { requireTool } from '../helpers/tools.js';
 type Recv = { filtered: string[]; packets: { src: string; ttl: number; ifindex: number; valid: boolean; reason?: string; checksumMode: string; advert: { vrid: number; priority: number; addresses: string[] } }[] };
 
 const lab = new NetnsLab('vt', 'o');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const agents: Record<string, Agent> = {};
 const adv4 = { version: 3, family: 4, vrid: 51, priority: 150, interval: 100, addresses: ['192.0.2.100'] };
 const adv6 = { version: 3, family: 6, vrid: 52, priority: 150, interval: 100, addresses: ['2001:db8::100'] };
@@ -66,6 +67,20 @@ describe('VRRP sockets', () => {
     const r = await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 300, timeoutMs: 3000 });
     expect(r.packets.map((p) => p.advert.priority)).toEqual(Array.from({ length: 300 }, (_, k) => 1 + (k % 254)));
     expect(r.packets.every((p) => p.valid && p.src === '192.0.2.1' && p.ttl === 255)).toBe(true);
+  });
+
+  it("a packet's receive time is the kernel's, not when a busy process read it", async () => {
+    await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 0 }); // drain
+    const busy = agents.r2!.call<{ startUs: number; endUs: number }>('busy', { ms: 400 });
+    await sleep(100);
+    await agents.r1!.call('vrrpSend', { id: 'm4', advert: adv4 });
+    const { startUs, endUs } = await busy;
+    const r = await agents.r2!.call<Recv & { packets: { rxUs: number }[] }>('vrrpRecv', { id: 'm4', count: 1 });
+    expect(r.packets).toHaveLength(1);
+    const rx = r.packets[0]!.rxUs;
+    // sent ~100 ms into a 400 ms busy spell: received then, not at its end when it was read
+    expect(rx).toBeGreaterThan(startUs);
+    expect(rx).toBeLessThan(endUs - 150_000);
   });
 
   it('a crafted advert with TTL 254 arrives and is rejected as bad-ttl', async () => {

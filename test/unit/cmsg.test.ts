@@ -1,6 +1,6 @@
 /** In-place control-message scanning (the receive path's ancillary data, src/os/linux.ts). */
 import { describe, expect, it } from 'vitest';
-import { ancillaryScratch, IP_PKTINFO, IP_TTL, IPPROTO_IP, IPPROTO_IPV6, IPV6_HOPLIMIT, IPV6_PKTINFO, scanCmsgs } from '../../src/os/linux.js';
+import { ancillaryScratch, SO_TIMESTAMPNS, SOL_SOCKET, IP_PKTINFO, IP_TTL, IPPROTO_IP, IPPROTO_IPV6, IPV6_HOPLIMIT, IPV6_PKTINFO, scanCmsgs } from '../../src/os/linux.js';
 
 function cmsg(level: number, type: number, data: Buffer): Buffer {
   const len = 16 + data.length;
@@ -43,6 +43,19 @@ describe('scanCmsgs', () => {
     expect(out.dst[15]).toBe(0x12);
     scanCmsgs(v6, 0, 0, out);
     expect(out).toMatchObject({ hopLimit: -1, ifindex: -1, dstLen: 0, ttl: -1 });
+  });
+
+  it('reads the kernel receive time (SCM_TIMESTAMPNS, struct timespec) in nanoseconds', () => {
+    const ts = Buffer.alloc(16);
+    ts.writeUInt32LE(1_795_747_000, 0); // tv_sec
+    ts.writeUInt32LE(123_456_789, 8); // tv_nsec
+    const c = Buffer.concat([cmsg(SOL_SOCKET, SO_TIMESTAMPNS, ts), cmsg(IPPROTO_IP, IP_TTL, int(255))]);
+    const out = ancillaryScratch();
+    scanCmsgs(c, 0, c.length, out);
+    expect(out.ttl).toBe(255);
+    expect(Math.abs(out.rxRealNs - (1_795_747_000 * 1e9 + 123_456_789))).toBeLessThan(1000);
+    scanCmsgs(c, 0, 0, out);
+    expect(out.rxRealNs).toBe(-1);
   });
 
   it('stops at a length that runs past the end or is shorter than a header', () => {
