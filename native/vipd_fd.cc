@@ -85,17 +85,26 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
 }
 
 // sendto(fd, data: Buffer, sockaddr: Buffer | null) -> bytes sent
+// sendto(fd, data, sockaddr | null[, control]): with control messages (raw struct cmsghdr
+// bytes built in TypeScript, e.g. IPV6_PKTINFO to fix the source address) it is a sendmsg.
 Napi::Value SendTo(const Napi::CallbackInfo& info) {
   if (!ArgInts(info, 1) || !info[1].IsBuffer()) return Fail(info.Env(), EINVAL, "sendto");
   auto data = info[1].As<Napi::Buffer<uint8_t>>();
-  const sockaddr* sa = nullptr;
-  socklen_t salen = 0;
+  msghdr msg{};
+  iovec iov{data.Data(), data.Length()};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
   if (info[2].IsBuffer()) {
     auto a = info[2].As<Napi::Buffer<uint8_t>>();
-    sa = reinterpret_cast<const sockaddr*>(a.Data());
-    salen = a.Length();
+    msg.msg_name = a.Data();
+    msg.msg_namelen = a.Length();
   }
-  ssize_t n = sendto(Int(info, 0), data.Data(), data.Length(), MSG_DONTWAIT | MSG_NOSIGNAL, sa, salen);
+  if (info.Length() > 3 && info[3].IsBuffer()) {
+    auto c = info[3].As<Napi::Buffer<uint8_t>>();
+    msg.msg_control = c.Data();
+    msg.msg_controllen = c.Length();
+  }
+  ssize_t n = sendmsg(Int(info, 0), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n < 0) return Fail(info.Env(), errno, "sendto");
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }

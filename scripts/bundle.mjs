@@ -7,7 +7,17 @@
  * addon path in src/os/native.ts resolves the same. prom-client stays external: it is
  * only loaded with --metrics.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+/**
+ * Node options for the daemon, in its #! line (env -S splits them): V8's young generation
+ * capped at 1 MiB semi-spaces. Its garbage is a few short-lived objects per packet, and the
+ * default lets new space grow to ~30 MB of RSS at 1000 instances (docs/BENCHMARKS.md). This
+ * flag only works on the command line: set at run time it does not shrink the heap.
+ * src/lab/cli-command.ts reads the flags back from this line.
+ */
+const NODE_FLAGS = { vipd: '--max-semi-space-size=1', vipctl: '' };
 
 for (const cli of ['vipd', 'vipctl']) {
   await build({
@@ -23,4 +33,8 @@ for (const cli of ['vipd', 'vipctl']) {
     banner: { js: "const __vipdBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
   });
+  const out = `dist/bin/${cli}.cjs`;
+  const text = readFileSync(out, 'utf8').replace(/^#!.*\n/, '');
+  const shebang = NODE_FLAGS[cli] ? `#!/usr/bin/env -S node ${NODE_FLAGS[cli]}` : '#!/usr/bin/env node';
+  writeFileSync(out, `${shebang}\n${text}`, { mode: 0o755 });
 }

@@ -25,8 +25,8 @@ export class Capture {
   private proc: ChildProcess;
   private started: Promise<void>;
 
-  constructor(lab: NetnsLab, node: string) {
-    this.proc = lab.spawn(lab.node(node).ns, ['tcpdump', '-i', 'eth0', '-n', '-e', '-tt', '-l', '-B', '16384', 'vrrp or arp or icmp']);
+  constructor(lab: NetnsLab, node: string, iface = 'eth0') {
+    this.proc = lab.spawn(lab.node(node).ns, ['tcpdump', '-i', iface, '-n', '-e', '-tt', '-l', '-B', '16384', 'vrrp or arp or icmp or (ip6 proto 112)']);
     let ready: () => void;
     this.started = new Promise((r) => (ready = r));
     this.proc.stderr!.on('data', (b: Buffer) => {
@@ -47,8 +47,8 @@ export class Capture {
   }
 
   /** Packets of a kind, optionally from a source and after a time. */
-  find(kind: Pkt['kind'], f: { src?: string; vrid?: number; after?: number; prioAbove?: number } = {}): Pkt[] {
-    return this.pkts.filter((p) => p.kind === kind && (f.src === undefined || p.src === f.src) && (f.vrid === undefined || p.vrid === f.vrid)
+  find(kind: Pkt['kind'], f: { src?: string; srcMac?: string; vrid?: number; after?: number; prioAbove?: number } = {}): Pkt[] {
+    return this.pkts.filter((p) => p.kind === kind && (f.src === undefined || p.src === f.src) && (f.srcMac === undefined || p.srcMac === f.srcMac) && (f.vrid === undefined || p.vrid === f.vrid)
       && (f.after === undefined || p.t >= f.after) && (f.prioAbove === undefined || (p.prio ?? 0) > f.prioAbove));
   }
 

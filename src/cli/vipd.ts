@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** vipd: the VRRP daemon. `vipd run -f FILE`, `vipd check-config FILE`. */
 import { Command } from 'commander';
-import { setFlagsFromString } from 'node:v8';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { fsSource } from '../config/fs-source.js';
@@ -9,9 +8,6 @@ import { loadKeepalivedConfig } from '../config/keepalived.js';
 import { ConfigErrors, type DaemonConfig } from '../config/model.js';
 
 const DEFAULT_CONF = '/etc/keepalived/keepalived.conf';
-// A small young generation: the daemon's garbage is a few short-lived objects per packet,
-// and the default 16 MiB semi-spaces only inflate RSS (docs/BENCHMARKS.md).
-setFlagsFromString('--max-semi-space-size=1');
 const EXIT_CONFIG = 2;
 
 async function load(file: string): Promise<DaemonConfig> {

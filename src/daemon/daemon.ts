@@ -66,8 +66,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * master change or every MAC_REFRESH_MS, so that a backup does not read each advert twice.
    */
   private learnMacs(iface: Interface): void {
-    if (this.learners.has(iface.name)) return;
-    const sock = new PacketSocket(iface.index, true, vrrpFramesFilter());
+    if (this.learners.has(iface.name) || this.macsKnown(iface.name)) return;
+    const sock = new PacketSocket(iface.index, true, vrrpFramesFilter(), true);
     sock.on('frame', (f) => {
       if (f.outgoing || f.data.length < 34) return;
       const ip = parsePacketIP(f.data.subarray(14));
@@ -156,7 +156,10 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const key = `${m.interface}/${m.family}/${m.unicastPeers.join(',')}`;
     let e = this.sockets.get(key);
     if (!e) {
-      const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source: m.unicastSrc ?? iface.primaryV4 ?? undefined, unicastPeers: m.unicastPeers });
+      // IPv6 multicast: the link-local (RFC 9568 5.1.2.1), named on each send; IPv6 unicast
+      // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
+      const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
+      const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: m.unicastPeers });
       const entry: SocketEntry = { sock, runners: new Map() };
       sock.onRaw = (raw) => {
         const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
@@ -178,6 +181,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.learnMacs(iface);
     const emit = (e: DaemonEvent): void => {
       if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
+      // A learner that only waited for this instance (now master itself) is no longer needed.
+      if (e.type === 'transition' && this.learners.has(iface.name) && this.macsKnown(iface.name)) this.stopLearning(iface.name);
       this.emit('event', e);
     };
     const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit });

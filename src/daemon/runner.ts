@@ -14,7 +14,7 @@ import { NetlinkError } from '../os/rtnl.js';
 import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
 import { nowUs } from './clock.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler, TimerOwner } from './scheduler.js';
 
 export interface RunnerStats {
   advertsSent: number;
@@ -44,7 +44,7 @@ export type DaemonEvent =
   | { type: 'master'; instance: string; master: string | null; priority: number | null }
   | { type: 'priority'; instance: string; priority: number };
 
-export class InstanceRunner {
+export class InstanceRunner implements TimerOwner {
   readonly core: VrrpInstance;
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
@@ -140,6 +140,11 @@ export class InstanceRunner {
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
   }
 
+  /** The scheduler's wake-up for this instance's timer. */
+  onTimer(now: number): void {
+    this.apply(this.core.timerFired(now));
+  }
+
   setLink(up: boolean): void {
     this.apply(this.core.setLink(nowUs(), up));
   }
@@ -171,7 +176,7 @@ export class InstanceRunner {
             .catch((e: Error) => this.log.warn({ err: e.message }, 'announce failed'));
           break;
         case 'arm':
-          this.d.scheduler.set(this, a.at, (now) => this.apply(this.core.timerFired(now)));
+          this.d.scheduler.set(this, a.at);
           break;
         case 'cancel':
           this.d.scheduler.clear(this);

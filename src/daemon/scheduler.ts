@@ -1,13 +1,13 @@
 /**
- * One timer for every instance: entries keyed by owner, one wake-up armed for the earliest.
+ * One timer for every instance: a deadline per owner, one wake-up armed for the earliest.
  * Deadlines are absolute monotonic microseconds, so re-arming never accumulates drift. The
  * wake-up is a timerfd (microsecond precision); without it, setTimeout (millisecond).
  */
 import { nowUs } from './clock.js';
 
-interface Entry {
-  at: number;
-  fn: (now: number) => void;
+/** What the scheduler wakes: an instance runner (no closure is made per timer). */
+export interface TimerOwner {
+  onTimer(now: number): void;
 }
 
 export interface Waker {
@@ -34,27 +34,49 @@ export function timeoutWaker(onFire: () => void): Waker {
   };
 }
 
+/**
+ * Deadlines in a binary min-heap (two parallel arrays, so pushing allocates nothing), one
+ * current deadline per owner in a map. A heap node whose deadline is no longer its owner's
+ * current one is stale and skipped when it surfaces: set() and clear() are O(log n) and
+ * O(1), a wake-up pops only what is due, whatever the number of instances.
+ */
 export class Scheduler {
-  private readonly entries = new Map<object, Entry>();
+  private readonly current = new Map<TimerOwner, number>();
+  private readonly ats: number[] = [];
+  private readonly owners: TimerOwner[] = [];
+  private readonly dueNow: TimerOwner[] = [];
   private armedAt = Infinity;
   private readonly waker: Waker;
 
-  constructor(makeWaker: (onFire: () => void) => Waker = timeoutWaker) {
+  constructor(
+    makeWaker: (onFire: () => void) => Waker = timeoutWaker,
+    private readonly clock: () => number = nowUs,
+  ) {
     this.waker = makeWaker(() => this.fire());
   }
 
-  set(owner: object, at: number, fn: (now: number) => void): void {
-    this.entries.set(owner, { at, fn });
+  set(owner: TimerOwner, at: number): void {
+    this.current.set(owner, at);
+    this.push(at, owner);
     if (at < this.armedAt) this.arm();
   }
 
-  clear(owner: object): void {
-    this.entries.delete(owner);
+  clear(owner: TimerOwner): void {
+    this.current.delete(owner);
+  }
+
+  /** Heap nodes, stale ones included (for tests: it must stay bounded). */
+  get size(): number {
+    return this.ats.length;
+  }
+
+  private live(i: number): boolean {
+    return this.current.get(this.owners[i]!) === this.ats[i];
   }
 
   private arm(): void {
-    let min = Infinity;
-    for (const e of this.entries.values()) if (e.at < min) min = e.at;
+    while (this.ats.length && !this.live(0)) this.pop();
+    const min = this.ats.length ? this.ats[0]! : Infinity;
     this.armedAt = min;
     if (min === Infinity) this.waker.disarm();
     else this.waker.arm(min);
@@ -62,21 +84,69 @@ export class Scheduler {
 
   private fire(): void {
     this.armedAt = Infinity;
-    const now = nowUs();
-    const due: [object, Entry][] = [];
-    for (const [k, e] of this.entries) if (e.at <= now) due.push([k, e]);
-    for (const [k, e] of due) {
-      // An entry may have been replaced by an earlier callback in this round.
-      if (this.entries.get(k) !== e) continue;
-      this.entries.delete(k);
-      e.fn(now);
+    const now = this.clock();
+    // Collect first: what a callback schedules at or before now waits for the next wake-up.
+    const due = this.dueNow;
+    while (this.ats.length && this.ats[0]! <= now) {
+      if (this.live(0)) {
+        const o = this.owners[0]!;
+        this.current.delete(o);
+        due.push(o);
+      }
+      this.pop();
     }
+    for (let i = 0; i < due.length; i++) {
+      const o = due[i]!;
+      // An owner may have been given a new deadline by an earlier callback in this round.
+      if (!this.current.has(o)) o.onTimer(now);
+    }
+    due.length = 0;
     this.arm();
   }
 
   stop(): void {
     this.waker.close();
-    this.entries.clear();
+    this.current.clear();
+    this.ats.length = 0;
+    this.owners.length = 0;
     this.armedAt = Infinity;
+  }
+
+  private push(at: number, owner: TimerOwner): void {
+    const ats = this.ats;
+    const owners = this.owners;
+    let i = ats.length;
+    ats.push(at);
+    owners.push(owner);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (ats[p]! <= at) break;
+      ats[i] = ats[p]!;
+      owners[i] = owners[p]!;
+      i = p;
+    }
+    ats[i] = at;
+    owners[i] = owner;
+  }
+
+  private pop(): void {
+    const ats = this.ats;
+    const owners = this.owners;
+    const lastAt = ats.pop()!;
+    const lastOwner = owners.pop()!;
+    const n = ats.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const c = l + 1 < n && ats[l + 1]! < ats[l]! ? l + 1 : l;
+      if (ats[c]! >= lastAt) break;
+      ats[i] = ats[c]!;
+      owners[i] = owners[c]!;
+      i = c;
+    }
+    ats[i] = lastAt;
+    owners[i] = lastOwner;
   }
 }

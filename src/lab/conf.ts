@@ -2,6 +2,8 @@
 
 export interface LabInstance {
   name?: string;
+  /** Default eth0. */
+  interface?: string;
   vrid: number;
   priority: number;
   advertInt: number;
@@ -19,7 +21,7 @@ export function labConfig(routerId: string, instances: LabInstance[], global: st
   const lines = ['global_defs {', `    router_id ${routerId}`, ...global.map((g) => `    ${g}`), '}', ''];
   for (const i of instances) {
     lines.push(`vrrp_instance ${i.name ?? `VI_${i.vrid}`} {`);
-    lines.push(`    state ${i.state ?? 'BACKUP'}`, '    interface eth0', `    virtual_router_id ${i.vrid}`, `    priority ${i.priority}`);
+    lines.push(`    state ${i.state ?? 'BACKUP'}`, `    interface ${i.interface ?? 'eth0'}`, `    virtual_router_id ${i.vrid}`, `    priority ${i.priority}`);
     lines.push(`    advert_int ${i.advertInt}`, `    version ${i.version}`);
     if (i.nopreempt) lines.push('    nopreempt');
     if (i.authPass) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${i.authPass}`, '    }');

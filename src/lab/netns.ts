@@ -123,6 +123,31 @@ export class NetnsLab {
     return node;
   }
 
+  /**
+   * A further LAN `ethK` (K = 1..3) between the given nodes, on its own bridge `brK`: MAC
+   * 02:00:00:00:0K:NN, IPv4 192.0.2.(64K + N)/32 (enough to source VRRP; N < 64), IPv6
+   * link-local only.
+   */
+  addLan(k: number, names: string[]): void {
+    if (!Number.isInteger(k) || k < 1 || k > 3) throw new Error('addLan: K is 1..3');
+    const br = `br${k}`;
+    this.exec(this.sw, ['ip', 'link', 'add', br, 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0']);
+    this.exec(this.sw, ['ip', 'link', 'set', br, 'up']);
+    for (const name of names) {
+      const node = this.node(name);
+      if (node.n >= 64) throw new Error(`addLan: host number ${node.n} of ${name} must be below 64`);
+      const ifname = `eth${k}`;
+      const v4 = `192.0.2.${64 * k + node.n}`;
+      if (!isDocumentationAddress(v4)) throw new Error('lab addresses must be documentation addresses');
+      const port = `p${node.n}l${k}`;
+      run('ip', ['link', 'add', port, 'netns', this.sw, 'type', 'veth', 'peer', 'name', ifname, 'netns', node.ns]);
+      this.exec(this.sw, ['ip', 'link', 'set', port, 'master', br, 'up']);
+      this.exec(node.ns, ['ip', 'link', 'set', ifname, 'address', `02:00:00:00:0${k}:${node.n.toString(16).padStart(2, '0')}`]);
+      this.exec(node.ns, ['ip', 'addr', 'add', `${v4}/32`, 'dev', ifname]);
+      this.exec(node.ns, ['ip', 'link', 'set', ifname, 'up']);
+    }
+  }
+
   node(name: string): LabNode {
     const n = this.nodes.get(name);
     if (!n) throw new Error(`no lab node ${name}`);

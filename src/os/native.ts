@@ -18,7 +18,8 @@ export interface NativeFd {
   bind(fd: number, sockaddr: Buffer): void;
   setsockopt(fd: number, level: number, name: number, value: number | Buffer): void;
   getsockopt(fd: number, level: number, name: number, size: number): Buffer;
-  sendto(fd: number, data: Buffer, sockaddr: Buffer | null): number;
+  /** With `control` (packed struct cmsghdr bytes) it is a sendmsg carrying them. */
+  sendto(fd: number, data: Buffer, sockaddr: Buffer | null, control?: Buffer): number;
   /** SO_ATTACH_FILTER with packed struct sock_filter entries. */
   attachFilter(fd: number, program: Buffer): void;
   /** timerfd_create(CLOCK_MONOTONIC) */

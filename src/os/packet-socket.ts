@@ -3,7 +3,7 @@
  * NA, crafted packets) and, in capture mode, receives every frame with its direction.
  */
 import { EventEmitter } from 'node:events';
-import { AF_PACKET, ETH_P_ALL, PACKET_OUTGOING, parseSockaddrLl, SOCK_RAW, sockaddrLl } from './linux.js';
+import { AF_PACKET, ETH_P_ALL, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING, parseSockaddrLl, SOCK_RAW, SOL_PACKET, sockaddrLl } from './linux.js';
 import { native, type NativeError, type Watcher } from './native.js';
 
 const htons = (x: number): number => ((x & 0xff) << 8) | ((x >> 8) & 0xff);
@@ -26,12 +26,18 @@ export class PacketSocket extends EventEmitter<{ frame: [CapturedFrame]; error: 
     capture = false,
     /** Optional classic BPF program (see linux.ts) applied before anything reaches us. */
     filter?: Buffer,
+    /**
+     * Capture only what arrives: the kernel skips this socket for every frame the host sends
+     * (otherwise each of our own adverts is also copied here and filtered).
+     */
+    ignoreOutgoing = false,
   ) {
     super();
     const n = native();
     this.fd = n.socket(AF_PACKET, SOCK_RAW, capture ? htons(ETH_P_ALL) : 0);
     try {
       if (filter) n.attachFilter(this.fd, filter);
+      if (ignoreOutgoing) n.setsockopt(this.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
       n.bind(this.fd, sockaddrLl(ifindex, capture ? ETH_P_ALL : 0));
       if (capture) {
         this.watcher = new n.Watcher(

@@ -11,7 +11,7 @@ import { groupAddress, IPPROTO_VRRP, type ReceivedPacket } from '../protocol/vrr
 import {
   AF_INET, AF_INET6, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_PKTINFO, IP_TOS, IP_TTL,
   IPPROTO_IP, IPPROTO_IPV6, IPV6_CHECKSUM, IPV6_JOIN_GROUP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
-  IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ancillaryScratch, ipMreqn, ipv6Mreq, scanCmsgs,
+  IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ancillaryScratch, cmsgIn6Pktinfo, ipMreqn, ipv6Mreq, scanCmsgs,
   SO_BINDTODEVICE, SO_TIMESTAMPNS, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
 } from './linux.js';
 import { watchBatched, type DatagramView } from './batch.js';
@@ -21,7 +21,7 @@ export interface VrrpSocketOptions {
   ifname: string;
   ifindex: number;
   family: Family;
-  /** IPv4: the primary address used as source for multicast. */
+  /** The source of our adverts: IPv4 primary address, IPv6 link-local (RFC 9568 5.1.2.1). */
   source?: string;
   /** Unicast mode: send to these and accept only these. */
   unicastPeers?: string[];
@@ -61,6 +61,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
   /** sockaddr per unicast destination, built once (the send path allocates nothing). */
   private readonly sockaddrs: Map<string, Buffer>;
   private closed = false;
+  /** IPv6: the source address as IPV6_PKTINFO, sent with every advert. */
+  private readonly sendControl: Buffer | undefined;
   private readonly anc = ancillaryScratch();
   private readonly raw: RawVrrp;
   /** The per-packet path (the daemon): called with the reused RawVrrp of each datagram. */
@@ -80,6 +82,9 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
       return { bytes: p.bytes, addr: v4 ? sockaddrIn(p.bytes) : sockaddrIn6(p.bytes, opts.ifindex), text: formatIP(p.family, p.bytes) };
     });
     this.sockaddrs = new Map(this.peers.map((p) => [p.text, p.addr]));
+    const src6 = !v4 && opts.source ? parseIP(opts.source) : null;
+    if (src6 && src6.family !== 6) throw new Error(`source ${opts.source} is not an IPv6 address`);
+    this.sendControl = src6 ? cmsgIn6Pktinfo(src6.bytes, opts.ifindex) : undefined;
     this.fd = n.socket(v4 ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_VRRP);
     try {
       n.setsockopt(this.fd, SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${opts.ifname}\0`));
@@ -118,8 +123,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
   /** Send one VRRP message to the group, or to every unicast peer. */
   send(payload: Buffer): void {
     const n = native();
-    if (this.peers.length === 0) n.sendto(this.fd, payload, this.groupAddr);
-    else for (const p of this.peers) n.sendto(this.fd, payload, p.addr);
+    if (this.peers.length === 0) n.sendto(this.fd, payload, this.groupAddr, this.sendControl);
+    else for (const p of this.peers) n.sendto(this.fd, payload, p.addr, this.sendControl);
   }
 
   /** Destinations this socket sends to (for pseudo-header checksums). */
@@ -129,7 +134,7 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
 
   /** Send a message built for one destination to that destination only. */
   sendTo(payload: Buffer, dst: string): void {
-    native().sendto(this.fd, payload, this.sockaddrs.get(dst) ?? this.groupAddr);
+    native().sendto(this.fd, payload, this.sockaddrs.get(dst) ?? this.groupAddr, this.sendControl);
   }
 
   private onDatagram(d: DatagramView): void {

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type Waker } from '../../src/daemon/scheduler.js';
+import { Scheduler, type TimerOwner, type Waker } from '../../src/daemon/scheduler.js';
 
 /** A waker driven by hand: records what the scheduler arms. */
 function fakeWaker(): { waker: (fire: () => void) => Waker; armed: () => number | null; fire: () => void } {
@@ -15,16 +16,18 @@ function fakeWaker(): { waker: (fire: () => void) => Waker; armed: () => number 
   };
 }
 
+const owner = (fn: (now: number) => void): TimerOwner => ({ onTimer: fn });
+
 describe('Scheduler (one wake-up for all instances)', () => {
   it('arms for the earliest deadline and re-arms after firing', () => {
     const f = fakeWaker();
     const s = new Scheduler(f.waker);
-    const a = {};
-    const b = {};
     const fired: string[] = [];
-    s.set(a, 5e15, () => fired.push('a'));
+    const a = owner(() => fired.push('a'));
+    const b = owner(() => fired.push('b'));
+    s.set(a, 5e15);
     expect(f.armed()).toBe(5e15);
-    s.set(b, 1, () => fired.push('b')); // long past: due at the next wake-up
+    s.set(b, 1); // long past: due at the next wake-up
     expect(f.armed()).toBe(1);
     f.fire();
     expect(fired).toEqual(['b']);
@@ -38,16 +41,66 @@ describe('Scheduler (one wake-up for all instances)', () => {
   it('an entry replaced by a callback in the same round is not run twice', () => {
     const f = fakeWaker();
     const s = new Scheduler(f.waker);
-    const a = {};
-    const b = {};
     const fired: string[] = [];
-    s.set(a, 1, () => {
+    const b = owner(() => fired.push('b'));
+    const a = owner(() => {
       fired.push('a');
-      s.set(b, 9e15, () => fired.push('b-late'));
+      s.set(b, 9e15);
     });
-    s.set(b, 2, () => fired.push('b'));
+    s.set(a, 1);
+    s.set(b, 2);
     f.fire();
     expect(fired).toEqual(['a']);
     expect(f.armed()).toBe(9e15);
+  });
+
+  it('matches a naive model on random set / clear / wake-up sequences', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('set' as const), o: fc.nat(7), at: fc.nat(1000) }),
+      fc.record({ k: fc.constant('clear' as const), o: fc.nat(7) }),
+      fc.record({ k: fc.constant('fire' as const), dt: fc.nat(300) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        let now = 0;
+        const f = fakeWaker();
+        const s = new Scheduler(f.waker, () => now);
+        const model = new Map<number, number>();
+        const got: number[] = [];
+        const owners = Array.from({ length: 8 }, (_, i) => owner(() => got.push(i)));
+        for (const x of ops) {
+          if (x.k === 'set') {
+            s.set(owners[x.o]!, x.at);
+            model.set(x.o, x.at);
+          } else if (x.k === 'clear') {
+            s.clear(owners[x.o]!);
+            model.delete(x.o);
+          } else {
+            now += x.dt;
+            const due = [...model].filter(([, at]) => at <= now).sort((p, q) => p[1] - q[1] || 0).map(([o]) => o);
+            for (const o of due) model.delete(o);
+            got.length = 0;
+            f.fire();
+            expect([...got].sort()).toEqual([...due].sort());
+            const next = Math.min(...model.values());
+            expect(f.armed()).toBe(model.size ? next : null);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('stale entries do not pile up: 100 owners re-set 100 000 times keep the heap small', () => {
+    let now = 0;
+    const f = fakeWaker();
+    const s = new Scheduler(f.waker, () => now);
+    const owners = Array.from({ length: 100 }, () => owner(() => undefined));
+    for (let t = 0; t < 1000; t++) {
+      now = t * 10;
+      for (const o of owners) s.set(o, now + 36); // a backup hearing every master each 10 ms
+      f.fire();
+    }
+    expect(s.size).toBeLessThan(100 * 10);
   });
 });

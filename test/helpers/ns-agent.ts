@@ -33,7 +33,7 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
   iface: (a) => lookupInterface(rtnl, a.name as string).then((i) => ({ ...i, mac: undefined })),
   async vrrpOpen(a) {
     const i = await lookupInterface(rtnl, a.ifname as string);
-    const sock = new VrrpSocket({ ifname: i.name, ifindex: i.index, family: a.family as 4 | 6, source: i.primaryV4 ?? undefined, unicastPeers: a.peers as string[] | undefined });
+    const sock = new VrrpSocket({ ifname: i.name, ifindex: i.index, family: a.family as 4 | 6, source: (a.family === 4 ? i.primaryV4 : a.peers ? null : i.linkLocalV6) ?? undefined, unicastPeers: a.peers as string[] | undefined });
     const entry = { sock, got: [] as VrrpPacketIn[], filtered: [] as string[] };
     sock.on('packet', (p) => entry.got.push(p));
     sock.on('filtered', (s) => entry.filtered.push(s));
@@ -52,6 +52,19 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
       for (const dst of e.sock.destinations()) e.sock.sendTo(encodeVrrp(one, { src, dst, checksumMode: a.checksumMode as ChecksumMode | undefined }), dst);
     }
     return { src };
+  },
+  /** Send the same advert `n` times; wall-clock microseconds per send. */
+  async vrrpSendTimed(a) {
+    const e = sockets.get(a.id as string)!;
+    const adv = a.advert as VrrpAdvert;
+    const i = await lookupInterface(rtnl, e.sock.opts.ifname);
+    const dst = e.sock.destinations()[0]!;
+    const buf = encodeVrrp(adv, { src: adv.family === 4 ? i.primaryV4! : i.linkLocalV6!, dst });
+    const n = a.n as number;
+    for (let k = 0; k < 500; k++) e.sock.sendTo(buf, dst); // warm up (JIT), not measured
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < n; k++) e.sock.sendTo(buf, dst);
+    return { usPerSend: Number(process.hrtime.bigint() - t0) / 1000 / n };
   },
   async vrrpRecv(a) {
     const e = sockets.get(a.id as string)!;

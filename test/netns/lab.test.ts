@@ -23,7 +23,7 @@ describe('npm run lab', () => {
       expect(Number(m?.[1])).toBeLessThan(700);
       expect(r.stdout).toMatch(/priority 0 from r1 -> first advert of r2 = [\d.]+ ms/);
       expect(r.stdout).toMatch(/namespaces removed/);
-      expect(r.stdout).toContain('dist/bin/vipd.cjs');
+      expect(r.stdout).toMatch(/vipd is \S+ --max-semi-space-size=1 \S+\/dist\/bin\/vipd\.cjs/);
       const pid = /namespaces (vl\d+)-/.exec(r.stdout)?.[1];
       expect(run('ip', ['netns', 'list'])).not.toContain(`${pid}-`);
     });

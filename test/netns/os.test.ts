@@ -83,6 +83,20 @@ describe('VRRP sockets', () => {
     expect(rx).toBeLessThan(endUs - 150_000);
   });
 
+  it('an IPv6 send does not pay for source selection among 250 addresses on the interface', async () => {
+    const r1 = lab.node('r1').ns;
+    const addrs = Array.from({ length: 250 }, (_, k) => `2001:db8:5::${(k + 1).toString(16)}/128`);
+    lab.exec(r1, ['ip', '-batch', '-'], { input: addrs.map((a) => `addr add ${a} dev eth0 nodad`).join('\n') });
+    try {
+      const v4 = await agents.r1!.call<{ usPerSend: number }>('vrrpSendTimed', { id: 'm4', advert: adv4, n: 2000 });
+      const v6 = await agents.r1!.call<{ usPerSend: number }>('vrrpSendTimed', { id: 'm6', advert: adv6, n: 2000 });
+      // IPV6_PKTINFO names the source: ~1x the IPv4 cost (kernel selection made it ~12x)
+      expect(v6.usPerSend, `IPv6 ${v6.usPerSend.toFixed(1)} µs, IPv4 ${v4.usPerSend.toFixed(1)} µs per send`).toBeLessThan(3 * v4.usPerSend);
+    } finally {
+      lab.exec(r1, ['ip', '-batch', '-'], { input: addrs.map((a) => `addr del ${a} dev eth0`).join('\n') });
+    }
+  });
+
   it('a crafted advert with TTL 254 arrives and is rejected as bad-ttl', async () => {
     const frame = buildVrrpFrame({ ...adv4, family: 4, version: 3 } as never, { srcMac: parseMac(lab.node('r1').mac)!, src: '192.0.2.1', ttl: 254 });
     await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 0 }); // drain (a raw socket also sees the unicast tests)
