@@ -146,108 +146,125 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// A readable watcher: calls onDatagram(data, srcAddr, control, flags, rxMonotonicNs) for every datagram,
-// reading until EAGAIN on each wake-up; onError(err) on a receive error.
-class Watcher : public Napi::ObjectWrap<Watcher> {
+// What both readers share: a uv_poll on the environment's loop for one descriptor, the
+// error callback, and stop(). T is the reader (CRTP, as ObjectWrap wants), with OnReadable.
+template <typename T>
+class Poller : public Napi::ObjectWrap<T> {
  public:
-  static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Watcher", {InstanceMethod("stop", &Watcher::Stop)});
-  }
+  explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<T>(info) {}
 
-  // new Watcher(fd, maxDatagram, onDatagram, onError[, useRead]): useRead for non-sockets (timerfd)
-  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
-    Napi::Env env = info.Env();
-    if (!ArgInts(info, 2) || !info[2].IsFunction() || !info[3].IsFunction()) {
-      Napi::TypeError::New(env, "Watcher(fd, maxDatagram, onDatagram, onError)").ThrowAsJavaScriptException();
-      return;
-    }
-    fd_ = Int(info, 0);
-    use_read_ = info.Length() > 4 && info[4].ToBoolean().Value();
-    data_.resize(static_cast<size_t>(Int(info, 1)));
-    control_.resize(512);
-    on_datagram_ = Napi::Persistent(info[2].As<Napi::Function>());
-    on_error_ = Napi::Persistent(info[3].As<Napi::Function>());
+ protected:
+  // Starts polling; on failure throws and returns false.
+  bool StartPolling(Napi::Env env, int fd, Napi::Function on_error) {
+    fd_ = fd;
+    on_error_ = Napi::Persistent(on_error);
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
     int rc = uv_poll_init(loop, poll_, fd_);
     if (rc == 0) {
       poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
+      rc = uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int status, int) {
+        auto* self = static_cast<T*>(static_cast<Poller<T>*>(h->data));
+        Napi::HandleScope scope(self->Env());
+        if (status < 0) self->Error(-status, "poll");
+        else self->OnReadable();
+      });
     }
     if (rc != 0) {
       delete poll_;
       poll_ = nullptr;
       Fail(env, -rc, "uv_poll_start");
-      return;
+      return false;
     }
-    Ref();  // alive while polling, even if JS drops its reference
-  }
-
- private:
-  static void OnReadable(uv_poll_t* handle, int status, int) {
-    auto* self = static_cast<Watcher*>(handle->data);
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    if (status < 0) {
-      self->Error(-status, "poll");
-      return;
-    }
-    for (int i = 0; i < 256 && self->poll_ != nullptr; i++) {  // bounded: never starve the loop
-      sockaddr_storage src;
-      iovec iov{self->data_.data(), self->data_.size()};
-      msghdr msg{};
-      msg.msg_name = &src;
-      msg.msg_namelen = sizeof src;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = self->control_.data();
-      msg.msg_controllen = self->control_.size();
-      ssize_t n = self->use_read_ ? read(self->fd_, self->data_.data(), self->data_.size()) : recvmsg(self->fd_, &msg, MSG_DONTWAIT);
-      if (self->use_read_) {
-        msg.msg_namelen = 0;
-        msg.msg_controllen = 0;
-      }
-      if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) self->Error(errno, "recvmsg");
-        return;
-      }
-      // receive time on CLOCK_MONOTONIC (ns), taken before any JavaScript runs for it
-      double rx_ns = static_cast<double>(uv_hrtime());
-      auto data = Napi::Buffer<uint8_t>::Copy(env, self->data_.data(), static_cast<size_t>(n));
-      auto from = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&src), msg.msg_namelen);
-      auto ctrl = Napi::Buffer<uint8_t>::Copy(env, self->control_.data(), msg.msg_controllen);
-      self->on_datagram_.MakeCallback(self->Value(), {data, from, ctrl, Napi::Number::New(env, msg.msg_flags), Napi::Number::New(env, rx_ns)});
-    }
+    this->Ref();  // alive while polling, even if JS drops its reference
+    return true;
   }
 
   void Error(int err, const char* syscall) {
-    Napi::Env env = Env();
+    Napi::Env env = this->Env();
     Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
     e.Set("code", Napi::String::New(env, uv_err_name(-err)));
     e.Set("syscall", Napi::String::New(env, syscall));
-    on_error_.MakeCallback(Value(), {e.Value()});
+    on_error_.MakeCallback(this->Value(), {e.Value()});
   }
 
+ public:
   // stop(): stop polling (the fd stays open; close it separately).
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
-      Unref();
+      this->Unref();
     }
     return info.Env().Undefined();
   }
 
+ protected:
   int fd_ = -1;
-  bool use_read_ = false;
   uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference on_error_;
+};
+
+// A readable watcher: calls onDatagram(data, srcAddr, control, flags, rxMonotonicNs) for every
+// datagram, reading until EAGAIN on each wake-up; onError(err) on a receive error.
+class Watcher : public Poller<Watcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Watcher", {InstanceMethod("stop", &Watcher::Stop)});
+  }
+
+  // new Watcher(fd, maxDatagram, onDatagram, onError[, useRead]): useRead for non-sockets (timerfd)
+  explicit Watcher(const Napi::CallbackInfo& info) : Poller<Watcher>(info) {
+    Napi::Env env = info.Env();
+    if (!ArgInts(info, 2) || !info[2].IsFunction() || !info[3].IsFunction()) {
+      Napi::TypeError::New(env, "Watcher(fd, maxDatagram, onDatagram, onError)").ThrowAsJavaScriptException();
+      return;
+    }
+    use_read_ = info.Length() > 4 && info[4].ToBoolean().Value();
+    data_.resize(static_cast<size_t>(Int(info, 1)));
+    control_.resize(512);
+    on_datagram_ = Napi::Persistent(info[2].As<Napi::Function>());
+    StartPolling(env, Int(info, 0), info[3].As<Napi::Function>());
+  }
+
+  void OnReadable() {
+    Napi::Env env = Env();
+    for (int i = 0; i < 256 && poll_ != nullptr; i++) {  // bounded: never starve the loop
+      sockaddr_storage src;
+      iovec iov{data_.data(), data_.size()};
+      msghdr msg{};
+      msg.msg_name = &src;
+      msg.msg_namelen = sizeof src;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control_.data();
+      msg.msg_controllen = control_.size();
+      ssize_t n = use_read_ ? read(fd_, data_.data(), data_.size()) : recvmsg(fd_, &msg, MSG_DONTWAIT);
+      if (use_read_) {
+        msg.msg_namelen = 0;
+        msg.msg_controllen = 0;
+      }
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) Error(errno, "recvmsg");
+        return;
+      }
+      // receive time on CLOCK_MONOTONIC (ns), taken before any JavaScript runs for it
+      double rx_ns = static_cast<double>(uv_hrtime());
+      auto data = Napi::Buffer<uint8_t>::Copy(env, data_.data(), static_cast<size_t>(n));
+      auto from = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&src), msg.msg_namelen);
+      auto ctrl = Napi::Buffer<uint8_t>::Copy(env, control_.data(), msg.msg_controllen);
+      on_datagram_.MakeCallback(Value(), {data, from, ctrl, Napi::Number::New(env, msg.msg_flags), Napi::Number::New(env, rx_ns)});
+    }
+  }
+
+ private:
+  bool use_read_ = false;
   std::vector<uint8_t> data_;
   std::vector<uint8_t> control_;
   Napi::FunctionReference on_datagram_;
-  Napi::FunctionReference on_error_;
 };
 
 // new BatchWatcher(fd, slab, dataMax, meta, onBatch, onError): datagrams are read with
@@ -255,9 +272,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 // source sockaddr, control messages) and described in `meta` (a Float64Array, 5 numbers per
 // slot: length, sockaddr length, control length, flags, receive time in CLOCK_MONOTONIC ns).
 // onBatch(count, realtime - monotonic ns) runs once per batch; JavaScript reads the slots
-// before returning. Nothing
-// is allocated per datagram.
-class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
+// before returning. Nothing is allocated per datagram.
+class BatchWatcher : public Poller<BatchWatcher> {
  public:
   static constexpr size_t kFrom = 128;
   static constexpr size_t kCtrl = 512;
@@ -268,18 +284,17 @@ class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
     return DefineClass(env, "BatchWatcher", {InstanceMethod("stop", &BatchWatcher::Stop)});
   }
 
-  explicit BatchWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWatcher>(info) {
+  explicit BatchWatcher(const Napi::CallbackInfo& info) : Poller<BatchWatcher>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber() || !info[3].IsTypedArray() || !info[4].IsFunction() || !info[5].IsFunction()) {
       Napi::TypeError::New(env, "BatchWatcher(fd, slab, dataMax, meta, onBatch, onError)").ThrowAsJavaScriptException();
       return;
     }
-    fd_ = Int(info, 0);
     auto slab = info[1].As<Napi::Buffer<uint8_t>>();
     auto meta = info[3].As<Napi::TypedArray>();
-    data_max_ = static_cast<size_t>(Int(info, 2));
-    size_t stride = data_max_ + kFrom + kCtrl;
-    if (data_max_ == 0 || meta.TypedArrayType() != napi_float64_array) {
+    size_t data_max = static_cast<size_t>(Int(info, 2));
+    size_t stride = data_max + kFrom + kCtrl;
+    if (data_max == 0 || meta.TypedArrayType() != napi_float64_array) {
       Napi::TypeError::New(env, "BatchWatcher: dataMax > 0 and a Float64Array meta").ThrowAsJavaScriptException();
       return;
     }
@@ -295,50 +310,28 @@ class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
     msgs_.resize(slots_);
     for (size_t i = 0; i < slots_; i++) {
       uint8_t* base = slab.Data() + i * stride;
-      iov_[i] = iovec{base, data_max_};
-      msgs_[i].msg_hdr.msg_name = base + data_max_;
+      iov_[i] = iovec{base, data_max};
+      msgs_[i].msg_hdr.msg_name = base + data_max;
       msgs_[i].msg_hdr.msg_iov = &iov_[i];
       msgs_[i].msg_hdr.msg_iovlen = 1;
-      msgs_[i].msg_hdr.msg_control = base + data_max_ + kFrom;
+      msgs_[i].msg_hdr.msg_control = base + data_max + kFrom;
     }
     on_batch_ = Napi::Persistent(info[4].As<Napi::Function>());
-    on_error_ = Napi::Persistent(info[5].As<Napi::Function>());
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
-    }
-    if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Fail(env, -rc, "uv_poll_start");
-      return;
-    }
-    Ref();
+    StartPolling(env, Int(info, 0), info[5].As<Napi::Function>());
   }
 
- private:
-  static void OnReadable(uv_poll_t* handle, int status, int) {
-    auto* self = static_cast<BatchWatcher*>(handle->data);
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    if (status < 0) {
-      self->Error(-status, "poll");
-      return;
-    }
-    for (int round = 0; round < 8 && self->poll_ != nullptr; round++) {  // bounded: never starve the loop
-      for (size_t i = 0; i < self->slots_; i++) {
-        msghdr& h = self->msgs_[i].msg_hdr;
+  void OnReadable() {
+    Napi::Env env = Env();
+    for (int round = 0; round < 8 && poll_ != nullptr; round++) {  // bounded: never starve the loop
+      for (size_t i = 0; i < slots_; i++) {
+        msghdr& h = msgs_[i].msg_hdr;
         h.msg_namelen = kFrom;
         h.msg_controllen = kCtrl;
         h.msg_flags = 0;
       }
-      int n = recvmmsg(self->fd_, self->msgs_.data(), static_cast<unsigned>(self->slots_), MSG_DONTWAIT, nullptr);
+      int n = recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(slots_), MSG_DONTWAIT, nullptr);
       if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) self->Error(errno, "recvmmsg");
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) Error(errno, "recvmmsg");
         return;
       }
       double rx_ns = static_cast<double>(uv_hrtime());  // before any JavaScript runs for them
@@ -349,49 +342,27 @@ class BatchWatcher : public Napi::ObjectWrap<BatchWatcher> {
       clock_gettime(CLOCK_MONOTONIC, &mt);
       double real_minus_mono = static_cast<double>((static_cast<int64_t>(rt.tv_sec) - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec));
       for (int i = 0; i < n; i++) {
-        const msghdr& h = self->msgs_[i].msg_hdr;
-        double* m = self->meta_ + i * kMeta;
-        m[0] = self->msgs_[i].msg_len;
+        const msghdr& h = msgs_[i].msg_hdr;
+        double* m = meta_ + i * kMeta;
+        m[0] = msgs_[i].msg_len;
         m[1] = h.msg_namelen;
         m[2] = static_cast<double>(h.msg_controllen);
         m[3] = h.msg_flags;
         m[4] = rx_ns;
       }
-      self->on_batch_.MakeCallback(self->Value(), {Napi::Number::New(env, n), Napi::Number::New(env, real_minus_mono)});
-      if (static_cast<size_t>(n) < self->slots_) return;  // drained
+      on_batch_.MakeCallback(Value(), {Napi::Number::New(env, n), Napi::Number::New(env, real_minus_mono)});
+      if (static_cast<size_t>(n) < slots_) return;  // drained
     }
   }
 
-  void Error(int err, const char* syscall) {
-    Napi::Env env = Env();
-    Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err));
-    e.Set("errno", Napi::Number::New(env, err));
-    e.Set("code", Napi::String::New(env, uv_err_name(-err)));
-    e.Set("syscall", Napi::String::New(env, syscall));
-    on_error_.MakeCallback(Value(), {e.Value()});
-  }
-
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-      Unref();
-    }
-    return info.Env().Undefined();
-  }
-
-  int fd_ = -1;
-  size_t data_max_ = 0;
+ private:
   size_t slots_ = 0;
   double* meta_ = nullptr;
-  uv_poll_t* poll_ = nullptr;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   Napi::ObjectReference slab_ref_;
   Napi::ObjectReference meta_ref_;
   Napi::FunctionReference on_batch_;
-  Napi::FunctionReference on_error_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

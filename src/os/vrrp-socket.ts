@@ -112,8 +112,10 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
         n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
         if (!this.peers.length) n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, ipv6Mreq(group, opts.ifindex));
       }
-      // 64 slots of 64 KiB + headers: ~4 MiB of slab, read by recvmmsg (src/os/batch.ts).
-      this.watcher = watchBatched(this.fd, 65536, 64, (d) => this.onDatagram(d), (e) => this.emit('error', e));
+      // 64 slots read by recvmmsg (src/os/batch.ts). 8 KiB holds the largest VRRP packet: IPv4
+      // header with options (60) + 8 + 255 IPv6 addresses (4080); a longer datagram arrives cut
+      // short and fails validation (length).
+      this.watcher = watchBatched(this.fd, 8192, 64, (d) => this.onDatagram(d), (e) => this.emit('error', e));
     } catch (e) {
       n.close(this.fd);
       throw e;
