@@ -3,14 +3,17 @@
  * NA, crafted packets) and, in capture mode, receives every frame with its direction.
  */
 import { EventEmitter } from 'node:events';
-import { AF_PACKET, ETH_P_ALL, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING, parseSockaddrLl, SOCK_RAW, SOL_PACKET, sockaddrLl } from './linux.js';
+import {
+  AF_PACKET, ancillaryScratch, ETH_P_ALL, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING, parseSockaddrLl, scanCmsgs, SO_TIMESTAMPNS, SOCK_RAW, SOL_PACKET,
+  SOL_SOCKET, sockaddrLl,
+} from './linux.js';
 import { native, type NativeError, type Watcher } from './native.js';
 
 const htons = (x: number): number => ((x & 0xff) << 8) | ((x >> 8) & 0xff);
 
 export interface CapturedFrame {
   data: Buffer;
-  /** Seconds since the epoch (receive time in this process). */
+  /** Seconds since the epoch: the kernel's receive time (SO_TIMESTAMPNS), else when read. */
   time: number;
   outgoing: boolean;
 }
@@ -40,12 +43,16 @@ export class PacketSocket extends EventEmitter<{ frame: [CapturedFrame]; error: 
       if (ignoreOutgoing) n.setsockopt(this.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
       n.bind(this.fd, sockaddrLl(ifindex, capture ? ETH_P_ALL : 0));
       if (capture) {
+        n.setsockopt(this.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+        const anc = ancillaryScratch();
         this.watcher = new n.Watcher(
           this.fd,
           65536,
-          (data, from) => {
+          (data, from, ctrl) => {
             const ll = parseSockaddrLl(from);
-            this.emit('frame', { data, time: Date.now() / 1000, outgoing: ll?.pkttype === PACKET_OUTGOING });
+            scanCmsgs(ctrl, 0, ctrl.length, anc);
+            const time = anc.rxRealNs >= 0 ? anc.rxRealNs / 1e9 : Date.now() / 1000;
+            this.emit('frame', { data, time, outgoing: ll?.pkttype === PACKET_OUTGOING });
           },
           (e) => this.emit('error', e),
         );
