@@ -178,7 +178,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const iface = this.ifaces.get(m.interface)!;
     const entry = this.vrrpSocket(m, iface);
     const announcer = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e) => this.log.warn({ err: e.message, instance: m.name }, 'announce send failed'));
-    this.learnMacs(iface);
+    // The MAC learner opens when a master whose MAC is unknown shows up (the 'master' event).
     const emit = (e: DaemonEvent): void => {
       if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
       // A learner that only waited for this instance (now master itself) is no longer needed.

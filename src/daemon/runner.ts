@@ -98,7 +98,6 @@ export class InstanceRunner implements TimerOwner {
     await this.vipOps;
   }
 
-  /** A packet from this instance's socket whose VRID is ours. */
   /**
    * A datagram from this instance's socket whose VRID is ours, still in the socket's buffer.
    * A master repeats the same bytes every interval: a packet identical to the last valid one
