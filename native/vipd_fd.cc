@@ -269,15 +269,15 @@ class Watcher : public Poller<Watcher> {
 
 // new BatchWatcher(fd, slab, dataMax, meta, onBatch, onError): datagrams are read with
 // recvmmsg straight into `slab` (a Buffer holding slots of dataMax + 128 + 512 bytes: data,
-// source sockaddr, control messages) and described in `meta` (a Float64Array, 5 numbers per
-// slot: length, sockaddr length, control length, flags, receive time in CLOCK_MONOTONIC ns).
-// onBatch(count, realtime - monotonic ns) runs once per batch; JavaScript reads the slots
-// before returning. Nothing is allocated per datagram.
+// source sockaddr, control messages) and described in `meta` (a Float64Array, 4 numbers per
+// slot: length, sockaddr length, control length, flags). onBatch(count, read time in
+// CLOCK_MONOTONIC ns, realtime - monotonic ns) runs once per batch; JavaScript reads the
+// slots before returning. Nothing is allocated per datagram.
 class BatchWatcher : public Poller<BatchWatcher> {
  public:
   static constexpr size_t kFrom = 128;
   static constexpr size_t kCtrl = 512;
-  static constexpr size_t kMeta = 5;
+  static constexpr size_t kMeta = 4;
   static constexpr size_t kMaxSlots = 64;
 
   static Napi::Function Init(Napi::Env env) {
@@ -348,9 +348,8 @@ class BatchWatcher : public Poller<BatchWatcher> {
         m[1] = h.msg_namelen;
         m[2] = static_cast<double>(h.msg_controllen);
         m[3] = h.msg_flags;
-        m[4] = rx_ns;
       }
-      on_batch_.MakeCallback(Value(), {Napi::Number::New(env, n), Napi::Number::New(env, real_minus_mono)});
+      on_batch_.MakeCallback(Value(), {Napi::Number::New(env, n), Napi::Number::New(env, rx_ns), Napi::Number::New(env, real_minus_mono)});
       if (static_cast<size_t>(n) < slots_) return;  // drained
     }
   }

@@ -132,8 +132,9 @@ export class InstanceRunner implements TimerOwner {
     this.stats.advertsReceived++;
     if (input.priority === 0) this.stats.priorityZeroReceived++;
     const before = this.core.master;
-    // The kernel handed us the packet at rxUs: timers count from then, not from now.
-    this.apply(this.core.advert(Math.min(rxUs, nowUs()), input));
+    // The kernel received the packet at rxUs (never after our read of it, see VrrpSocket):
+    // timers count from then, not from now.
+    this.apply(this.core.advert(rxUs, input));
     const after = this.core.master;
     if (before?.self !== after?.self || (before?.address && after?.address ? compareAddr(before.address, after.address) !== 0 : before?.address !== after?.address))
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });

@@ -7,7 +7,7 @@ import { native, type NativeError, type Watcher } from './native.js';
 
 const FROM = 128;
 const CTRL = 512;
-const META = 5;
+const META = 4;
 
 /** One received datagram inside the slab: read it during the callback, copy what must stay. */
 export interface DatagramView {
@@ -30,7 +30,8 @@ export function watchBatched(fd: number, dataMax: number, slots: number, onDatag
   const slab = Buffer.alloc(stride * slots);
   const meta = new Float64Array(META * slots);
   const view: DatagramView = { buf: slab, off: 0, len: 0, fromOff: 0, fromLen: 0, ctrlOff: 0, ctrlLen: 0, flags: 0, rxNs: 0, realMinusMonoNs: 0 };
-  const onBatch = (count: number, realMinusMonoNs: number): void => {
+  const onBatch = (count: number, rxNs: number, realMinusMonoNs: number): void => {
+    view.rxNs = rxNs;
     view.realMinusMonoNs = realMinusMonoNs;
     for (let i = 0; i < count; i++) {
       const m = i * META;
@@ -41,7 +42,6 @@ export function watchBatched(fd: number, dataMax: number, slots: number, onDatag
       view.ctrlOff = view.fromOff + FROM;
       view.ctrlLen = meta[m + 2] as number;
       view.flags = meta[m + 3] as number;
-      view.rxNs = meta[m + 4] as number;
       onDatagram(view);
     }
   };

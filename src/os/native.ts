@@ -37,10 +37,10 @@ export interface NativeFd {
   ) => Watcher;
   /**
    * recvmmsg into `slab` (slots of dataMax + 128 + 512 bytes: data, sockaddr, cmsgs), described
-   * in `meta` (5 numbers per slot: length, sockaddr length, cmsg length, flags, rx ns);
-   * onBatch(count, realMinusMonoNs) must read the slots before it returns (src/os/batch.ts).
+   * in `meta` (4 numbers per slot: length, sockaddr length, cmsg length, flags); onBatch(count,
+   * rxNs, realMinusMonoNs) must read the slots before it returns (src/os/batch.ts).
    */
-  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => Watcher;
+  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, rxNs: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => Watcher;
 }
 
 let cached: NativeFd | null = null;
