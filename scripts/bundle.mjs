@@ -17,7 +17,7 @@ import { build } from 'esbuild';
  * flag only works on the command line: set at run time it does not shrink the heap.
  * src/lab/cli-command.ts reads the flags back from this line.
  */
-const NODE_FLAGS = { vipd: '--max-semi-space-size=1', vipctl: '' };
+const NODE_FLAGS = { vipd: '--max-semi-space-size=1 --v8-pool-size=1 --optimize-for-size', vipctl: '' };
 
 for (const cli of ['vipd', 'vipctl']) {
   await build({

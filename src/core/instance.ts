@@ -63,32 +63,37 @@ export class VrrpInstance {
   readonly config: Readonly<InstanceConfig>;
   state: State = 'INIT';
   masterAdverIntervalUs: number;
-  private timer: { kind: TimerKind; at: number } | null = null;
-  private readonly trackers = new Map<string, TrackerState>();
+  // The one timer as two fields, not an object: a backup re-arms it on every advert, and a
+  // fresh object per advert outlives the young generation only to die in the old one.
+  private tKind: TimerKind | null = null;
+  private tAt = 0;
+  private readonly trackers: TrackerState[] = [];
   private basePriority: number;
   private linkUp = true;
   private preemptDeadline: number | null = null;
   effective: number;
   faults: string[] = [];
+  /** The current master. The record of another router is updated in place on each advert. */
   master: MasterInfo | null = null;
+  private heard: MasterInfo | null = null;
   holdsVips = false;
 
   constructor(config: InstanceConfig) {
     this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, ...config };
     this.masterAdverIntervalUs = config.advertIntervalUs;
     this.basePriority = config.priority;
-    for (const t of config.trackers ?? []) this.trackers.set(t.name, { name: t.name, weight: t.weight, up: t.up ?? true });
-    const e = effectivePriority(this.basePriority, this.trackers.values());
+    for (const t of config.trackers ?? []) this.trackers.push({ name: t.name, weight: t.weight, up: t.up ?? true });
+    const e = effectivePriority(this.basePriority, this.trackers);
     this.effective = e.priority;
     this.faults = e.faults;
   }
 
   /** When the instance's single timer is due, or null. */
   get deadline(): number | null {
-    return this.timer?.at ?? null;
+    return this.tKind ? this.tAt : null;
   }
   get timerKind(): TimerKind | null {
-    return this.timer?.kind ?? null;
+    return this.tKind;
   }
 
   get masterDownIntervalUs(): number {
@@ -125,7 +130,7 @@ export class VrrpInstance {
       out.push({ type: 'send', priority: 0 });
       this.releaseVips(out);
     }
-    this.setTimer(null, out);
+    this.clearTimer(out);
     this.transition(out, 'INIT', `shutdown at ${now}`);
     return out;
   }
@@ -133,8 +138,14 @@ export class VrrpInstance {
   /** An advert for this VRID that passed receive validation (RFC 9568 7.1). */
   advert(now: number, adv: AdvertIn): Action[] {
     const out: Action[] = [];
-    if (adv.priority > 0) {
-      this.master = { address: adv.src, self: false, priority: adv.priority, intervalUs: adv.intervalUs, lastAdvertAt: now };
+    // A master that keeps its role stays the master it reports (a lower advert is not one).
+    if (adv.priority > 0 && (this.state !== 'MASTER' || this.senderWins(adv))) {
+      const m = (this.heard ??= { address: null, self: false, priority: 0, intervalUs: 0, lastAdvertAt: 0 });
+      m.address = adv.src;
+      m.priority = adv.priority;
+      m.intervalUs = adv.intervalUs;
+      m.lastAdvertAt = now;
+      this.master = m;
     } else if (this.master && !this.master.self && this.master.address && compareAddr(this.master.address, adv.src) === 0) {
       this.master = null; // the master resigned
     }
@@ -154,26 +165,25 @@ export class VrrpInstance {
   /** The timer fired (the caller only calls this at or after `deadline`). */
   timerFired(now: number): Action[] {
     const out: Action[] = [];
-    const t = this.timer;
-    if (!t || now < t.at) return out;
-    if (this.state === 'BACKUP' && t.kind === 'masterDown') {
+    if (!this.tKind || now < this.tAt) return out;
+    if (this.state === 'BACKUP' && this.tKind === 'masterDown') {
       // RFC 9568 6.4.2: Master_Down_Timer fires -> Active
       this.toMaster(now, out, 'master down timer expired');
-    } else if (this.state === 'MASTER' && t.kind === 'adver') {
+    } else if (this.state === 'MASTER' && this.tKind === 'adver') {
       // RFC 9568 6.4.3: Adver_Timer fires -> send, reset. Scheduled from the previous deadline
       // so that adverts do not drift; after a stall, from now.
       out.push({ type: 'send', priority: this.effective });
-      const next = t.at + this.config.advertIntervalUs;
-      this.setTimer({ kind: 'adver', at: next > now ? next : now + this.config.advertIntervalUs }, out);
+      const next = this.tAt + this.config.advertIntervalUs;
+      this.setTimer('adver', next > now ? next : now + this.config.advertIntervalUs, out);
     } else {
-      this.setTimer(null, out);
+      this.clearTimer(out);
     }
     return out;
   }
 
   /** A tracker changed (script, interface, file). Unknown names are ignored. */
   setTracker(now: number, name: string, up: boolean): Action[] {
-    const t = this.trackers.get(name);
+    const t = this.trackers.find((x) => x.name === name);
     if (!t || t.up === up) return [];
     t.up = up;
     return this.recompute(now, `tracker ${name} ${up ? 'up' : 'down'}`);
@@ -221,7 +231,7 @@ export class VrrpInstance {
   private backupAdvert(now: number, adv: AdvertIn, out: Action[]): void {
     if (adv.priority === 0) {
       // 6.4.2: a resigning master: take over after Skew_Time only
-      this.setTimer({ kind: 'masterDown', at: now + this.skewTimeUs }, out);
+      this.setTimer('masterDown', now + this.skewTimeUs, out);
       return;
     }
     const lower = adv.priority < this.effective;
@@ -229,7 +239,7 @@ export class VrrpInstance {
     if (!lower) this.preemptDeadline = null;
     // 6.4.2: adopt the master's interval (v3 only; v2 intervals are fixed and validated equal)
     if (this.config.version === 3) this.masterAdverIntervalUs = adv.intervalUs;
-    this.setTimer({ kind: 'masterDown', at: now + this.masterDownIntervalUs }, out);
+    this.setTimer('masterDown', now + this.masterDownIntervalUs, out);
   }
 
   private preemptDelayOver(now: number): boolean {
@@ -242,7 +252,7 @@ export class VrrpInstance {
     if (adv.priority === 0) {
       // 6.4.3: another router resigned: send an advert at once and reset the Adver_Timer
       out.push({ type: 'send', priority: this.effective });
-      this.setTimer({ kind: 'adver', at: now + this.config.advertIntervalUs }, out);
+      this.setTimer('adver', now + this.config.advertIntervalUs, out);
       return;
     }
     if (this.senderWins(adv)) {
@@ -267,7 +277,7 @@ export class VrrpInstance {
   private recompute(now: number, reason: string): Action[] {
     const out: Action[] = [];
     const wasFaulted = this.state === 'FAULT';
-    const e = effectivePriority(this.basePriority, this.trackers.values());
+    const e = effectivePriority(this.basePriority, this.trackers);
     this.effective = e.priority;
     this.faults = e.faults;
     if (this.state === 'INIT') return out;
@@ -284,7 +294,7 @@ export class VrrpInstance {
       this.holdsVips = true;
     }
     out.push({ type: 'announce' });
-    this.setTimer({ kind: 'adver', at: now + this.config.advertIntervalUs }, out);
+    this.setTimer('adver', now + this.config.advertIntervalUs, out);
     this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
     this.transition(out, 'MASTER', reason);
   }
@@ -293,7 +303,7 @@ export class VrrpInstance {
     this.releaseVips(out);
     this.masterAdverIntervalUs = masterIntervalUs;
     if (this.master?.self) this.master = null;
-    this.setTimer({ kind: 'masterDown', at: now + this.masterDownIntervalUs }, out);
+    this.setTimer('masterDown', now + this.masterDownIntervalUs, out);
     this.transition(out, 'BACKUP', reason);
   }
 
@@ -302,7 +312,7 @@ export class VrrpInstance {
     if (this.state === 'MASTER' && this.linkUp) out.push({ type: 'send', priority: 0 });
     this.releaseVips(out);
     if (this.master?.self) this.master = null;
-    this.setTimer(null, out);
+    this.clearTimer(out);
     this.transition(out, 'FAULT', reason);
   }
 
@@ -318,9 +328,15 @@ export class VrrpInstance {
     }
   }
 
-  private setTimer(t: { kind: TimerKind; at: number } | null, out: Action[]): void {
-    this.timer = t;
-    out.push(t ? { type: 'arm', timer: t.kind, at: t.at } : { type: 'cancel' });
+  private setTimer(kind: TimerKind, at: number, out: Action[]): void {
+    this.tKind = kind;
+    this.tAt = at;
+    out.push({ type: 'arm', timer: kind, at });
+  }
+
+  private clearTimer(out: Action[]): void {
+    this.tKind = null;
+    out.push({ type: 'cancel' });
   }
 
   private transition(out: Action[], to: State, reason: string): void {

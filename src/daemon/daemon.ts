@@ -41,6 +41,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly sockets = new Map<string, SocketEntry>();
   /** Send-only packet socket per interface, shared by the announcers. */
   private readonly packetSockets = new Map<string, PacketSocket>();
+  /** One announcer per interface, shared by its instances. */
+  private readonly announcers = new Map<string, Announcer>();
   private readonly ifaces = new Map<string, Interface>();
   private readonly guardian = new Guardian();
   /** Packets for a VRID no instance here serves, per socket. */
@@ -152,6 +154,16 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     return sock;
   }
 
+  private announcer(iface: Interface): Announcer {
+    let a = this.announcers.get(iface.name);
+    if (!a) {
+      a = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e, owner) =>
+        this.log.warn({ err: e.message, instance: (owner as InstanceRunner).model.name }, 'announce send failed'));
+      this.announcers.set(iface.name, a);
+    }
+    return a;
+  }
+
   private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
     const key = `${m.interface}/${m.family}/${m.unicastPeers.join(',')}`;
     let e = this.sockets.get(key);
@@ -177,7 +189,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private startInstance(m: InstanceModel): void {
     const iface = this.ifaces.get(m.interface)!;
     const entry = this.vrrpSocket(m, iface);
-    const announcer = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e) => this.log.warn({ err: e.message, instance: m.name }, 'announce send failed'));
+    const announcer = this.announcer(iface);
     // The MAC learner opens when a master whose MAC is unknown shows up (the 'master' event).
     const emit = (e: DaemonEvent): void => {
       if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
@@ -247,6 +259,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.monitor?.close();
     for (const sock of this.packetSockets.values()) sock.close();
     this.packetSockets.clear();
+    this.announcers.clear();
     for (const l of this.learners.values()) l.close();
     this.learners.clear();
     if (this.macRefresh) clearInterval(this.macRefresh);

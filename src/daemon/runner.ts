@@ -52,7 +52,6 @@ export class InstanceRunner implements TimerOwner {
   private readonly advert: VrrpAdvert;
   private readonly source: string;
   private vipOps: Promise<void> = Promise.resolve();
-  private readonly log: Logger;
   /** The last valid advert byte for byte, with its source and destination, and what it said. */
   private last: { payload: Uint8Array; src: Uint8Array; dst: Uint8Array; input: AdvertIn } | null = null;
 
@@ -60,7 +59,6 @@ export class InstanceRunner implements TimerOwner {
     readonly model: InstanceModel,
     private readonly d: RunnerDeps,
   ) {
-    this.log = d.log.child({ instance: model.name });
     const primary = model.family === 4 ? (model.unicastSrc ?? d.iface.primaryV4) : d.iface.linkLocalV6;
     if (!primary) throw new Error(`${model.interface} has no ${model.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
     this.source = primary;
@@ -93,8 +91,8 @@ export class InstanceRunner implements TimerOwner {
   /** Shutdown: priority 0 if master, VIPs removed; resolves when the VIP operations are done. */
   async stop(): Promise<void> {
     this.apply(this.core.shutdown(nowUs()));
-    this.d.scheduler.clear(this);
-    this.d.announcer.cancel();
+    this.d.scheduler.release(this);
+    this.d.announcer.cancel(this);
     await this.vipOps;
   }
 
@@ -131,12 +129,15 @@ export class InstanceRunner implements TimerOwner {
   private accept(rxUs: number, input: AdvertIn): void {
     this.stats.advertsReceived++;
     if (input.priority === 0) this.stats.priorityZeroReceived++;
-    const before = this.core.master;
+    // The core updates its master record in place: compare with what it said before.
+    const wasSelf = this.core.master?.self;
+    const was = this.core.master?.address ?? null;
     // The kernel received the packet at rxUs (never after our read of it, see VrrpSocket):
     // timers count from then, not from now.
     this.apply(this.core.advert(rxUs, input));
     const after = this.core.master;
-    if (before?.self !== after?.self || (before?.address && after?.address ? compareAddr(before.address, after.address) !== 0 : before?.address !== after?.address))
+    const now = after?.address ?? null;
+    if (wasSelf !== after?.self || (was && now ? compareAddr(was, now) !== 0 : was !== now))
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
   }
 
@@ -154,7 +155,7 @@ export class InstanceRunner implements TimerOwner {
     if (!this.core.holdsVips) return;
     const vip = this.model.vips.find((v) => v.address === address);
     if (!vip) return;
-    this.log.warn({ vip: address }, 'VIP removed by someone else while MASTER; putting it back');
+    this.d.log.warn({ instance: this.model.name, vip: address }, 'VIP removed by someone else while MASTER; putting it back');
     this.queueVips('add', [vip]);
   }
 
@@ -172,8 +173,8 @@ export class InstanceRunner implements TimerOwner {
           break;
         case 'announce':
           this.d.announcer
-            .announce(this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
-            .catch((e: Error) => this.log.warn({ err: e.message }, 'announce failed'));
+            .announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
+            .catch((e: Error) => this.d.log.warn({ instance: this.model.name, err: e.message }, 'announce failed'));
           break;
         case 'arm':
           this.d.scheduler.set(this, a.at);
@@ -184,10 +185,10 @@ export class InstanceRunner implements TimerOwner {
         case 'transition':
           this.stats.transitions++;
           this.lastTransition = { at: Date.now(), from: a.from, to: a.to, reason: a.reason };
-          if (a.from === 'MASTER') this.d.announcer.cancel();
+          if (a.from === 'MASTER') this.d.announcer.cancel(this);
           this.d.emit({ type: 'transition', instance: this.model.name, from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() });
-          this.log.info(
-            { from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() },
+          this.d.log.info(
+            { instance: this.model.name, from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() },
             `${this.model.name}: ${a.from} -> ${a.to} (${a.reason})`,
           );
           break;
@@ -222,7 +223,7 @@ export class InstanceRunner implements TimerOwner {
         if (priority === 0) this.stats.priorityZeroSent++;
       } catch (e) {
         this.stats.sendErrors++;
-        if (this.stats.sendErrors <= 3 || this.stats.sendErrors % 100 === 0) this.log.warn({ err: (e as Error).message }, 'advert send failed');
+        if (this.stats.sendErrors <= 3 || this.stats.sendErrors % 100 === 0) this.d.log.warn({ instance: this.model.name, err: (e as Error).message }, 'advert send failed');
       }
     }
   }
@@ -239,7 +240,7 @@ export class InstanceRunner implements TimerOwner {
           else await this.d.rtnl.delAddress(spec);
         } catch (e) {
           const ok = e instanceof NetlinkError && (op === 'add' ? e.code === 'EEXIST' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENODEV');
-          if (!ok) this.log.error({ err: (e as Error).message, vip: v.address }, `VIP ${op} failed`);
+          if (!ok) this.d.log.error({ instance: this.model.name, err: (e as Error).message, vip: v.address }, `VIP ${op} failed`);
         }
       }
     };

@@ -36,14 +36,25 @@ export function timeoutWaker(onFire: () => void): Waker {
 
 /**
  * Deadlines in a binary min-heap (two parallel arrays, so pushing allocates nothing), one
- * current deadline per owner in a map. A heap node whose deadline is no longer its owner's
- * current one is stale and skipped when it surfaces: set() and clear() are O(log n) and
- * O(1), a wake-up pops only what is due, whatever the number of instances.
+ * current deadline per owner. A heap node whose deadline is no longer its owner's current
+ * one is stale and skipped when it surfaces: set() and clear() are O(log n) and O(1), a
+ * wake-up pops only what is due, whatever the number of instances.
+ *
+ * Current deadlines live in a Float64Array indexed by a small id per owner: a Map holding
+ * them as values would box every deadline (microseconds exceed V8's small integers) in a
+ * heap number that lives one interval, long enough to be promoted to the old generation.
  */
 export class Scheduler {
-  private readonly current = new Map<TimerOwner, number>();
+  /**
+   * Owner -> slot in `deadlines` (NaN: no timer). The slot stays with its owner until
+   * release(): deleting and re-adding Map entries on every wake-up makes the Map rehash.
+   */
+  private readonly ids = new Map<TimerOwner, number>();
+  private readonly freeIds: number[] = [];
+  private deadlines = new Float64Array(64);
   private readonly ats: number[] = [];
   private readonly owners: TimerOwner[] = [];
+  /** Owners due in a wake-up, the first n of it: never truncated, so never reallocated. */
   private readonly dueNow: TimerOwner[] = [];
   private armedAt = Infinity;
   private readonly waker: Waker;
@@ -56,13 +67,37 @@ export class Scheduler {
   }
 
   set(owner: TimerOwner, at: number): void {
-    this.current.set(owner, at);
+    let id = this.ids.get(owner);
+    if (id === undefined) {
+      id = this.freeIds.pop() ?? this.ids.size;
+      if (id >= this.deadlines.length) {
+        const d = new Float64Array(this.deadlines.length * 2);
+        d.set(this.deadlines);
+        this.deadlines = d;
+      }
+      this.ids.set(owner, id);
+    }
+    this.deadlines[id] = at;
     this.push(at, owner);
     if (at < this.armedAt) this.arm();
   }
 
   clear(owner: TimerOwner): void {
-    this.current.delete(owner);
+    const id = this.ids.get(owner);
+    if (id !== undefined) this.deadlines[id] = Number.NaN;
+  }
+
+  /** The owner is gone for good (an instance removed): its timer and its slot. */
+  release(owner: TimerOwner): void {
+    const id = this.ids.get(owner);
+    if (id === undefined) return;
+    this.ids.delete(owner);
+    this.freeIds.push(id);
+  }
+
+  private has(owner: TimerOwner): boolean {
+    const id = this.ids.get(owner);
+    return id !== undefined && !Number.isNaN(this.deadlines[id]!);
   }
 
   /** Heap nodes, stale ones included (for tests: it must stay bounded). */
@@ -71,7 +106,8 @@ export class Scheduler {
   }
 
   private live(i: number): boolean {
-    return this.current.get(this.owners[i]!) === this.ats[i];
+    const id = this.ids.get(this.owners[i]!);
+    return id !== undefined && this.deadlines[id] === this.ats[i];
   }
 
   private arm(): void {
@@ -87,26 +123,30 @@ export class Scheduler {
     const now = this.clock();
     // Collect first: what a callback schedules at or before now waits for the next wake-up.
     const due = this.dueNow;
+    let n = 0;
     while (this.ats.length && this.ats[0]! <= now) {
       if (this.live(0)) {
         const o = this.owners[0]!;
-        this.current.delete(o);
-        due.push(o);
+        this.clear(o);
+        if (n < due.length) due[n] = o;
+        else due.push(o);
+        n++;
       }
       this.pop();
     }
-    for (let i = 0; i < due.length; i++) {
+    for (let i = 0; i < n; i++) {
       const o = due[i]!;
       // An owner may have been given a new deadline by an earlier callback in this round.
-      if (!this.current.has(o)) o.onTimer(now);
+      if (!this.has(o)) o.onTimer(now);
     }
-    due.length = 0;
     this.arm();
   }
 
   stop(): void {
     this.waker.close();
-    this.current.clear();
+    this.ids.clear();
+    this.freeIds.length = 0;
+    this.dueNow.length = 0;
     this.ats.length = 0;
     this.owners.length = 0;
     this.armedAt = Infinity;

@@ -179,7 +179,8 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
   /** A copy of the datagram being delivered, safe to keep. */
   packetIn(raw: RawVrrp): VrrpPacketIn {
     return {
-      family: raw.family, src: raw.src.slice(), dst: raw.dst.slice(), ttl: raw.ttl,
+      // Buffer.from copies into Node's shared pool (no ArrayBuffer per copy).
+      family: raw.family, src: Buffer.from(raw.src), dst: Buffer.from(raw.dst), ttl: raw.ttl,
       payload: Buffer.from(raw.buf.subarray(raw.payloadOff, raw.payloadOff + raw.payloadLen)),
       ifindex: raw.ifindex, srcText: formatIP(raw.family, raw.src), rxUs: raw.rxUs,
     };

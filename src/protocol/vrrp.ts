@@ -98,7 +98,8 @@ export function encodeVrrp(adv: VrrpAdvert, opts: EncodeOptions = {}, out?: Buff
   if (!(adv.vrid >= 0 && adv.vrid <= 255 && adv.priority >= 0 && adv.priority <= 255))
     throw new Error('VRRP encode: vrid/priority out of range');
   const len = vrrpLength(version, family, addresses.length);
-  const buf = out ? out.subarray(0, len) : Buffer.alloc(len);
+  // allocUnsafe takes small buffers from Node's shared pool: no ArrayBuffer of their own.
+  const buf = out ? out.subarray(0, len) : Buffer.allocUnsafe(len).fill(0);
   if (buf.length < len) throw new Error('VRRP encode: output buffer too small');
   // RFC 9568 5.2.1-5.2.4: version/type nibbles, VRID, priority, count
   buf[0] = (version << 4) | ((adv.type ?? VRRP_TYPE_ADVERTISEMENT) & 0x0f);

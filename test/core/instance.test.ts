@@ -102,6 +102,21 @@ describe('state machine (RFC 9568 6.4)', () => {
     i.timerFired(i.deadline!);
     expect(i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
   });
+  it('a master hearing a lower-priority advert stays the master it reports; a higher one replaces it', () => {
+    const i = mk({ priority: 200 });
+    i.start(0);
+    i.timerFired(i.deadline!);
+    const lower = { priority: 100, intervalUs: S, src: ip('192.0.2.3') };
+    expect(types(i.advert(4 * S, lower))).toEqual(['send(200)']);
+    expect(i.master).toMatchObject({ self: true, priority: 200 });
+    i.advert(5 * S, { ...lower, priority: 250 });
+    expect(i.state).toBe('BACKUP');
+    expect(i.master).toMatchObject({ self: false, priority: 250, address: ip('192.0.2.3'), lastAdvertAt: 5 * S });
+    // the record of the master is kept up to date by later adverts
+    i.advert(6 * S, { ...lower, priority: 250 });
+    expect(i.master).toMatchObject({ self: false, lastAdvertAt: 6 * S });
+  });
+
   it('shutdown of a master sends priority 0 before releasing the VIPs', () => {
     const i = mk();
     i.start(0);

@@ -58,6 +58,7 @@ describe('Scheduler (one wake-up for all instances)', () => {
     const op = fc.oneof(
       fc.record({ k: fc.constant('set' as const), o: fc.nat(7), at: fc.nat(1000) }),
       fc.record({ k: fc.constant('clear' as const), o: fc.nat(7) }),
+      fc.record({ k: fc.constant('release' as const), o: fc.nat(7) }),
       fc.record({ k: fc.constant('fire' as const), dt: fc.nat(300) }),
     );
     fc.assert(
@@ -72,8 +73,10 @@ describe('Scheduler (one wake-up for all instances)', () => {
           if (x.k === 'set') {
             s.set(owners[x.o]!, x.at);
             model.set(x.o, x.at);
-          } else if (x.k === 'clear') {
-            s.clear(owners[x.o]!);
+          } else if (x.k === 'clear' || x.k === 'release') {
+            // release: the owner is gone; its slot goes to the next new owner
+            if (x.k === 'clear') s.clear(owners[x.o]!);
+            else s.release(owners[x.o]!);
             model.delete(x.o);
           } else {
             now += x.dt;

@@ -26,7 +26,7 @@ describe('npm run lab', () => {
       expect(Number(t?.[1])).toBeGreaterThan(60); // Skew_Time 60.9 ms
       expect(Number(t?.[1])).toBeLessThan(200);
       expect(r.stdout).toMatch(/namespaces removed/);
-      expect(r.stdout).toMatch(/vipd is \S+ --max-semi-space-size=1 \S+\/dist\/bin\/vipd\.cjs/);
+      expect(r.stdout).toMatch(/vipd is \S+ --max-semi-space-size=1 --v8-pool-size=1 --optimize-for-size \S+\/dist\/bin\/vipd\.cjs/);
       const pid = /namespaces (vl\d+)-/.exec(r.stdout)?.[1];
       expect(run('ip', ['netns', 'list'])).not.toContain(`${pid}-`);
     });

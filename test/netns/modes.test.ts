@@ -116,12 +116,14 @@ describe('protocol variants', () => {
     const client = lab.node('client').ns;
     lab.exec(client, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', '2001:db8::200']);
     expect(lab.exec(client, ['ip', '-6', 'neigh', 'show', '2001:db8::200'])).toContain(lab.node('r1').mac);
+    // keepalived sets the NA Router flag from the interface's forwarding setting: r2 routes.
+    lab.exec(lab.node('r2').ns, ['sysctl', '-qw', 'net.ipv6.conf.eth0.forwarding=1']);
     const from = sniff.mark;
     lo.setMark();
     hi.signal('SIGKILL');
     await lo.waitState('MASTER');
     const na = await sniff.waitFor((l) => l.type === 'na' && l.target === '2001:db8::200', 3000, 'NA', from);
-    expect(na).toMatchObject({ targetMac: lab.node('r2').mac, override: true, solicited: false });
+    expect(na).toMatchObject({ targetMac: lab.node('r2').mac, override: true, solicited: false, router: true });
     await holders('2001:db8::200/64', ['r2']);
     expect(lab.exec(client, ['ip', '-6', 'neigh', 'show', '2001:db8::200'])).toContain(lab.node('r2').mac);
     lab.exec(client, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', '2001:db8::200']);

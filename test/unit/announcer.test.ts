@@ -1,0 +1,53 @@
+/**
+ * The per-interface announcer (logic only: frames go to a fake socket). The NA Router flag
+ * comes from the interface's IPv6 forwarding setting, read once for a burst of takeovers;
+ * each instance's second burst is its own.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Announcer } from '../../src/daemon/announcer.js';
+import type { PacketSocket } from '../../src/os/packet-socket.js';
+
+const MAC = Uint8Array.from([2, 0, 0, 0, 0, 1]);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function fakeSocket(): { sock: PacketSocket; frames: Buffer[] } {
+  const frames: Buffer[] = [];
+  return { sock: { send: (f: Buffer) => frames.push(f) } as unknown as PacketSocket, frames };
+}
+
+describe('Announcer', () => {
+  it('500 instances taking over at once read the forwarding setting without 64 KiB per read', async () => {
+    const { sock, frames } = fakeSocket();
+    // `lo` exists in every namespace; its setting is only read.
+    const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const owners = Array.from({ length: 500 }, (_, i) => ({ i }));
+    await Promise.all(owners.map(async (o, i) => {
+      await a.announce(o, [{ address: `2001:db8::${(i + 1).toString(16)}`, family: 6 }], 1, 0);
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+    }));
+    // fs.readFile allocates 64 KiB for a /proc file: 500 reads in flight were 32 MB.
+    expect(peak).toBeLessThan(2 * 1024 * 1024);
+    expect(frames).toHaveLength(500);
+    const forwarding = readFileSync('/proc/sys/net/ipv6/conf/lo/forwarding', 'utf8').trim() === '1';
+    // ICMPv6 NA in an Ethernet frame: 14 + 40 bytes of headers, flags in the first byte after type/code/checksum
+    for (const f of frames) expect(((f[14 + 40 + 4] as number) & 0x80) !== 0).toBe(forwarding);
+  });
+
+  it('a second burst per instance after the delay; cancelling one instance leaves the others', async () => {
+    const { sock, frames } = fakeSocket();
+    const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
+    const x = {};
+    const y = {};
+    await a.announce(x, [{ address: '192.0.2.10', family: 4 }], 2, 0.05);
+    await a.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0.05);
+    expect(frames).toHaveLength(4);
+    a.cancel(x);
+    await sleep(150);
+    expect(frames).toHaveLength(6);
+    // the second burst is y's: ARP target address (sender protocol address) 192.0.2.11
+    expect([...frames[5]!.subarray(14 + 14, 14 + 18)]).toEqual([192, 0, 2, 11]);
+  });
+});
