@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { Capture, type Pkt } from './capture.js';
+import { StallSampler, type StallInfo } from './stalls.js';
 import { Daemon, type Impl } from '../../src/lab/daemon-proc.js';
 
 export const VIP = '192.0.2.200';
@@ -21,8 +22,8 @@ async function until<T>(fn: () => T | undefined | false, timeoutMs: number, what
   }
 }
 
-function conf(impl: Impl, node: string, prefix: string, insts: LabInstance[]): string {
-  return labConfig(impl === 'keepalived' ? `${prefix}-${node}` : node, insts, ['vrrp_version 3']);
+function conf(impl: Impl, node: string, prefix: string, insts: LabInstance[], globals: string[] = []): string {
+  return labConfig(impl === 'keepalived' ? `${prefix}-${node}` : node, insts, ['vrrp_version 3', ...globals]);
 }
 
 export interface FailoverResult {
@@ -103,28 +104,44 @@ export interface JitterResult {
   p99: number;
   max: number;
   spurious: number;
+  /** the 5 largest gaps with the master's run-queue wait and the machine's steal around each */
+  worst: StallInfo[];
+  /** over the whole run: the master's run-queue wait and the machine's steal (ms) */
+  runDelayMs: number;
+  stealMs: number;
 }
 
-/** 10 ms adverts for `seconds` with two CPU hogs; interval statistics of the master on the wire. */
-export async function jitter(lab: NetnsLab, dir: string, impl: Impl, seconds: number): Promise<JitterResult> {
+/**
+ * 10 ms adverts for `seconds` with two CPU hogs; interval statistics of the master on the
+ * wire. `globals`: extra global_defs for both daemons (e.g. vrrp_priority).
+ */
+export async function jitter(lab: NetnsLab, dir: string, impl: Impl, seconds: number, globals: string[] = []): Promise<JitterResult> {
   const cap = new Capture(lab, 'client');
   await cap.ready();
   const a = new Daemon(lab, impl, 'r1', dir);
   const b = new Daemon(lab, impl, 'r2', dir);
   const inst = (p: number): LabInstance => ({ vrid: 52, priority: p, advertInt: 0.01, version: 3, vips: ['192.0.2.201/24'] });
-  a.start(conf(impl, 'r1', lab.prefix, [inst(150)]));
-  b.start(conf(impl, 'r2', lab.prefix, [inst(100)]));
+  a.start(conf(impl, 'r1', lab.prefix, [inst(150)], globals));
+  b.start(conf(impl, 'r2', lab.prefix, [inst(100)], globals));
   const hogs = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
   try {
     await until(() => cap.find('vrrp', { src: R.r1, vrid: 52 }).length >= 10, 20_000, 'r1 master');
+    // keepalived's VRRP work is done by its child process: the last pid
+    const sampler = new StallSampler(a.pids().at(-1)!);
     const t0 = Date.now() / 1000;
     await sleep(seconds * 1000);
     const t1 = Date.now() / 1000;
+    sampler.stop();
     const ads = cap.find('vrrp', { vrid: 52, after: t0 }).filter((p) => p.t <= t1);
     const own = ads.filter((p) => p.src === R.r1);
-    const gaps = own.slice(1).map((p, i) => (p.t - own[i]!.t) * 1000).sort((x, y) => x - y);
+    const spans = own.slice(1).map((p, i) => ({ from: own[i]!.t, to: p.t, ms: (p.t - own[i]!.t) * 1000 }));
+    const gaps = spans.map((g) => g.ms).sort((x, y) => x - y);
     const q = (f: number): number => gaps[Math.min(gaps.length - 1, Math.floor(f * gaps.length))] ?? Number.NaN;
-    return { impl, seconds, adverts: own.length, p50: q(0.5), p99: q(0.99), max: gaps.at(-1) ?? Number.NaN, spurious: ads.filter((p) => p.src !== R.r1).length };
+    const worst = [...spans].sort((x, y) => y.ms - x.ms).slice(0, 5).map((g) => sampler.around(g.from, g.to, g.ms));
+    return {
+      impl, seconds, adverts: own.length, p50: q(0.5), p99: q(0.99), max: gaps.at(-1) ?? Number.NaN,
+      spurious: ads.filter((p) => p.src !== R.r1).length, worst, ...sampler.totals(),
+    };
   } finally {
     for (const h of hogs) h.kill('SIGKILL');
     await a.signal('SIGTERM');
@@ -189,12 +206,18 @@ export async function scale(lab: NetnsLab, dir: string, impl: Impl, vrids: numbe
     for (const c of caps) await c.stop(); // tcpdump would compete for the CPU being measured
     await sleep(1000);
     const c0 = [a.cpuSeconds(), b.cpuSeconds()];
-    await sleep(windowS * 1000);
+    // RSS is the peak of one sample a second: V8's heap grows and shrinks between collections
+    const rss = [0, 0];
+    for (let t = 0; t < windowS; t++) {
+      await sleep(1000);
+      rss[0] = Math.max(rss[0]!, a.rssKb());
+      rss[1] = Math.max(rss[1]!, b.rssKb());
+    }
     const c1 = [a.cpuSeconds(), b.cpuSeconds()];
     return {
       impl, vrids, lans, intervalMs: intervalS * 1000, convergeMs, mastered: masteredCount, convergeLimitMs: limitMs,
       masterCpuPct: ((c1[0]! - c0[0]!) / windowS) * 100, backupCpuPct: ((c1[1]! - c0[1]!) / windowS) * 100,
-      masterRssMb: a.rssKb() / 1024, backupRssMb: b.rssKb() / 1024,
+      masterRssMb: rss[0]! / 1024, backupRssMb: rss[1]! / 1024,
     };
   } finally {
     await a.signal('SIGTERM');

@@ -13,6 +13,7 @@ const KNOWN_UNSUPPORTED = new Set([
   'notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'use_vmac', 'vmac_xmit_base', 'virtual_routes',
   'virtual_rules', 'virtual_ipaddress_excluded', 'static_ipaddress', 'static_routes', 'smtp_alert', 'notification_email',
   'dont_track_primary', 'mcast_src_ip', 'old_unicast_checksum', 'garp_lower_prio_repeat', 'garp_master_refresh',
+  'vrrp_rlimit_rttime', 'vrrp_no_swap', 'vrrp_cpu_affinity',
 ]);
 
 class Builder {
@@ -38,7 +39,7 @@ class Builder {
     const a = this.args(st, 1);
     if (!a) return null;
     const v = Number(a[0]);
-    if (!/^\d+$/.test(a[0]!) || v < min || v > max) {
+    if (!/^-?\d+$/.test(a[0]!) || v < min || v > max) {
       this.err(st.args[0]!.pos, `'${st.keyword}' must be an integer from ${min} to ${max}, got '${a[0]}'`);
       return null;
     }
@@ -68,6 +69,8 @@ interface Globals {
   version: 2 | 3;
   garpDelay: number;
   garpRepeat: number;
+  vrrpPriority: number | null;
+  vrrpRtPriority: number | null;
 }
 
 function globalDefs(b: Builder, stmts: Statement[], g: Globals): void {
@@ -77,6 +80,10 @@ function globalDefs(b: Builder, stmts: Statement[], g: Globals): void {
       case 'vrrp_version': { const v = b.int(st, 2, 3); if (v) g.version = v as 2 | 3; break; }
       case 'vrrp_garp_master_delay': g.garpDelay = b.int(st, 0, 3600) ?? g.garpDelay; break;
       case 'vrrp_garp_master_repeat': g.garpRepeat = b.int(st, 1, 255) ?? g.garpRepeat; break;
+      // keepalived: nice value of the VRRP process (negative = more CPU when the host is busy)
+      case 'vrrp_priority': g.vrrpPriority = b.int(st, -20, 19) ?? g.vrrpPriority; break;
+      // keepalived: real-time scheduling (SCHED_RR) at this priority
+      case 'vrrp_rt_priority': g.vrrpRtPriority = b.int(st, 1, 99) ?? g.vrrpRtPriority; break;
       default: b.unknown(st, 'global_defs');
     }
   }
@@ -198,7 +205,7 @@ function instance(b: Builder, st: Statement, g: Globals): InstanceModel | null {
 
 export function buildConfig(file: string, stmts: Statement[]): DaemonConfig {
   const b = new Builder();
-  const g: Globals = { routerId: null, version: 3, garpDelay: 5, garpRepeat: 5 };
+  const g: Globals = { routerId: null, version: 3, garpDelay: 5, garpRepeat: 5, vrrpPriority: null, vrrpRtPriority: null };
   // global_defs first, wherever it stands: its defaults apply to every instance
   for (const st of stmts) if (st.keyword === 'global_defs') globalDefs(b, b.block(st), g);
   const instances: InstanceModel[] = [];
@@ -219,7 +226,7 @@ export function buildConfig(file: string, stmts: Statement[]): DaemonConfig {
     vrids.set(key, i.name);
   }
   if (b.errors.length) throw new ConfigErrors(b.errors);
-  return { file, routerId: g.routerId, instances };
+  return { file, routerId: g.routerId, vrrpPriority: g.vrrpPriority, vrrpRtPriority: g.vrrpRtPriority, instances };
 }
 
 export async function loadKeepalivedConfig(file: string, src: FileSource): Promise<DaemonConfig> {

@@ -40,6 +40,10 @@ export interface InstanceModel {
 export interface DaemonConfig {
   file: string;
   routerId: string | null;
+  /** global_defs vrrp_priority: the daemon's nice value (-20..19); null leaves it as started. */
+  vrrpPriority: number | null;
+  /** global_defs vrrp_rt_priority: SCHED_RR at this priority (1..99); null: not real-time. */
+  vrrpRtPriority: number | null;
   instances: InstanceModel[];
 }
 

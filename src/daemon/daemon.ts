@@ -4,6 +4,9 @@
  * instances, follows link and address events, and reloads or stops cleanly.
  */
 import { EventEmitter } from 'node:events';
+import { execFile } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
@@ -102,7 +105,38 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
   }
 
+  /**
+   * keepalived's vrrp_priority: the nice value of the thread that runs every instance (the
+   * main thread; setpriority on Linux is per thread). Under CPU contention a daemon at the
+   * default nice waits on the run queue behind busy processes and its adverts come late.
+   */
+  private async applyPriority(c: DaemonConfig): Promise<void> {
+    if (c.vrrpPriority !== null && c.vrrpPriority !== getPriority()) {
+      try {
+        setPriority(c.vrrpPriority);
+        this.log.info({ nice: c.vrrpPriority }, 'scheduling priority set (vrrp_priority)');
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, nice: c.vrrpPriority }, 'could not set vrrp_priority (needs CAP_SYS_NICE to raise it)');
+      }
+    }
+    // vrrp_rt_priority: SCHED_RR for the main thread (its tid is the pid), which a busy
+    // normal process can no longer keep off the CPU. Node has no sched_setscheduler:
+    // util-linux's chrt (essential on Debian) does it. The kernel's RT throttling
+    // (sched_rt_runtime_us, 95 % by default) still leaves the host some CPU.
+    if (c.vrrpRtPriority !== null && c.vrrpRtPriority !== this.rtPriority) {
+      try {
+        await promisify(execFile)('chrt', ['--rr', '-p', String(c.vrrpRtPriority), String(process.pid)]);
+        this.rtPriority = c.vrrpRtPriority;
+        this.log.info({ rtPriority: c.vrrpRtPriority }, 'real-time scheduling set (vrrp_rt_priority, SCHED_RR)');
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message.trim(), rtPriority: c.vrrpRtPriority }, 'could not set vrrp_rt_priority');
+      }
+    }
+  }
+  private rtPriority: number | null = null;
+
   async start(): Promise<void> {
+    await this.applyPriority(this.config);
     await this.resolveInterfaces(this.config);
     this.armGuardian(this.config);
     await this.removeLeftovers(this.config.instances);
@@ -246,6 +280,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
     this.config = next;
+    await this.applyPriority(next);
     this.armGuardian(next);
     for (const name of [...res.restarted, ...res.added]) this.startInstance(next.instances.find((x) => x.name === name)!);
     this.log.info(res, 'configuration reloaded');

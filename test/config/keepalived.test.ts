@@ -107,6 +107,18 @@ describe('keepalived.conf subset', () => {
     expect(e).toEqual(["1:1 keepalived keyword 'vrrp_script' is not supported by vipd yet", "7:2 keepalived keyword 'track_script' is not supported by vipd yet"]);
   });
 
+  it('process scheduling: vrrp_priority (nice, negative allowed) and vrrp_rt_priority, with their ranges', async () => {
+    const inst = 'vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n';
+    const c = await load(`global_defs {\n vrrp_priority -20\n vrrp_rt_priority 50\n}\n${inst}`);
+    expect([c.vrrpPriority, c.vrrpRtPriority]).toEqual([-20, 50]);
+    expect([(await load(inst)).vrrpPriority, (await load(inst)).vrrpRtPriority]).toEqual([null, null]);
+    expect(await errors(`global_defs {\n vrrp_priority 20\n vrrp_rt_priority 0\n vrrp_rlimit_rttime 10000\n}\n${inst}`)).toEqual([
+      "2:16 'vrrp_priority' must be an integer from -20 to 19, got '20'",
+      "3:19 'vrrp_rt_priority' must be an integer from 1 to 99, got '0'",
+      "4:2 keepalived keyword 'vrrp_rlimit_rttime' is not supported by vipd yet",
+    ]);
+  });
+
   it('lists every error, each with its position', async () => {
     const e = await errors(`vrrp_instance V {
   interface eth0

@@ -1,0 +1,76 @@
+/**
+ * Why an advert was late: while the jitter run goes, sample the daemon's main thread's
+ * run-queue wait (/proc/PID/schedstat, 2nd field: ns spent runnable but not running) and
+ * the machine's steal time (/proc/stat, time the hypervisor ran someone else on our vCPUs).
+ * A gap with as much run-queue wait is CPU scheduling in this VM; with steal, the host.
+ */
+import { readFileSync } from 'node:fs';
+
+interface Sample {
+  t: number;
+  runDelayNs: number;
+  stealTicks: number;
+}
+
+const TICK_MS = 10; // USER_HZ 100
+
+export interface StallInfo {
+  gapMs: number;
+  /** run-queue wait of the daemon's main thread around the gap */
+  runDelayMs: number;
+  /** steal time of the machine (all vCPUs) around the gap */
+  stealMs: number;
+}
+
+function steal(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+  return Number(cpu[8] ?? 0);
+}
+
+function runDelay(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export class StallSampler {
+  private readonly samples: Sample[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number, everyMs = 20) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  private sample(): void {
+    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), stealTicks: steal() });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+
+  /** Totals over the whole run (ms). */
+  totals(): { runDelayMs: number; stealMs: number } {
+    const a = this.samples[0]!;
+    const b = this.samples.at(-1)!;
+    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: (b.stealTicks - a.stealTicks) * TICK_MS };
+  }
+
+  /** Run-queue wait and steal between the last sample before t0 and the first after t1 (s). */
+  around(t0: number, t1: number, gapMs: number): StallInfo {
+    let a = this.samples[0]!;
+    let b = this.samples.at(-1)!;
+    for (const s of this.samples) {
+      if (s.t <= t0) a = s;
+      if (s.t >= t1) {
+        b = s;
+        break;
+      }
+    }
+    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: (b.stealTicks - a.stealTicks) * TICK_MS };
+  }
+}
