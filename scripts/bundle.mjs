@@ -11,10 +11,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /**
- * Node options for the daemon, in its #! line (env -S splits them): V8's young generation
- * capped at 1 MiB semi-spaces. Its garbage is a few short-lived objects per packet, and the
- * default lets new space grow to ~30 MB of RSS at 1000 instances (docs/BENCHMARKS.md). This
- * flag only works on the command line: set at run time it does not shrink the heap.
+ * Node options for the daemon, in its #! line (env -S splits them), measured at 1000
+ * instances (docs/BENCHMARKS.md): V8's young generation capped at 1 MiB semi-spaces (its
+ * garbage is a few short-lived objects per packet; the default lets new space grow to ~30 MB
+ * of RSS); one V8 worker thread (the optimizing compiler's zone memory stayed in four
+ * threads' malloc arenas: 6-7 MB); --optimize-for-size (smaller old-generation growth).
+ * These only work on the command line: set at run time they do not resize the heap.
  * src/lab/cli-command.ts reads the flags back from this line.
  */
 const NODE_FLAGS = { vipd: '--max-semi-space-size=1 --v8-pool-size=1 --optimize-for-size', vipctl: '' };

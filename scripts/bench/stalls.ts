@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 interface Sample {
   t: number;
   runDelayNs: number;
-  stealTicks: number;
+  /** steal ticks of each vCPU */
+  steal: number[];
 }
 
 const TICK_MS = 10; // USER_HZ 100
@@ -18,14 +19,18 @@ export interface StallInfo {
   gapMs: number;
   /** run-queue wait of the daemon's main thread around the gap */
   runDelayMs: number;
-  /** steal time of the machine (all vCPUs) around the gap */
+  /** steal time around the gap, summed over the vCPUs */
   stealMs: number;
+  /** the largest steal of one vCPU around the gap */
+  stealOneMs: number;
 }
 
-function steal(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-  return Number(cpu[8] ?? 0);
+/** Steal ticks per vCPU (the `cpuN` lines of /proc/stat, 8th value). */
+function steal(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => Number(l.trim().split(/\s+/)[8] ?? 0));
 }
+
+const stealDelta = (a: Sample, b: Sample): number[] => b.steal.map((x, i) => (x - (a.steal[i] ?? 0)) * TICK_MS);
 
 function runDelay(pid: number): number {
   try {
@@ -45,7 +50,7 @@ export class StallSampler {
   }
 
   private sample(): void {
-    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), stealTicks: steal() });
+    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), steal: steal() });
   }
 
   stop(): void {
@@ -57,7 +62,7 @@ export class StallSampler {
   totals(): { runDelayMs: number; stealMs: number } {
     const a = this.samples[0]!;
     const b = this.samples.at(-1)!;
-    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: (b.stealTicks - a.stealTicks) * TICK_MS };
+    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: stealDelta(a, b).reduce((x, y) => x + y, 0) };
   }
 
   /** Run-queue wait and steal between the last sample before t0 and the first after t1 (s). */
@@ -71,6 +76,7 @@ export class StallSampler {
         break;
       }
     }
-    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: (b.stealTicks - a.stealTicks) * TICK_MS };
+    const d = stealDelta(a, b);
+    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: d.reduce((x, y) => x + y, 0), stealOneMs: Math.max(0, ...d) };
   }
 }

@@ -48,6 +48,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly announcers = new Map<string, Announcer>();
   private readonly ifaces = new Map<string, Interface>();
   private readonly guardian = new Guardian();
+  /** vrrp_rt_priority in force (SCHED_RR set through chrt), to apply a change on reload only. */
+  private rtPriority: number | null = null;
   /** Packets for a VRID no instance here serves, per socket. */
   unknownVrid = 0;
 
@@ -133,7 +135,6 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       }
     }
   }
-  private rtPriority: number | null = null;
 
   async start(): Promise<void> {
     await this.applyPriority(this.config);
