@@ -66,7 +66,8 @@ async function main(): Promise<void> {
             const lim = kind === 'crash' ? masterDownIntervalUs(3, 100, iv * 1e6) / 1000 : skewTimeUs(3, 100, iv * 1e6) / 1000;
             expectLoose(impl, x.takeoverMs >= lim - 0.5 && x.takeoverMs <= lim * 1.5 + 20, `${impl} ${kind} ${iv * 1000} ms takeover ${f1(x.takeoverMs)} ms outside [${f1(lim)}, ${f1(lim * 1.5 + 20)}]`);
             expectLoose(impl, x.staleReplies === 0, `${impl} ${kind}: ${x.staleReplies} stale replies`);
-            log(`${kind} ${impl} ${iv * 1000} ms: takeover ${f1(x.takeoverMs)} ms, GARP ${f1(x.garpMs)} ms, lost ${x.repliesLost}, gap ${f1(x.largestGapMs)} ms, stale ${x.staleReplies}`);
+            const st = x.stall;
+            log(`${kind} ${impl} ${iv * 1000} ms: takeover ${f1(x.takeoverMs)} ms, GARP ${f1(x.garpMs)} ms, lost ${x.repliesLost}, gap ${f1(x.largestGapMs)} ms, stale ${x.staleReplies}; new master's run-queue wait ${f1(st.runDelayMs)} ms, steal ${f1(st.stealMs)} / ${f1(st.stealOneMs)} ms`);
             fo.push(x);
           }
         }

@@ -38,6 +38,8 @@ export interface FailoverResult {
   killToAdvertMs: number | null;
   repliesLost: number;
   largestGapMs: number;
+  /** the new master's run-queue wait and the machine's steal between r1's last advert and r2's first */
+  stall: StallInfo;
   /** echo replies from r1's MAC after r2's first GARP (a VIP left behind) */
   staleReplies: number;
 }
@@ -63,6 +65,8 @@ export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS
   try {
     await until(() => cap.find('vrrp', { src: R.r1, prioAbove: 0 }).length >= 3, 20_000 + 5000 * intervalS, 'r1 master');
     await sleep(Math.max(500, 3000 * intervalS));
+    // keepalived's VRRP work is done by its child process: the last pid
+    const sampler = new StallSampler(ds[1]!.pids().at(-1)!, 5);
     let tk: number;
     if (kind === 'crash') tk = await ds[0]!.crash();
     else {
@@ -72,6 +76,7 @@ export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS
     const first = await until(() => cap.find('vrrp', { src: R.r2, after: tk, prioAbove: 0 })[0], 10_000 + 5000 * intervalS, 'r2 advert')
       .catch((e: Error) => { throw new Error(`${e.message}\n${logsOf(dir, impl)}`); });
     const garp = await until(() => cap.find('garp', { after: tk }).find((g) => g.srcMac === lab.node('r2').mac && g.src === VIP), 5000, 'r2 GARP');
+    sampler.stop();
     await sleep(Math.max(1000, 2000 * intervalS));
     const origin = kind === 'crash'
       ? cap.find('vrrp', { src: R.r1, prioAbove: 0 }).filter((p) => p.t < first.t).at(-1)!.t
@@ -86,7 +91,7 @@ export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS
       impl, intervalMs: intervalS * 1000, kind,
       takeoverMs: (first.t - origin) * 1000, garpMs: (garp.t - origin) * 1000,
       killToAdvertMs: kind === 'term' ? (first.t - tk) * 1000 : null,
-      repliesLost: lost, largestGapMs: gap * 1000, staleReplies: stale,
+      repliesLost: lost, largestGapMs: gap * 1000, staleReplies: stale, stall: sampler.around(origin, first.t, (first.t - origin) * 1000),
     };
   } finally {
     ping.kill('SIGINT');
