@@ -17,12 +17,10 @@ export interface AnnounceTarget {
   family: 4 | 6;
 }
 
-/** How long one read of the interface's IPv6 forwarding setting serves announcements. */
-const FORWARDING_TTL_MS = 1000;
-
 export class Announcer {
   private readonly pending = new Map<object, NodeJS.Timeout>();
-  private forwarding: { at: number; value: Promise<boolean> } | null = null;
+  /** The read of the forwarding setting in flight, shared by every announcement meanwhile. */
+  private reading: Promise<boolean> | null = null;
   sent = 0;
 
   constructor(
@@ -30,6 +28,8 @@ export class Announcer {
     private readonly mac: Uint8Array,
     private readonly ifname: string,
     private readonly onError: (e: Error, owner: object) => void,
+    /** Where the per-interface IPv6 settings are (tests point it at files of their own). */
+    private readonly ipv6Conf = '/proc/sys/net/ipv6/conf',
   ) {}
 
   /** Start a burst for `owner` now and a second one after delayS (cancelling its pending one). */
@@ -67,16 +67,20 @@ export class Announcer {
   }
 
   /**
-   * keepalived sets the NA Router flag from the interface's IPv6 forwarding setting. Read once
-   * for all the instances that take over together (fs.readFile would allocate 64 KiB per read
-   * of a /proc file: 32 MB when 500 IPv6 instances became master at once).
+   * keepalived sets the NA Router flag from the interface's IPv6 forwarding setting. One read
+   * serves the instances that take over together (fs.readFile would allocate 64 KiB per read
+   * of a /proc file: 32 MB when 500 IPv6 instances became master at once); the next takeover
+   * reads again, so a changed setting is never missed.
    */
   private isForwarding(): Promise<boolean> {
-    const now = performance.now();
-    if (!this.forwarding || now - this.forwarding.at > FORWARDING_TTL_MS) {
-      this.forwarding = { at: now, value: readFlag(`/proc/sys/net/ipv6/conf/${this.ifname}/forwarding`) };
+    if (!this.reading) {
+      const p = readFlag(`${this.ipv6Conf}/${this.ifname}/forwarding`);
+      this.reading = p;
+      void p.then(() => {
+        if (this.reading === p) this.reading = null;
+      });
     }
-    return this.forwarding.value;
+    return this.reading;
   }
 
   private async frames(targets: AnnounceTarget[]): Promise<Buffer[]> {

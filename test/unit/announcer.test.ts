@@ -3,7 +3,9 @@
  * comes from the interface's IPv6 forwarding setting, read once for a burst of takeovers;
  * each instance's second burst is its own.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Announcer } from '../../src/daemon/announcer.js';
 import type { PacketSocket } from '../../src/os/packet-socket.js';
@@ -34,6 +36,23 @@ describe('Announcer', () => {
     const forwarding = readFileSync('/proc/sys/net/ipv6/conf/lo/forwarding', 'utf8').trim() === '1';
     // ICMPv6 NA in an Ethernet frame: 14 + 40 bytes of headers, flags in the first byte after type/code/checksum
     for (const f of frames) expect(((f[14 + 40 + 4] as number) & 0x80) !== 0).toBe(forwarding);
+  });
+
+  it('each takeover reads the forwarding setting again (a changed setting is never missed)', async () => {
+    const { sock, frames } = fakeSocket();
+    const conf = mkdtempSync(join(tmpdir(), 'vipd-ipv6conf-'));
+    mkdirSync(join(conf, 'eth0'));
+    const a = new Announcer(sock, MAC, 'eth0', (e) => { throw e; }, conf);
+    const target = [{ address: '2001:db8::1', family: 6 as const }];
+    const router = (): boolean[] => frames.map((f) => ((f[14 + 40 + 4] as number) & 0x80) !== 0);
+    writeFileSync(join(conf, 'eth0', 'forwarding'), '0\n');
+    await a.announce({}, target, 1, 0);
+    writeFileSync(join(conf, 'eth0', 'forwarding'), '1\n');
+    await a.announce({}, target, 1, 0);
+    expect(router()).toEqual([false, true]);
+    rmSync(conf, { recursive: true, force: true });
+    await a.announce({}, target, 1, 0); // unreadable: not a router
+    expect(router()).toEqual([false, true, false]);
   });
 
   it('a second burst per instance after the delay; cancelling one instance leaves the others', async () => {
