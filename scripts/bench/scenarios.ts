@@ -65,8 +65,7 @@ export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS
   try {
     await until(() => cap.find('vrrp', { src: R.r1, prioAbove: 0 }).length >= 3, 20_000 + 5000 * intervalS, 'r1 master');
     await sleep(Math.max(500, 3000 * intervalS));
-    // keepalived's VRRP work is done by its child process: the last pid
-    const sampler = new StallSampler(ds[1]!.pids().at(-1)!, 5);
+    const sampler = new StallSampler(ds[1]!.vrrpPid()!, 5);
     let tk: number;
     if (kind === 'crash') tk = await ds[0]!.crash();
     else {
@@ -131,8 +130,7 @@ export async function jitter(lab: NetnsLab, dir: string, impl: Impl, seconds: nu
   const hogs = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
   try {
     await until(() => cap.find('vrrp', { src: R.r1, vrid: 52 }).length >= 10, 20_000, 'r1 master');
-    // keepalived's VRRP work is done by its child process: the last pid
-    const sampler = new StallSampler(a.pids().at(-1)!);
+    const sampler = new StallSampler(a.vrrpPid()!);
     const t0 = Date.now() / 1000;
     await sleep(seconds * 1000);
     const t1 = Date.now() / 1000;

@@ -57,6 +57,11 @@ export class Daemon {
     return out;
   }
 
+  /** The process that runs the VRRP instances: vipd's only one, keepalived's VRRP child. */
+  vrrpPid(): number | undefined {
+    return this.pids().at(-1);
+  }
+
   /** CPU seconds used so far (user + system) by all pids. */
   cpuSeconds(): number {
     let ticks = 0;

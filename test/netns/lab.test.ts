@@ -4,6 +4,7 @@
  * sources), so the bundle is tested on real sockets too.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/netns.js';
 
@@ -26,7 +27,11 @@ describe('npm run lab', () => {
       expect(Number(t?.[1])).toBeGreaterThan(60); // Skew_Time 60.9 ms
       expect(Number(t?.[1])).toBeLessThan(200);
       expect(r.stdout).toMatch(/namespaces removed/);
-      expect(r.stdout).toMatch(/vipd is \S+ --max-semi-space-size=1 --v8-pool-size=1 --optimize-for-size \S+\/dist\/bin\/vipd\.cjs/);
+      // the daemons run with the Node options of the bundle's #! line (scripts/bundle.mjs)
+      const flags = /^#!\/usr\/bin\/env -S node (.+)$/m.exec(readFileSync('dist/bin/vipd.cjs', 'utf8').split('\n', 1)[0]!)?.[1];
+      expect(flags).toContain('--max-semi-space-size=1');
+      expect(r.stdout).toContain(`vipd is ${process.execPath} ${flags} `);
+      expect(r.stdout).toMatch(/vipd is \S+ .* \S+\/dist\/bin\/vipd\.cjs/);
       const pid = /namespaces (vl\d+)-/.exec(r.stdout)?.[1];
       expect(run('ip', ['netns', 'list'])).not.toContain(`${pid}-`);
     });
