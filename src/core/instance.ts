@@ -2,15 +2,17 @@
  * One VRRP instance: the state machine of RFC 9568 section 6 (VRRPv3) with the VRRPv2
  * differences of RFC 3768 (fixed interval), plus keepalived's FAULT state, trackers,
  * nopreempt and preempt_delay. Sans-I/O: events in (with the current time in microseconds),
- * ordered actions out. The instance keeps one timer; `deadline` says when it is due.
+ * ordered actions out, to the sink given at construction (the daemon) or else returned by
+ * each event (tests, simulator, sync groups). The instance keeps one timer; `deadline` says
+ * when it is due. RFC 9568 names the states Initialize / Backup / Active; operators know
+ * Active as MASTER.
  */
 import { compareAddr } from '../protocol/addr.js';
+import { ActionLog, NO_ACTIONS, type Action, type ActionSink, type State, type TimerKind } from './actions.js';
 import { effectivePriority, type TrackerState } from './priority.js';
 import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
 
-/** RFC 9568 names them Initialize / Backup / Active; operators know Active as MASTER. */
-export type State = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
-export type TimerKind = 'adver' | 'masterDown';
+export type { Action, ActionSink, State, TimerKind } from './actions.js';
 
 export interface InstanceConfig {
   name: string;
@@ -41,15 +43,6 @@ export interface AdvertIn {
   src: Uint8Array;
 }
 
-export type Action =
-  | { type: 'send'; priority: number }
-  | { type: 'addVips' }
-  | { type: 'removeVips' }
-  | { type: 'announce' }
-  | { type: 'arm'; timer: TimerKind; at: number }
-  | { type: 'cancel' }
-  | { type: 'transition'; from: State; to: State; reason: string };
-
 export interface MasterInfo {
   /** The master's address, or null when it is this instance or unknown. */
   address: Uint8Array | null;
@@ -77,8 +70,13 @@ export class VrrpInstance {
   master: MasterInfo | null = null;
   private heard: MasterInfo | null = null;
   holdsVips = false;
+  private readonly out: ActionSink;
+  /** Set when there is no sink: the events return what it recorded. */
+  private readonly log: ActionLog | null;
 
-  constructor(config: InstanceConfig) {
+  constructor(config: InstanceConfig, sink?: ActionSink) {
+    this.log = sink ? null : new ActionLog();
+    this.out = sink ?? this.log!;
     this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, ...config };
     this.masterAdverIntervalUs = config.advertIntervalUs;
     this.basePriority = config.priority;
@@ -112,32 +110,29 @@ export class VrrpInstance {
   // ---- events -------------------------------------------------------------------------------
 
   /** RFC 9568 6.4.1: Startup. */
-  start(now: number): Action[] {
-    const out: Action[] = [];
-    if (this.state !== 'INIT') return out;
+  start(now: number): readonly Action[] {
+    if (this.state !== 'INIT') return this.done();
     if (this.config.preemptDelayUs) this.preemptDeadline = now + this.config.preemptDelayUs;
-    if (this.hasOwnFault) this.toFault(now, out, 'startup with fault');
-    else if (this.effective === 255) this.toMaster(now, out, 'address owner');
-    else this.toBackup(now, out, 'startup', this.config.advertIntervalUs);
-    return out;
+    if (this.hasOwnFault) this.toFault(now, 'startup with fault');
+    else if (this.effective === 255) this.toMaster(now, 'address owner');
+    else this.toBackup(now, 'startup', this.config.advertIntervalUs);
+    return this.done();
   }
 
   /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */
-  shutdown(now: number): Action[] {
-    const out: Action[] = [];
-    if (this.state === 'INIT') return out;
+  shutdown(now: number): readonly Action[] {
+    if (this.state === 'INIT') return this.done();
     if (this.state === 'MASTER') {
-      out.push({ type: 'send', priority: 0 });
-      this.releaseVips(out);
+      this.out.send(0);
+      this.releaseVips();
     }
-    this.clearTimer(out);
-    this.transition(out, 'INIT', `shutdown at ${now}`);
-    return out;
+    this.clearTimer();
+    this.transition('INIT', `shutdown at ${now}`);
+    return this.done();
   }
 
   /** An advert for this VRID that passed receive validation (RFC 9568 7.1). */
-  advert(now: number, adv: AdvertIn): Action[] {
-    const out: Action[] = [];
+  advert(now: number, adv: AdvertIn): readonly Action[] {
     // A master that keeps its role stays the master it reports (a lower advert is not one).
     if (adv.priority > 0 && (this.state !== 'MASTER' || this.senderWins(adv))) {
       const m = (this.heard ??= { address: null, self: false, priority: 0, intervalUs: 0, lastAdvertAt: 0 });
@@ -151,53 +146,52 @@ export class VrrpInstance {
     }
     switch (this.state) {
       case 'BACKUP':
-        this.backupAdvert(now, adv, out);
+        this.backupAdvert(now, adv);
         break;
       case 'MASTER':
-        this.masterAdvert(now, adv, out);
+        this.masterAdvert(now, adv);
         break;
       default:
         break; // INIT and FAULT do not take part in the election
     }
-    return out;
+    return this.done();
   }
 
   /** The timer fired (the caller only calls this at or after `deadline`). */
-  timerFired(now: number): Action[] {
-    const out: Action[] = [];
-    if (!this.tKind || now < this.tAt) return out;
+  timerFired(now: number): readonly Action[] {
+    if (!this.tKind || now < this.tAt) return this.done();
     if (this.state === 'BACKUP' && this.tKind === 'masterDown') {
       // RFC 9568 6.4.2: Master_Down_Timer fires -> Active
-      this.toMaster(now, out, 'master down timer expired');
+      this.toMaster(now, 'master down timer expired');
     } else if (this.state === 'MASTER' && this.tKind === 'adver') {
       // RFC 9568 6.4.3: Adver_Timer fires -> send, reset. Scheduled from the previous deadline
       // so that adverts do not drift; after a stall, from now.
-      out.push({ type: 'send', priority: this.effective });
+      this.out.send(this.effective);
       const next = this.tAt + this.config.advertIntervalUs;
-      this.setTimer('adver', next > now ? next : now + this.config.advertIntervalUs, out);
+      this.setTimer('adver', next > now ? next : now + this.config.advertIntervalUs);
     } else {
-      this.clearTimer(out);
+      this.clearTimer();
     }
-    return out;
+    return this.done();
   }
 
   /** A tracker changed (script, interface, file). Unknown names are ignored. */
-  setTracker(now: number, name: string, up: boolean): Action[] {
+  setTracker(now: number, name: string, up: boolean): readonly Action[] {
     const t = this.trackers.find((x) => x.name === name);
-    if (!t || t.up === up) return [];
+    if (!t || t.up === up) return this.done();
     t.up = up;
     return this.recompute(now, `tracker ${name} ${up ? 'up' : 'down'}`);
   }
 
   /** The configured base priority changed (reload). */
-  setBasePriority(now: number, priority: number): Action[] {
+  setBasePriority(now: number, priority: number): readonly Action[] {
     this.basePriority = priority;
     return this.recompute(now, `priority set to ${priority}`);
   }
 
   /** The interface went down or up; down is a FAULT (keepalived semantics). */
-  setLink(now: number, up: boolean): Action[] {
-    if (this.linkUp === up) return [];
+  setLink(now: number, up: boolean): readonly Action[] {
+    if (this.linkUp === up) return this.done();
     this.linkUp = up;
     return this.recompute(now, `interface ${up ? 'up' : 'down'}`);
   }
@@ -205,33 +199,30 @@ export class VrrpInstance {
   // ---- sync group hooks (keepalived vrrp_sync_group) ----------------------------------------
 
   /** Follow a group member to MASTER. */
-  forceMaster(now: number, reason: string): Action[] {
-    const out: Action[] = [];
-    if (this.state === 'BACKUP') this.toMaster(now, out, reason);
-    return out;
+  forceMaster(now: number, reason: string): readonly Action[] {
+    if (this.state === 'BACKUP') this.toMaster(now, reason);
+    return this.done();
   }
 
   /** Follow a group member to BACKUP. */
-  forceBackup(now: number, reason: string): Action[] {
-    const out: Action[] = [];
-    if (this.state === 'MASTER') this.toBackup(now, out, reason, this.masterAdverIntervalUs);
-    return out;
+  forceBackup(now: number, reason: string): readonly Action[] {
+    if (this.state === 'MASTER') this.toBackup(now, reason, this.masterAdverIntervalUs);
+    return this.done();
   }
 
   /** Follow a group member into (or out of) FAULT. */
-  forceFault(now: number, fault: boolean, reason: string): Action[] {
-    const out: Action[] = [];
-    if (fault && (this.state === 'MASTER' || this.state === 'BACKUP')) this.toFault(now, out, reason);
-    else if (!fault && this.state === 'FAULT' && !this.hasOwnFault) this.leaveFault(now, out, reason);
-    return out;
+  forceFault(now: number, fault: boolean, reason: string): readonly Action[] {
+    if (fault && (this.state === 'MASTER' || this.state === 'BACKUP')) this.toFault(now, reason);
+    else if (!fault && this.state === 'FAULT' && !this.hasOwnFault) this.leaveFault(now, reason);
+    return this.done();
   }
 
   // ---- RFC 9568 6.4.2 / 6.4.3 ---------------------------------------------------------------
 
-  private backupAdvert(now: number, adv: AdvertIn, out: Action[]): void {
+  private backupAdvert(now: number, adv: AdvertIn): void {
     if (adv.priority === 0) {
       // 6.4.2: a resigning master: take over after Skew_Time only
-      this.setTimer('masterDown', now + this.skewTimeUs, out);
+      this.setTimer('masterDown', now + this.skewTimeUs);
       return;
     }
     const lower = adv.priority < this.effective;
@@ -239,7 +230,7 @@ export class VrrpInstance {
     if (!lower) this.preemptDeadline = null;
     // 6.4.2: adopt the master's interval (v3 only; v2 intervals are fixed and validated equal)
     if (this.config.version === 3) this.masterAdverIntervalUs = adv.intervalUs;
-    this.setTimer('masterDown', now + this.masterDownIntervalUs, out);
+    this.setTimer('masterDown', now + this.masterDownIntervalUs);
   }
 
   private preemptDelayOver(now: number): boolean {
@@ -248,22 +239,22 @@ export class VrrpInstance {
     return now >= this.preemptDeadline;
   }
 
-  private masterAdvert(now: number, adv: AdvertIn, out: Action[]): void {
+  private masterAdvert(now: number, adv: AdvertIn): void {
     if (adv.priority === 0) {
       // 6.4.3: another router resigned: send an advert at once and reset the Adver_Timer
-      out.push({ type: 'send', priority: this.effective });
-      this.setTimer('adver', now + this.config.advertIntervalUs, out);
+      this.out.send(this.effective);
+      this.setTimer('adver', now + this.config.advertIntervalUs);
       return;
     }
     if (this.senderWins(adv)) {
       // 6.4.3: a better master exists -> Backup with its interval
       const interval = this.config.version === 3 ? adv.intervalUs : this.masterAdverIntervalUs;
-      this.toBackup(now, out, 'higher priority advert received', interval);
+      this.toBackup(now, 'higher priority advert received', interval);
       return;
     }
     // 6.4.3 (RFC 9568): answer a lower-priority advert at once so it stands down quickly;
     // keepalived's lower_prio_no_advert turns this off.
-    if (!this.config.lowerPrioNoAdvert) out.push({ type: 'send', priority: this.effective });
+    if (!this.config.lowerPrioNoAdvert) this.out.send(this.effective);
   }
 
   /** RFC 9568 6.4.3: higher priority wins; equal priority -> the higher primary address wins. */
@@ -274,74 +265,78 @@ export class VrrpInstance {
 
   // ---- transitions --------------------------------------------------------------------------
 
-  private recompute(now: number, reason: string): Action[] {
-    const out: Action[] = [];
+  private recompute(now: number, reason: string): readonly Action[] {
     const wasFaulted = this.state === 'FAULT';
     const e = effectivePriority(this.basePriority, this.trackers);
     this.effective = e.priority;
     this.faults = e.faults;
-    if (this.state === 'INIT') return out;
-    if (this.hasOwnFault && !wasFaulted) this.toFault(now, out, reason);
-    else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, out, reason);
-    return out;
+    if (this.state === 'INIT') return this.done();
+    if (this.hasOwnFault && !wasFaulted) this.toFault(now, reason);
+    else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, reason);
+    return this.done();
   }
 
-  private toMaster(now: number, out: Action[], reason: string): void {
+  private toMaster(now: number, reason: string): void {
     // RFC 9568 6.4.1/6.4.2: send an advert, announce the VIPs, arm the Adver_Timer
-    out.push({ type: 'send', priority: this.effective });
+    this.out.send(this.effective);
     if (!this.holdsVips) {
-      out.push({ type: 'addVips' });
+      this.out.addVips();
       this.holdsVips = true;
     }
-    out.push({ type: 'announce' });
-    this.setTimer('adver', now + this.config.advertIntervalUs, out);
+    this.out.announce();
+    this.setTimer('adver', now + this.config.advertIntervalUs);
     this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
-    this.transition(out, 'MASTER', reason);
+    this.transition('MASTER', reason);
   }
 
-  private toBackup(now: number, out: Action[], reason: string, masterIntervalUs: number): void {
-    this.releaseVips(out);
+  private toBackup(now: number, reason: string, masterIntervalUs: number): void {
+    this.releaseVips();
     this.masterAdverIntervalUs = masterIntervalUs;
     if (this.master?.self) this.master = null;
-    this.setTimer('masterDown', now + this.masterDownIntervalUs, out);
-    this.transition(out, 'BACKUP', reason);
+    this.setTimer('masterDown', now + this.masterDownIntervalUs);
+    this.transition('BACKUP', reason);
   }
 
-  private toFault(_now: number, out: Action[], reason: string): void {
+  private toFault(_now: number, reason: string): void {
     // keepalived: a master going to FAULT resigns with priority 0 (if its link can still send)
-    if (this.state === 'MASTER' && this.linkUp) out.push({ type: 'send', priority: 0 });
-    this.releaseVips(out);
+    if (this.state === 'MASTER' && this.linkUp) this.out.send(0);
+    this.releaseVips();
     if (this.master?.self) this.master = null;
-    this.clearTimer(out);
-    this.transition(out, 'FAULT', reason);
+    this.clearTimer();
+    this.transition('FAULT', reason);
   }
 
-  private leaveFault(now: number, out: Action[], reason: string): void {
-    if (this.effective === 255) this.toMaster(now, out, reason);
-    else this.toBackup(now, out, reason, this.config.advertIntervalUs);
+  private leaveFault(now: number, reason: string): void {
+    if (this.effective === 255) this.toMaster(now, reason);
+    else this.toBackup(now, reason, this.config.advertIntervalUs);
   }
 
-  private releaseVips(out: Action[]): void {
+  private releaseVips(): void {
     if (this.holdsVips) {
-      out.push({ type: 'removeVips' });
+      this.out.removeVips();
       this.holdsVips = false;
     }
   }
 
-  private setTimer(kind: TimerKind, at: number, out: Action[]): void {
+  /** What the event recorded, when there is no sink; nothing (and no allocation) otherwise. */
+  private done(): readonly Action[] {
+    return this.log ? this.log.take() : NO_ACTIONS;
+  }
+
+  private setTimer(kind: TimerKind, at: number): void {
     this.tKind = kind;
     this.tAt = at;
-    out.push({ type: 'arm', timer: kind, at });
+    this.out.arm(kind, at);
   }
 
-  private clearTimer(out: Action[]): void {
+  private clearTimer(): void {
     this.tKind = null;
-    out.push({ type: 'cancel' });
+    this.out.cancel();
   }
 
-  private transition(out: Action[], to: State, reason: string): void {
+  private transition(to: State, reason: string): void {
     const from = this.state;
     this.state = to;
-    if (from !== to) out.push({ type: 'transition', from, to, reason });
+    if (from !== to) this.out.transition(from, to, reason);
   }
 }

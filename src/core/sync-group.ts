@@ -18,12 +18,12 @@ export class SyncGroup {
    * Run `event` on one member, then propagate any transition it made to the others
    * (and theirs, until the group is stable).
    */
-  apply(member: VrrpInstance, now: number, event: (i: VrrpInstance) => Action[]): GroupActions {
+  apply(member: VrrpInstance, now: number, event: (i: VrrpInstance) => readonly Action[]): GroupActions {
     const result: GroupActions = new Map();
-    const add = (i: VrrpInstance, acts: Action[]): void => {
+    const add = (i: VrrpInstance, acts: readonly Action[]): void => {
       if (acts.length) result.set(i, [...(result.get(i) ?? []), ...acts]);
     };
-    const queue: [VrrpInstance, Action[]][] = [[member, event(member)]];
+    const queue: [VrrpInstance, readonly Action[]][] = [[member, event(member)]];
     for (let guard = 0; queue.length && guard < 4 * this.members.length + 4; guard++) {
       const [inst, acts] = queue.shift()!;
       add(inst, acts);
@@ -32,7 +32,7 @@ export class SyncGroup {
         const why = `sync group ${this.name}: ${inst.config.name} ${a.from} -> ${a.to}`;
         for (const other of this.members) {
           if (other === inst) continue;
-          let follow: Action[] = [];
+          let follow: readonly Action[] = [];
           if (a.to === 'MASTER') follow = other.forceMaster(now, why);
           else if (a.to === 'BACKUP' && a.from === 'MASTER') follow = other.forceBackup(now, why);
           else if (a.to === 'FAULT') follow = other.forceFault(now, true, why);

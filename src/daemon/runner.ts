@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
-import { VrrpInstance, type Action, type AdvertIn, type State } from '../core/instance.js';
+import { VrrpInstance, type ActionSink, type AdvertIn, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
@@ -44,7 +44,7 @@ export type DaemonEvent =
   | { type: 'master'; instance: string; master: string | null; priority: number | null }
   | { type: 'priority'; instance: string; priority: number };
 
-export class InstanceRunner implements TimerOwner {
+export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
@@ -78,19 +78,19 @@ export class InstanceRunner implements TimerOwner {
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
       acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert,
       primaryAddress: ipBytes(primary),
-    });
+    }, this);
   }
 
   start(): void {
     // Encoded now, not when a backup takes over: its first advert goes out sooner.
     this.adverts(this.model.priority);
     this.adverts(0);
-    this.apply(this.core.start(nowUs()));
+    this.core.start(nowUs());
   }
 
   /** Shutdown: priority 0 if master, VIPs removed; resolves when the VIP operations are done. */
   async stop(): Promise<void> {
-    this.apply(this.core.shutdown(nowUs()));
+    this.core.shutdown(nowUs());
     this.d.scheduler.release(this);
     this.d.announcer.cancel(this);
     await this.vipOps;
@@ -134,7 +134,7 @@ export class InstanceRunner implements TimerOwner {
     const was = this.core.master?.address ?? null;
     // The kernel received the packet at rxUs (never after our read of it, see VrrpSocket):
     // timers count from then, not from now.
-    this.apply(this.core.advert(rxUs, input));
+    this.core.advert(rxUs, input);
     const after = this.core.master;
     const now = after?.address ?? null;
     if (wasSelf !== after?.self || (was && now ? compareAddr(was, now) !== 0 : was !== now))
@@ -143,11 +143,11 @@ export class InstanceRunner implements TimerOwner {
 
   /** The scheduler's wake-up for this instance's timer. */
   onTimer(now: number): void {
-    this.apply(this.core.timerFired(now));
+    this.core.timerFired(now);
   }
 
   setLink(up: boolean): void {
-    this.apply(this.core.setLink(nowUs(), up));
+    this.core.setLink(nowUs(), up);
   }
 
   /** Someone removed one of our VIPs while we hold them: put it back. */
@@ -159,41 +159,38 @@ export class InstanceRunner implements TimerOwner {
     this.queueVips('add', [vip]);
   }
 
-  private apply(actions: Action[]): void {
-    for (const a of actions) {
-      switch (a.type) {
-        case 'send':
-          this.send(a.priority);
-          break;
-        case 'addVips':
-          this.queueVips('add', this.model.vips);
-          break;
-        case 'removeVips':
-          this.queueVips('del', this.model.vips);
-          break;
-        case 'announce':
-          this.d.announcer
-            .announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
-            .catch((e: Error) => this.d.log.warn({ instance: this.model.name, err: e.message }, 'announce failed'));
-          break;
-        case 'arm':
-          this.d.scheduler.set(this, a.at);
-          break;
-        case 'cancel':
-          this.d.scheduler.clear(this);
-          break;
-        case 'transition':
-          this.stats.transitions++;
-          this.lastTransition = { at: Date.now(), from: a.from, to: a.to, reason: a.reason };
-          if (a.from === 'MASTER') this.d.announcer.cancel(this);
-          this.d.emit({ type: 'transition', instance: this.model.name, from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() });
-          this.d.log.info(
-            { instance: this.model.name, from: a.from, to: a.to, reason: a.reason, priority: this.core.effective, master: this.masterText() },
-            `${this.model.name}: ${a.from} -> ${a.to} (${a.reason})`,
-          );
-          break;
-      }
-    }
+  // ---- ActionSink: the core's actions, carried out as it makes them ---------------------------
+
+  addVips(): void {
+    this.queueVips('add', this.model.vips);
+  }
+
+  removeVips(): void {
+    this.queueVips('del', this.model.vips);
+  }
+
+  announce(): void {
+    this.d.announcer
+      .announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
+      .catch((e: Error) => this.d.log.warn({ instance: this.model.name, err: e.message }, 'announce failed'));
+  }
+
+  arm(_timer: TimerKind, at: number): void {
+    this.d.scheduler.set(this, at);
+  }
+
+  cancel(): void {
+    this.d.scheduler.clear(this);
+  }
+
+  transition(from: State, to: State, reason: string): void {
+    this.stats.transitions++;
+    this.lastTransition = { at: Date.now(), from, to, reason };
+    if (from === 'MASTER') this.d.announcer.cancel(this);
+    const priority = this.core.effective;
+    const master = this.masterText();
+    this.d.emit({ type: 'transition', instance: this.model.name, from, to, reason, priority, master });
+    this.d.log.info({ instance: this.model.name, from, to, reason, priority, master }, `${this.model.name}: ${from} -> ${to} (${reason})`);
   }
 
   masterText(): string | null {
@@ -202,23 +199,27 @@ export class InstanceRunner implements TimerOwner {
     return m.self ? this.source : m.address ? formatIP(this.model.family, m.address) : null;
   }
 
-  /** Encoded adverts per priority and destination: the send path allocates nothing. */
-  private readonly encoded = new Map<number, [string, Buffer][]>();
+  /** Encoded adverts per priority, one per destination (`dests`): sending allocates nothing. */
+  private readonly encoded = new Map<number, Buffer[]>();
+  private dests: string[] = [];
 
-  private adverts(priority: number): [string, Buffer][] {
+  private adverts(priority: number): Buffer[] {
     let bufs = this.encoded.get(priority);
     if (!bufs) {
       const adv = { ...this.advert, priority };
-      bufs = this.d.socket.destinations().map((dst) => [dst, encodeVrrp(adv, { src: this.source, dst })]);
+      this.dests = this.d.socket.destinations();
+      bufs = this.dests.map((dst) => encodeVrrp(adv, { src: this.source, dst }));
       this.encoded.set(priority, bufs);
     }
     return bufs;
   }
 
-  private send(priority: number): void {
-    for (const [dst, buf] of this.adverts(priority)) {
+  /** RFC 9568 6.4.3: send an advert (priority 0 to resign). */
+  send(priority: number): void {
+    const bufs = this.adverts(priority);
+    for (let i = 0; i < bufs.length; i++) {
       try {
-        this.d.socket.sendTo(buf, dst);
+        this.d.socket.sendTo(bufs[i]!, this.dests[i]!);
         this.stats.advertsSent++;
         if (priority === 0) this.stats.priorityZeroSent++;
       } catch (e) {

@@ -35,7 +35,8 @@ export function timeoutWaker(onFire: () => void): Waker {
 }
 
 /**
- * Deadlines in a binary min-heap (two parallel arrays, so pushing allocates nothing), one
+ * Deadlines in a binary min-heap (two parallel arrays, the deadlines a Float64Array: popping
+ * from a JS array of doubles returns each one boxed in a new heap number), one
  * current deadline per owner. A heap node whose deadline is no longer its owner's current
  * one is stale and skipped when it surfaces: set() and clear() are O(log n) and O(1), a
  * wake-up pops only what is due, whatever the number of instances.
@@ -52,10 +53,12 @@ export class Scheduler {
   private readonly ids = new Map<TimerOwner, number>();
   private readonly freeIds: number[] = [];
   private deadlines = new Float64Array(64);
-  private readonly ats: number[] = [];
-  private readonly owners: TimerOwner[] = [];
+  /** The heap: `n` nodes, deadline ats[i] for owners[i]; grows by doubling, never shrinks. */
+  private ats = new Float64Array(64);
+  private readonly owners: (TimerOwner | undefined)[] = [];
+  private n = 0;
   /** Owners due in a wake-up, the first n of it: never truncated, so never reallocated. */
-  private readonly dueNow: TimerOwner[] = [];
+  private readonly dueNow: (TimerOwner | undefined)[] = [];
   private armedAt = Infinity;
   private readonly waker: Waker;
 
@@ -102,7 +105,7 @@ export class Scheduler {
 
   /** Heap nodes, stale ones included (for tests: it must stay bounded). */
   get size(): number {
-    return this.ats.length;
+    return this.n;
   }
 
   private live(i: number): boolean {
@@ -111,8 +114,8 @@ export class Scheduler {
   }
 
   private arm(): void {
-    while (this.ats.length && !this.live(0)) this.pop();
-    const min = this.ats.length ? this.ats[0]! : Infinity;
+    while (this.n && !this.live(0)) this.pop();
+    const min = this.n ? this.ats[0]! : Infinity;
     this.armedAt = min;
     if (min === Infinity) this.waker.disarm();
     else this.waker.arm(min);
@@ -124,7 +127,7 @@ export class Scheduler {
     // Collect first: what a callback schedules at or before now waits for the next wake-up.
     const due = this.dueNow;
     let n = 0;
-    while (this.ats.length && this.ats[0]! <= now) {
+    while (this.n && this.ats[0]! <= now) {
       if (this.live(0)) {
         const o = this.owners[0]!;
         this.clear(o);
@@ -136,6 +139,7 @@ export class Scheduler {
     }
     for (let i = 0; i < n; i++) {
       const o = due[i]!;
+      due[i] = undefined;
       // An owner may have been given a new deadline by an earlier callback in this round.
       if (!this.has(o)) o.onTimer(now);
     }
@@ -147,22 +151,25 @@ export class Scheduler {
     this.ids.clear();
     this.freeIds.length = 0;
     this.dueNow.length = 0;
-    this.ats.length = 0;
+    this.n = 0;
     this.owners.length = 0;
     this.armedAt = Infinity;
   }
 
   private push(at: number, owner: TimerOwner): void {
+    if (this.n === this.ats.length) {
+      const d = new Float64Array(this.n * 2);
+      d.set(this.ats);
+      this.ats = d;
+    }
     const ats = this.ats;
     const owners = this.owners;
-    let i = ats.length;
-    ats.push(at);
-    owners.push(owner);
+    let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (ats[p]! <= at) break;
       ats[i] = ats[p]!;
-      owners[i] = owners[p]!;
+      owners[i] = owners[p];
       i = p;
     }
     ats[i] = at;
@@ -172,9 +179,10 @@ export class Scheduler {
   private pop(): void {
     const ats = this.ats;
     const owners = this.owners;
-    const lastAt = ats.pop()!;
-    const lastOwner = owners.pop()!;
-    const n = ats.length;
+    const n = --this.n;
+    const lastAt = ats[n]!;
+    const lastOwner = owners[n];
+    owners[n] = undefined; // no reference kept to an owner that may be gone
     if (n === 0) return;
     let i = 0;
     for (;;) {
@@ -183,7 +191,7 @@ export class Scheduler {
       const c = l + 1 < n && ats[l + 1]! < ats[l]! ? l + 1 : l;
       if (ats[c]! >= lastAt) break;
       ats[i] = ats[c]!;
-      owners[i] = owners[c]!;
+      owners[i] = owners[c];
       i = c;
     }
     ats[i] = lastAt;

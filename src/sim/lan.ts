@@ -177,7 +177,7 @@ export class Lan {
     return top;
   }
 
-  private apply(r: Router, acts: Action[]): void {
+  private apply(r: Router, acts: readonly Action[]): void {
     for (const a of acts) {
       switch (a.type) {
         case 'send':

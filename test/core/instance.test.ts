@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ActionLog, NO_ACTIONS } from '../../src/core/actions.js';
 import { VrrpInstance, type Action, type InstanceConfig } from '../../src/core/instance.js';
 import { effectivePriority } from '../../src/core/priority.js';
 import { SyncGroup } from '../../src/core/sync-group.js';
@@ -9,7 +11,7 @@ const ip = (t: string): Uint8Array => parseIP(t)!.bytes;
 const S = 1_000_000;
 const mk = (o: Partial<InstanceConfig> = {}): VrrpInstance =>
   new VrrpInstance({ name: 'VI_1', vrid: 51, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), ...o });
-const types = (a: Action[]): string[] => a.map((x) => (x.type === 'transition' ? `${x.from}->${x.to}` : x.type === 'send' ? `send(${x.priority})` : x.type));
+const types = (a: readonly Action[]): string[] => a.map((x) => (x.type === 'transition' ? `${x.from}->${x.to}` : x.type === 'send' ? `send(${x.priority})` : x.type));
 
 describe('timer arithmetic (RFC 9568 6.1, RFC 3768 6.1)', () => {
   it('priority 100 at 100 cs: skew 60 cs, down interval 360 cs (integer centiseconds)', () => {
@@ -163,5 +165,44 @@ describe('sync group', () => {
     expect([a.state, b.state]).toEqual(['FAULT', 'FAULT']);
     g.apply(a, 7 * S, (i) => i.setTracker(7 * S, 'chk', true));
     expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
+  });
+});
+
+describe('action sink', () => {
+  it('an instance with a sink of its own hands it the same actions, in order, and returns none', () => {
+    const ev = fc.oneof(
+      fc.record({ k: fc.constant('advert' as const), dt: fc.nat(2 * S), prio: fc.integer({ min: 0, max: 255 }), src: fc.constantFrom('192.0.2.1', '192.0.2.9') }),
+      fc.record({ k: fc.constant('timer' as const), dt: fc.nat(2 * S) }),
+      fc.record({ k: fc.constant('tracker' as const), dt: fc.nat(S), up: fc.boolean() }),
+      fc.record({ k: fc.constant('link' as const), dt: fc.nat(S), up: fc.boolean() }),
+      fc.record({ k: fc.constant('shutdown' as const), dt: fc.nat(S) }),
+    );
+    fc.assert(
+      fc.property(fc.array(ev, { maxLength: 40 }), fc.integer({ min: 1, max: 255 }), (events, priority) => {
+        const cfg = { priority, trackers: [{ name: 'chk', weight: -60 }] };
+        const plain = mk(cfg);
+        const sink = new ActionLog();
+        const wired = mk({ ...cfg, name: 'VI_1' });
+        const withSink = new VrrpInstance(wired.config, sink);
+        let now = 0;
+        const both = (f: (i: VrrpInstance) => readonly unknown[]): void => {
+          const expected = f(plain);
+          expect(f(withSink)).toBe(NO_ACTIONS);
+          expect(sink.take()).toEqual(expected);
+        };
+        both((i) => i.start(now));
+        for (const e of events) {
+          now += e.dt;
+          if (e.k === 'advert') both((i) => i.advert(now, { priority: e.prio, intervalUs: S, src: ip(e.src) }));
+          else if (e.k === 'timer') {
+            if (plain.deadline !== null && plain.deadline <= now) both((i) => i.timerFired(now));
+          }
+          else if (e.k === 'tracker') both((i) => i.setTracker(now, 'chk', e.up));
+          else if (e.k === 'link') both((i) => i.setLink(now, e.up));
+          else both((i) => i.shutdown(now));
+          expect(withSink.state).toBe(plain.state);
+        }
+      }),
+    );
   });
 });

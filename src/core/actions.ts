@@ -1,0 +1,68 @@
+/**
+ * What the core asks of the world, in order. The daemon's runner implements ActionSink
+ * itself, so a backup re-arming its timer or a master sending its advert allocates nothing;
+ * tests, the simulator and sync groups take the actions as values from an ActionLog.
+ */
+export type State = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+export type TimerKind = 'adver' | 'masterDown';
+
+export type Action =
+  | { type: 'send'; priority: number }
+  | { type: 'addVips' }
+  | { type: 'removeVips' }
+  | { type: 'announce' }
+  | { type: 'arm'; timer: TimerKind; at: number }
+  | { type: 'cancel' }
+  | { type: 'transition'; from: State; to: State; reason: string };
+
+export interface ActionSink {
+  /** Send an advert with this priority (0: resign). */
+  send(priority: number): void;
+  addVips(): void;
+  removeVips(): void;
+  /** Gratuitous ARP / unsolicited NA for the VIPs. */
+  announce(): void;
+  /** The instance's one timer is now due at `at` (replaces any earlier deadline). */
+  arm(timer: TimerKind, at: number): void;
+  cancel(): void;
+  /** Called after the state changed. */
+  transition(from: State, to: State, reason: string): void;
+}
+
+/** Returned by the core's events when the instance has a sink of its own. */
+export const NO_ACTIONS: readonly Action[] = Object.freeze([]);
+
+/** Records actions as values until `take()`. */
+export class ActionLog implements ActionSink {
+  private actions: Action[] = [];
+
+  send(priority: number): void {
+    this.actions.push({ type: 'send', priority });
+  }
+  addVips(): void {
+    this.actions.push({ type: 'addVips' });
+  }
+  removeVips(): void {
+    this.actions.push({ type: 'removeVips' });
+  }
+  announce(): void {
+    this.actions.push({ type: 'announce' });
+  }
+  arm(timer: TimerKind, at: number): void {
+    this.actions.push({ type: 'arm', timer, at });
+  }
+  cancel(): void {
+    this.actions.push({ type: 'cancel' });
+  }
+  transition(from: State, to: State, reason: string): void {
+    this.actions.push({ type: 'transition', from, to, reason });
+  }
+
+  /** The actions recorded since the last take. */
+  take(): readonly Action[] {
+    if (!this.actions.length) return NO_ACTIONS;
+    const a = this.actions;
+    this.actions = [];
+    return a;
+  }
+}
