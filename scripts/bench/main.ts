@@ -123,12 +123,13 @@ async function main(): Promise<void> {
     }
     for (const [n, iv, lans] of scales) {
       const same = (x: ScaleResult): boolean => x.vrids === n && x.lans === lans && x.intervalMs === iv * 1000;
-      const k = sc.find((x) => x.impl === 'keepalived' && same(x))!;
-      const ratio = (a: number, b: number): string => (a / Math.max(b, 0.01)).toFixed(2);
+      const k = sc.find((x) => x.impl === 'keepalived' && same(x));
+      // --impl vipd: no keepalived run to compare with
+      const ratio = (a: number, b: number | undefined): string => (b === undefined ? '' : (a / Math.max(b, 0.01)).toFixed(2));
       for (const s of sc.filter(same)) {
         const conv = Number.isNaN(s.convergeMs) ? `> ${f1(s.convergeLimitMs)} (${s.mastered} of ${n} mastered)` : f1(s.convergeMs);
         md.push(row([n, lans, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), conv,
-          s.impl === 'vipd' ? ratio(s.masterCpuPct, k.masterCpuPct) : '', s.impl === 'vipd' ? ratio(s.backupCpuPct, k.backupCpuPct) : '']));
+          s.impl === 'vipd' ? ratio(s.masterCpuPct, k?.masterCpuPct) : '', s.impl === 'vipd' ? ratio(s.backupCpuPct, k?.backupCpuPct) : '']));
       }
     }
     md.push('');
