@@ -281,7 +281,7 @@ class BatchWatcher : public Poller<BatchWatcher> {
   static constexpr size_t kMaxSlots = 64;
 
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "BatchWatcher", {InstanceMethod("stop", &BatchWatcher::Stop)});
+    return DefineClass(env, "BatchWatcher", {InstanceMethod("stop", &BatchWatcher::Stop), InstanceMethod("drain", &BatchWatcher::Drain)});
   }
 
   explicit BatchWatcher(const Napi::CallbackInfo& info) : Poller<BatchWatcher>(info) {
@@ -320,9 +320,21 @@ class BatchWatcher : public Poller<BatchWatcher> {
     StartPolling(env, Int(info, 0), info[5].As<Napi::Function>());
   }
 
-  void OnReadable() {
+  // From the loop: at most 8 batches, so that one busy socket cannot starve the others.
+  void OnReadable() { Read(8, false); }
+
+  // drain(): read everything queued now, from JavaScript (the daemon does it before its
+  // timers decide that a master is down: an advert that arrived in time must count even if
+  // the loop had not got round to it). Bounded at 1024 batches.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Read(1024, true);
+    return info.Env().Undefined();
+  }
+
+ private:
+  void Read(int max_rounds, bool from_js) {
     Napi::Env env = Env();
-    for (int round = 0; round < 8 && poll_ != nullptr; round++) {  // bounded: never starve the loop
+    for (int round = 0; round < max_rounds && poll_ != nullptr; round++) {
       for (size_t i = 0; i < slots_; i++) {
         msghdr& h = msgs_[i].msg_hdr;
         h.msg_namelen = kFrom;
@@ -349,12 +361,17 @@ class BatchWatcher : public Poller<BatchWatcher> {
         m[2] = static_cast<double>(h.msg_controllen);
         m[3] = h.msg_flags;
       }
-      on_batch_.MakeCallback(Value(), {Napi::Number::New(env, n), Napi::Number::New(env, rx_ns), Napi::Number::New(env, real_minus_mono)});
+      std::initializer_list<napi_value> args{Napi::Number::New(env, n), Napi::Number::New(env, rx_ns), Napi::Number::New(env, real_minus_mono)};
+      if (from_js) {
+        on_batch_.Call(Value(), args);
+        if (env.IsExceptionPending()) return;  // thrown on to the caller of drain()
+      } else {
+        on_batch_.MakeCallback(Value(), args);
+      }
       if (static_cast<size_t>(n) < slots_) return;  // drained
     }
   }
 
- private:
   size_t slots_ = 0;
   double* meta_ = nullptr;
   std::vector<iovec> iov_;

@@ -29,6 +29,8 @@ const MAC_REFRESH_MS = 60_000;
 interface SocketEntry {
   sock: VrrpSocket;
   runners: Map<number, InstanceRunner>;
+  /** The shortest advert interval of its instances (sizes the receive queue). */
+  minIntervalUs: number;
 }
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
@@ -58,6 +60,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     private readonly log: Logger,
   ) {
     super();
+    // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
+    // that was off the CPU reads a backlog bigger than one loop turn takes (8 batches).
+    this.scheduler.beforeFire = () => {
+      for (const e of this.sockets.values()) e.sock.drain();
+    };
   }
 
   /** The answer to `status`: every instance. */
@@ -207,7 +214,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
       const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
       const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: m.unicastPeers });
-      const entry: SocketEntry = { sock, runners: new Map() };
+      const entry: SocketEntry = { sock, runners: new Map(), minIntervalUs: Infinity };
       sock.onRaw = (raw) => {
         const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
         const r = entry.runners.get(vrid);
@@ -234,6 +241,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     };
     const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit });
     entry.runners.set(m.vrid, r);
+    entry.minIntervalUs = Math.min(entry.minIntervalUs, m.advertIntervalUs);
+    entry.sock.sizeReceiveQueue(entry.runners.size, entry.minIntervalUs);
     this.runners.set(m.name, r);
     r.start();
     if (!iface.up) r.setLink(false);

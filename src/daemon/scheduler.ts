@@ -61,6 +61,11 @@ export class Scheduler {
   private readonly dueNow: (TimerOwner | undefined)[] = [];
   private armedAt = Infinity;
   private readonly waker: Waker;
+  /**
+   * Runs before each wake-up's deadlines are compared with the clock: the daemon reads its
+   * VRRP sockets there, so that adverts already received push Master_Down timers first.
+   */
+  beforeFire: (() => void) | null = null;
 
   constructor(
     makeWaker: (onFire: () => void) => Waker = timeoutWaker,
@@ -122,6 +127,7 @@ export class Scheduler {
   }
 
   private fire(): void {
+    this.beforeFire?.();
     this.armedAt = Infinity;
     const now = this.clock();
     // Collect first: what a callback schedules at or before now waits for the next wake-up.

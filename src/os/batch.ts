@@ -3,7 +3,7 @@
  * reads with recvmmsg into one slab this module owns, and each datagram is handed to the
  * callback as the same mutable view, valid only during the call.
  */
-import { native, type NativeError, type Watcher } from './native.js';
+import { native, type BatchWatcher, type NativeError } from './native.js';
 
 const FROM = 128;
 const CTRL = 512;
@@ -25,7 +25,7 @@ export interface DatagramView {
   realMinusMonoNs: number;
 }
 
-export function watchBatched(fd: number, dataMax: number, slots: number, onDatagram: (d: DatagramView) => void, onError: (e: NativeError) => void): Watcher {
+export function watchBatched(fd: number, dataMax: number, slots: number, onDatagram: (d: DatagramView) => void, onError: (e: NativeError) => void): BatchWatcher {
   const stride = dataMax + FROM + CTRL;
   const slab = Buffer.alloc(stride * slots);
   const meta = new Float64Array(META * slots);

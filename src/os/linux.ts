@@ -13,6 +13,7 @@ export const SO_BINDTODEVICE = 25;
 /** Kernel receive timestamps as struct timespec (CLOCK_REALTIME) in SCM_TIMESTAMPNS. */
 export const SO_TIMESTAMPNS = 35;
 export const SO_RCVBUF = 8;
+export const SO_RCVBUFFORCE = 33;
 export const IPPROTO_IP = 0;
 export const IPPROTO_IPV6 = 41;
 export const IP_TOS = 1;

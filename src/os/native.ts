@@ -13,6 +13,11 @@ export interface Watcher {
   stop(): void;
 }
 
+/** A BatchWatcher can also be read synchronously: everything queued now, callbacks included. */
+export interface BatchWatcher extends Watcher {
+  drain(): void;
+}
+
 export interface NativeFd {
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, sockaddr: Buffer): void;
@@ -40,7 +45,7 @@ export interface NativeFd {
    * in `meta` (4 numbers per slot: length, sockaddr length, cmsg length, flags); onBatch(count,
    * rxNs, realMinusMonoNs) must read the slots before it returns (src/os/batch.ts).
    */
-  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, rxNs: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => Watcher;
+  BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, rxNs: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => BatchWatcher;
 }
 
 let cached: NativeFd | null = null;

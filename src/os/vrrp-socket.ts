@@ -12,10 +12,15 @@ import {
   AF_INET, AF_INET6, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_PKTINFO, IP_TOS, IP_TTL,
   IPPROTO_IP, IPPROTO_IPV6, IPV6_CHECKSUM, IPV6_JOIN_GROUP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
   IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_TCLASS, IPV6_UNICAST_HOPS, ancillaryScratch, cmsgIn6Pktinfo, ipMreqn, ipv6Mreq, scanCmsgs,
-  SO_BINDTODEVICE, SO_TIMESTAMPNS, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
+  SO_BINDTODEVICE, SO_RCVBUF, SO_RCVBUFFORCE, SO_TIMESTAMPNS, SOCK_RAW, SOL_SOCKET, sockaddrIn, sockaddrIn6,
 } from './linux.js';
 import { watchBatched, type DatagramView } from './batch.js';
-import { native, type NativeError, type Watcher } from './native.js';
+import { native, type BatchWatcher, type NativeError } from './native.js';
+
+const RX_HOLD_S = 0.25;
+const RX_TRUESIZE = 1536;
+const RCVBUF_MIN = 256 * 1024;
+const RCVBUF_MAX = 32 * 1024 * 1024;
 
 export interface VrrpSocketOptions {
   ifname: string;
@@ -55,7 +60,7 @@ export interface RawVrrp {
 
 export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered: [string]; error: [NativeError] }> {
   readonly fd: number;
-  private readonly watcher: Watcher;
+  private readonly watcher: BatchWatcher;
   private readonly peers: { bytes: Uint8Array; addr: Buffer; text: string }[];
   private readonly groupAddr: Buffer;
   /** sockaddr per unicast destination, built once (the send path allocates nothing). */
@@ -120,6 +125,30 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
       n.close(this.fd);
       throw e;
     }
+  }
+
+  /**
+   * Room in the receive queue for a quarter second of adverts from `instances` masters at
+   * `intervalUs` (at least the kernel's default): a daemon held off the CPU for a moment
+   * must find the adverts that arrived meanwhile, not lose them and take over by mistake.
+   * A small advert costs about 1.5 KiB of socket memory. As root SO_RCVBUFFORCE passes
+   * net.core.rmem_max (keepalived's vrrp_rx_bufs_policy plays the same part).
+   */
+  sizeReceiveQueue(instances: number, intervalUs: number): number {
+    const perSecond = 1_000_000 / Math.max(intervalUs, 1000);
+    const bytes = Math.min(RCVBUF_MAX, Math.max(RCVBUF_MIN, Math.ceil(instances * perSecond * RX_HOLD_S) * RX_TRUESIZE));
+    const n = native();
+    try {
+      n.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes);
+    } catch {
+      n.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, bytes); // without CAP_NET_ADMIN: up to rmem_max
+    }
+    return n.getsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, 4).readInt32LE(0);
+  }
+
+  /** Deliver everything queued now (before timers decide that a master went quiet). */
+  drain(): void {
+    if (!this.closed) this.watcher.drain();
   }
 
   /** Send one VRRP message to the group, or to every unicast peer. */
