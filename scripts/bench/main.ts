@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
-import { failover, jitter, scale, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
+import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
 
 process.env.VIPD_CLI = 'dist'; // measure the built daemon, as operators run it
 const argv = process.argv.slice(2);
@@ -113,13 +113,13 @@ async function main(): Promise<void> {
     for (const [n, iv, lans] of scales) {
       for (const impl of IMPLS) {
         const s = await scale(lab, dir, impl, n, iv, windowS, lans);
-        log(`scale ${impl} ${n} VRIDs/${lans} if ${iv * 1000} ms: master ${f1(s.masterCpuPct)}% backup ${f1(s.backupCpuPct)}% RSS ${f1(s.masterRssMb)}/${f1(s.backupRssMb)} MB converge ${f1(s.convergeMs)} ms`);
+        log(`scale ${impl} ${n} VRIDs/${lans} if ${iv * 1000} ms: master ${f1(s.masterCpuPct)}% backup ${f1(s.backupCpuPct)}% RSS ${f1(s.masterRssMb)}/${f1(s.backupRssMb)} MB, settled ${f1(s.masterSettledMb)}/${f1(s.backupSettledMb)} MB, converge ${f1(s.convergeMs)} ms`);
         sc.push(s);
       }
     }
     if (scales.length) {
-      md.push(`### Scale (CPU over ${windowS} s; RSS: the peak of one sample a second in that window; 1000 VRIDs = 250 on each of 4 interfaces, two IPv4 and two IPv6)`, '');
-      md.push(row(['VRIDs', 'interfaces', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'converge ms', 'vipd/ka master CPU', 'vipd/ka backup CPU']), row(Array(11).fill('---')));
+      md.push(`### Scale (CPU over ${windowS} s from 1 s after convergence; RSS: the peak of one sample a second in that window, and settled: the largest of 3 samples from ${SETTLED_S} s after the start; 1000 VRIDs = 250 on each of 4 interfaces, two IPv4 and two IPv6)`, '');
+      md.push(row(['VRIDs', 'interfaces', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'settled master / backup MB', 'converge ms', 'vipd/ka master CPU', 'vipd/ka backup CPU']), row(Array(12).fill('---')));
     }
     for (const [n, iv, lans] of scales) {
       const same = (x: ScaleResult): boolean => x.vrids === n && x.lans === lans && x.intervalMs === iv * 1000;
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       const ratio = (a: number, b: number | undefined): string => (b === undefined ? '' : (a / Math.max(b, 0.01)).toFixed(2));
       for (const s of sc.filter(same)) {
         const conv = Number.isNaN(s.convergeMs) ? `> ${f1(s.convergeLimitMs)} (${s.mastered} of ${n} mastered)` : f1(s.convergeMs);
-        md.push(row([n, lans, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), conv,
+        md.push(row([n, lans, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), `${f1(s.masterSettledMb)} / ${f1(s.backupSettledMb)}`, conv,
           s.impl === 'vipd' ? ratio(s.masterCpuPct, k?.masterCpuPct) : '', s.impl === 'vipd' ? ratio(s.backupCpuPct, k?.backupCpuPct) : '']));
       }
     }

@@ -166,7 +166,16 @@ export interface ScaleResult {
   backupCpuPct: number;
   masterRssMb: number;
   backupRssMb: number;
+  /** RSS once start-up has settled: the largest of 3 samples from SETTLED_S after the start */
+  masterSettledMb: number;
+  backupSettledMb: number;
 }
+
+/**
+ * When RSS counts as settled: V8's memory reducer gives back the start-up heap about 8 s
+ * after the last full collection of start-up (at 1000 instances, ~4 s in).
+ */
+export const SETTLED_S = 20;
 
 /** Instances for a scale run: one interface, or `lans` interfaces (eth0/eth1 IPv4, eth2/eth3 IPv6). */
 function scaleInstances(vrids: number, lans: number, intervalS: number, p: number): LabInstance[] {
@@ -217,10 +226,17 @@ export async function scale(lab: NetnsLab, dir: string, impl: Impl, vrids: numbe
       rss[1] = Math.max(rss[1]!, b.rssKb());
     }
     const c1 = [a.cpuSeconds(), b.cpuSeconds()];
+    const settled = [0, 0];
+    await sleep(Math.max(0, (a.startedAt + SETTLED_S) * 1000 - Date.now()));
+    for (let t = 0; t < 3; t++) {
+      settled[0] = Math.max(settled[0]!, a.rssKb());
+      settled[1] = Math.max(settled[1]!, b.rssKb());
+      if (t < 2) await sleep(1000);
+    }
     return {
       impl, vrids, lans, intervalMs: intervalS * 1000, convergeMs, mastered: masteredCount, convergeLimitMs: limitMs,
       masterCpuPct: ((c1[0]! - c0[0]!) / windowS) * 100, backupCpuPct: ((c1[1]! - c0[1]!) / windowS) * 100,
-      masterRssMb: rss[0]! / 1024, backupRssMb: rss[1]! / 1024,
+      masterRssMb: rss[0]! / 1024, backupRssMb: rss[1]! / 1024, masterSettledMb: settled[0]! / 1024, backupSettledMb: settled[1]! / 1024,
     };
   } finally {
     await a.signal('SIGTERM');
