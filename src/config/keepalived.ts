@@ -13,7 +13,7 @@ const KNOWN_UNSUPPORTED = new Set([
   'notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'use_vmac', 'vmac_xmit_base', 'virtual_routes',
   'virtual_rules', 'virtual_ipaddress_excluded', 'static_ipaddress', 'static_routes', 'smtp_alert', 'notification_email',
   'dont_track_primary', 'mcast_src_ip', 'old_unicast_checksum', 'garp_lower_prio_repeat', 'garp_master_refresh',
-  'vrrp_rlimit_rttime', 'vrrp_no_swap', 'vrrp_cpu_affinity',
+  'vrrp_rlimit_rttime', 'vrrp_no_swap', 'vrrp_cpu_affinity', 'vrrp_rx_bufs_policy', 'vrrp_rx_bufs_multiplier',
 ]);
 
 class Builder {

@@ -112,10 +112,11 @@ describe('keepalived.conf subset', () => {
     const c = await load(`global_defs {\n vrrp_priority -20\n vrrp_rt_priority 50\n}\n${inst}`);
     expect([c.vrrpPriority, c.vrrpRtPriority]).toEqual([-20, 50]);
     expect([(await load(inst)).vrrpPriority, (await load(inst)).vrrpRtPriority]).toEqual([null, null]);
-    expect(await errors(`global_defs {\n vrrp_priority 20\n vrrp_rt_priority 0\n vrrp_rlimit_rttime 10000\n}\n${inst}`)).toEqual([
+    expect(await errors(`global_defs {\n vrrp_priority 20\n vrrp_rt_priority 0\n vrrp_rlimit_rttime 10000\n vrrp_rx_bufs_policy ADVERT\n}\n${inst}`)).toEqual([
       "2:16 'vrrp_priority' must be an integer from -20 to 19, got '20'",
       "3:19 'vrrp_rt_priority' must be an integer from 1 to 99, got '0'",
       "4:2 keepalived keyword 'vrrp_rlimit_rttime' is not supported by vipd yet",
+      "5:2 keepalived keyword 'vrrp_rx_bufs_policy' is not supported by vipd yet",
     ]);
   });
 
