@@ -141,6 +141,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       this.d.emit({ type: 'master', instance: this.model.name, master: this.masterText(), priority: after?.priority ?? null });
   }
 
+  /** A due Master_Down timer is judged after the adverts already in the socket (scheduler). */
+  drainFirst(): boolean {
+    return this.core.timerKind === 'masterDown';
+  }
+
   /** The scheduler's wake-up for this instance's timer. */
   onTimer(now: number): void {
     this.core.timerFired(now);

@@ -8,6 +8,9 @@ import { nowUs } from './clock.js';
 /** What the scheduler wakes: an instance runner (no closure is made per timer). */
 export interface TimerOwner {
   onTimer(now: number): void;
+  /** True when this owner's due timer should see the packets already received (a backup's
+   * Master_Down timer): the wake-up then runs `beforeFire` first. */
+  drainFirst?(): boolean;
 }
 
 export interface Waker {
@@ -62,10 +65,13 @@ export class Scheduler {
   private armedAt = Infinity;
   private readonly waker: Waker;
   /**
-   * Runs before each wake-up's deadlines are compared with the clock: the daemon reads its
-   * VRRP sockets there, so that adverts already received push Master_Down timers first.
+   * Runs in a wake-up before due owners that ask for it (drainFirst) are called: the daemon
+   * reads its VRRP sockets there, so that adverts already received push a Master_Down timer
+   * before it is judged.
    */
   beforeFire: (() => void) | null = null;
+  /** In a wake-up: set() leaves the timerfd alone, the wake-up arms it once at its end. */
+  private firing = false;
 
   constructor(
     makeWaker: (onFire: () => void) => Waker = timeoutWaker,
@@ -87,7 +93,7 @@ export class Scheduler {
     }
     this.deadlines[id] = at;
     this.push(at, owner);
-    if (at < this.armedAt) this.arm();
+    if (!this.firing && at < this.armedAt) this.arm();
   }
 
   clear(owner: TimerOwner): void {
@@ -127,7 +133,7 @@ export class Scheduler {
   }
 
   private fire(): void {
-    this.beforeFire?.();
+    this.firing = true;
     this.armedAt = Infinity;
     const now = this.clock();
     // Collect first: what a callback schedules at or before now waits for the next wake-up.
@@ -143,13 +149,25 @@ export class Scheduler {
       }
       this.pop();
     }
-    for (let i = 0; i < n; i++) {
-      const o = due[i]!;
-      due[i] = undefined;
-      // An owner may have been given a new deadline by an earlier callback in this round.
-      if (!this.has(o)) o.onTimer(now);
+    if (this.beforeFire) {
+      for (let i = 0; i < n; i++) {
+        if (due[i]!.drainFirst?.()) {
+          this.beforeFire(); // owners it gives a new deadline are no longer due (has() below)
+          break;
+        }
+      }
     }
-    this.arm();
+    try {
+      for (let i = 0; i < n; i++) {
+        const o = due[i]!;
+        due[i] = undefined;
+        // An owner may have been given a new deadline by an earlier callback in this round.
+        if (!this.has(o)) o.onTimer(now);
+      }
+    } finally {
+      this.firing = false;
+      this.arm();
+    }
   }
 
   stop(): void {

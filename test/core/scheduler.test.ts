@@ -38,6 +38,34 @@ describe('Scheduler (one wake-up for all instances)', () => {
     expect(f.armed()).toBeNull();
   });
 
+  it('a due owner that asks for it runs beforeFire first; owners it re-arms are not called; one arm per wake-up', () => {
+    let arms = 0;
+    let onFire: () => void = () => undefined;
+    const s = new Scheduler((f) => {
+      onFire = f;
+      return { arm: () => void arms++, disarm: () => undefined, close: () => undefined };
+    }, () => 100);
+    const fired: string[] = [];
+    // a backup's Master_Down timer (drains first) and a master's Adver_Timer, both due
+    const backup: TimerOwner = { onTimer: () => fired.push('backup'), drainFirst: () => true };
+    const master: TimerOwner = { onTimer: () => { fired.push('master'); s.set(master, 110); }, drainFirst: () => false };
+    const drains: number[] = [];
+    // the drain delivers an advert that arrived in time: the backup's timer moves on
+    s.beforeFire = () => { drains.push(1); s.set(backup, 136); };
+    s.set(backup, 90);
+    s.set(master, 95);
+    arms = 0;
+    onFire();
+    expect(drains).toEqual([1]);
+    expect(fired).toEqual(['master']);
+    expect(arms).toBe(1); // not once per set() made during the wake-up
+    // nothing asks for a drain: no drain
+    s.beforeFire = () => void drains.push(2);
+    s.set(master, 1);
+    onFire();
+    expect(drains).toEqual([1]);
+  });
+
   it('an entry replaced by a callback in the same round is not run twice', () => {
     const f = fakeWaker();
     const s = new Scheduler(f.waker);
