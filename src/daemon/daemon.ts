@@ -29,8 +29,13 @@ const MAC_REFRESH_MS = 60_000;
 interface SocketEntry {
   sock: VrrpSocket;
   runners: Map<number, InstanceRunner>;
-  /** The shortest advert interval of its instances (sizes the receive queue). */
-  minIntervalUs: number;
+}
+
+/** Receive queue for the socket's instances, at the shortest advert interval among them. */
+function sizeQueue(e: SocketEntry): void {
+  let min = Infinity;
+  for (const r of e.runners.values()) min = Math.min(min, r.model.advertIntervalUs);
+  if (e.runners.size) e.sock.sizeReceiveQueue(e.runners.size, min);
 }
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
@@ -214,7 +219,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
       const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
       const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: m.unicastPeers });
-      const entry: SocketEntry = { sock, runners: new Map(), minIntervalUs: Infinity };
+      const entry: SocketEntry = { sock, runners: new Map() };
       sock.onRaw = (raw) => {
         const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
         const r = entry.runners.get(vrid);
@@ -241,8 +246,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     };
     const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit });
     entry.runners.set(m.vrid, r);
-    entry.minIntervalUs = Math.min(entry.minIntervalUs, m.advertIntervalUs);
-    entry.sock.sizeReceiveQueue(entry.runners.size, entry.minIntervalUs);
+    sizeQueue(entry);
     this.runners.set(m.name, r);
     r.start();
     if (!iface.up) r.setLink(false);
@@ -254,11 +258,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await r.stop();
     this.runners.delete(name);
     for (const [key, e] of this.sockets) {
-      if (e.runners.get(r.model.vrid) === r) e.runners.delete(r.model.vrid);
+      if (e.runners.get(r.model.vrid) !== r) continue;
+      e.runners.delete(r.model.vrid);
       if (e.runners.size === 0) {
         e.sock.close();
         this.sockets.delete(key);
-      }
+      } else sizeQueue(e);
     }
   }
 

@@ -51,6 +51,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private readonly expect: Expectation;
   private readonly advert: VrrpAdvert;
   private readonly source: string;
+  /** Where adverts go (the group, or each unicast peer), in the order of `encoded`'s buffers. */
+  private readonly dests: string[];
   private vipOps: Promise<void> = Promise.resolve();
   /** The last valid advert byte for byte, with its source and destination, and what it said. */
   private last: { payload: Uint8Array; src: Uint8Array; dst: Uint8Array; input: AdvertIn } | null = null;
@@ -62,6 +64,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     const primary = model.family === 4 ? (model.unicastSrc ?? d.iface.primaryV4) : d.iface.linkLocalV6;
     if (!primary) throw new Error(`${model.interface} has no ${model.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
     this.source = primary;
+    this.dests = d.socket.destinations();
     const authData = model.authType === 1 ? Buffer.alloc(8) : undefined;
     if (authData) authData.write(model.authPass ?? '', 'latin1');
     this.advert = {
@@ -206,13 +209,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
 
   /** Encoded adverts per priority, one per destination (`dests`): sending allocates nothing. */
   private readonly encoded = new Map<number, Buffer[]>();
-  private dests: string[] = [];
 
   private adverts(priority: number): Buffer[] {
     let bufs = this.encoded.get(priority);
     if (!bufs) {
       const adv = { ...this.advert, priority };
-      this.dests = this.d.socket.destinations();
       bufs = this.dests.map((dst) => encodeVrrp(adv, { src: this.source, dst }));
       this.encoded.set(priority, bufs);
     }
