@@ -124,10 +124,11 @@ function vip(b: Builder, st: Statement): VipConfig | null {
 function instance(b: Builder, st: Statement, g: Globals): InstanceModel | null {
   const name = st.args[0]?.text;
   if (!name || st.args.length !== 1) b.err(st.pos, 'vrrp_instance needs exactly one name');
+  // Every field in the literal (a field added later goes out of the object, into a second one).
   const m: Partial<InstanceModel> & { vips: VipConfig[]; unicastPeers: string[] } = {
-    name: name ?? '?', vips: [], unicastPeers: [], pos: st.pos, preempt: true, preemptDelayUs: 0, acceptMode: false,
-    lowerPrioNoAdvert: false, initialState: null, unicastSrc: null, authType: 0, authPass: null,
-    garpMasterDelayS: g.garpDelay, garpMasterRepeat: g.garpRepeat, version: g.version, priority: 100,
+    name: name ?? '?', interface: undefined, vrid: undefined, family: 4, advertIntervalUs: 0, vips: [], unicastPeers: [], pos: st.pos,
+    preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, initialState: null, unicastSrc: null, authType: 0,
+    authPass: null, garpMasterDelayS: g.garpDelay, garpMasterRepeat: g.garpRepeat, version: g.version, priority: 100,
   };
   let advertInt: { v: number; pos: Pos } | null = null;
   const seen = new Map<string, Pos>();

@@ -3,11 +3,11 @@
  * with `include GLOB` expanded relative to the including file. The only I/O is reading the
  * files, done through the `FileSource` the caller gives (async on the daemon side).
  */
-import { ConfigError, lex, type Pos, type Token } from './lexer.js';
+import { ConfigError, Lexer, type Pos } from './lexer.js';
 
 export interface Statement {
   keyword: string;
-  args: { text: string; pos: Pos }[];
+  args: readonly { text: string; pos: Pos }[];
   block: Statement[] | null;
   pos: Pos;
 }
@@ -30,49 +30,56 @@ export async function parseFile(path: string, src: FileSource, depth = 0, includ
     if (includedFrom) throw new ConfigError(includedFrom, `cannot read included file ${path}: ${why}`);
     throw new ConfigError({ file: path, line: 0, col: 0 }, `cannot read configuration: ${why}`);
   }
-  const tokens = lex(text, path);
-  const state = { i: 0 };
-  const stmts = parseBlock(tokens, state, false);
+  const lx = new Lexer(text, path);
+  lx.advance();
+  const stmts = parseBlock(lx, false);
   return expandIncludes(stmts, src, depth);
 }
 
-function parseBlock(t: Token[], s: { i: number }, nested: boolean): Statement[] {
+const NO_ARGS: Statement['args'] = Object.freeze([]);
+/** Arguments of the statement being read: copied out at its exact length (a pushed-to array keeps room for 17). */
+const scratch: { text: string; pos: Pos }[] = [];
+
+/** Statements up to the end of the text (or the closing brace, when nested). `lx` stands on the first token. */
+function parseBlock(lx: Lexer, nested: boolean): Statement[] {
   const out: Statement[] = [];
   for (;;) {
-    const tok = t[s.i];
-    if (!tok) {
-      if (nested) throw new ConfigError(t[t.length - 1]!.pos, "missing '}' at end of file");
-      return out;
+    const kind = lx.kind;
+    if (kind === 'end') {
+      if (nested) throw new ConfigError(lx.pos(), "missing '}' at end of file");
+      return out.slice();
     }
-    if (tok.kind === 'eol') {
-      s.i++;
+    if (kind === 'eol') {
+      lx.advance();
       continue;
     }
-    if (tok.kind === '}') {
-      if (!nested) throw new ConfigError(tok.pos, "unexpected '}'");
-      s.i++;
-      return out;
+    if (kind === '}') {
+      if (!nested) throw new ConfigError(lx.pos(), "unexpected '}'");
+      lx.advance();
+      return out.slice();
     }
-    if (tok.kind === '{') {
+    if (kind === '{') {
       // keepalived accepts a bare block after a keyword on the previous line: attach it
       const last = out[out.length - 1];
-      if (!last || last.block) throw new ConfigError(tok.pos, "unexpected '{'");
-      s.i++;
-      last.block = parseBlock(t, s, true);
+      if (!last || last.block) throw new ConfigError(lx.pos(), "unexpected '{'");
+      lx.advance();
+      last.block = parseBlock(lx, true);
       continue;
     }
-    const stmt: Statement = { keyword: tok.text, args: [], block: null, pos: tok.pos };
-    s.i++;
+    const stmt: Statement = { keyword: lx.text, args: NO_ARGS, block: null, pos: lx.pos() };
+    scratch.length = 0;
     for (;;) {
-      const a = t[s.i];
-      if (!a || a.kind === 'eol' || a.kind === '}') break;
-      if (a.kind === '{') {
-        s.i++;
-        stmt.block = parseBlock(t, s, true);
-        break;
+      const k = lx.advance();
+      if (k === 'word') {
+        scratch.push({ text: lx.text, pos: lx.pos() });
+        continue;
       }
-      stmt.args.push({ text: a.text, pos: a.pos });
-      s.i++;
+      if (scratch.length) stmt.args = scratch.slice();
+      if (k === '{') {
+        lx.advance();
+        stmt.block = parseBlock(lx, true);
+      }
+      break;
     }
     out.push(stmt);
   }
