@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { compareAddr, formatIP, parseIP, type Family } from '../protocol/addr.js';
-import { groupAddress, IPPROTO_VRRP, type ReceivedPacket } from '../protocol/vrrp.js';
+import { groupAddress, IPPROTO_VRRP, vrrpLength, type ReceivedPacket } from '../protocol/vrrp.js';
 import {
   AF_INET, AF_INET6, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_PKTINFO, IP_TOS, IP_TTL,
   IPPROTO_IP, IPPROTO_IPV6, IPV6_CHECKSUM, IPV6_JOIN_GROUP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
@@ -17,6 +17,16 @@ import {
 import { watchBatched, type DatagramView } from './batch.js';
 import { native, type BatchWatcher, type NativeError } from './native.js';
 
+/**
+ * Longest valid VRRP datagram as a raw socket delivers it, rounded up to 8 bytes (the slab
+ * keeps each slot's control messages aligned). IPv4 comes with its header, up to 60 bytes
+ * with options: VRRPv2 with 255 addresses and authentication (RFC 3768 5.1) is the longest.
+ * IPv6 without it: VRRPv3 with 255 addresses (RFC 9568 5.1). A slot of 8 KiB for both kept
+ * ~0.5 MiB per socket resident.
+ */
+const align8 = (n: number): number => (n + 7) & ~7;
+const MAX_DATAGRAM_V4 = align8(60 + vrrpLength(2, 4, 255));
+const MAX_DATAGRAM_V6 = align8(vrrpLength(3, 6, 255));
 const RX_HOLD_S = 0.25;
 const RX_TRUESIZE = 1536;
 const RCVBUF_MIN = 256 * 1024;
@@ -117,10 +127,9 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
         n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
         if (!this.peers.length) n.setsockopt(this.fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, ipv6Mreq(group, opts.ifindex));
       }
-      // 64 slots read by recvmmsg (src/os/batch.ts). 8 KiB holds the largest VRRP packet: IPv4
-      // header with options (60) + 8 + 255 IPv6 addresses (4080); a longer datagram arrives cut
-      // short and fails validation (length).
-      this.watcher = watchBatched(this.fd, 8192, 64, (d) => this.onDatagram(d), (e) => this.emit('error', e));
+      // 64 slots read by recvmmsg (src/os/batch.ts), each as long as the longest valid VRRP
+      // message of the family; a longer datagram arrives cut short and fails validation.
+      this.watcher = watchBatched(this.fd, v4 ? MAX_DATAGRAM_V4 : MAX_DATAGRAM_V6, 64, (d) => this.onDatagram(d), (e) => this.emit('error', e));
     } catch (e) {
       n.close(this.fd);
       throw e;
