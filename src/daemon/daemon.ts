@@ -19,7 +19,7 @@ import { parseIP as parsePacketIP } from '../protocol/ip.js';
 import { vrrpFramesFilter } from '../os/linux.js';
 import { Announcer } from './announcer.js';
 import { Guardian } from './guardian.js';
-import { InstanceRunner, type DaemonEvent } from './runner.js';
+import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
 
@@ -29,6 +29,8 @@ const MAC_REFRESH_MS = 60_000;
 interface SocketEntry {
   sock: VrrpSocket;
   runners: Map<number, InstanceRunner>;
+  /** What the socket's runners share (one object and one event closure, not one per instance). */
+  deps: RunnerDeps | null;
 }
 
 /** Receive queue for the socket's instances, at the shortest advert interval among them. */
@@ -219,7 +221,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
       const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
       const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: m.unicastPeers });
-      const entry: SocketEntry = { sock, runners: new Map() };
+      const entry: SocketEntry = { sock, runners: new Map(), deps: null };
       sock.onRaw = (raw) => {
         const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
         const r = entry.runners.get(vrid);
@@ -236,7 +238,18 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private startInstance(m: InstanceModel): void {
     const iface = this.ifaces.get(m.interface)!;
     const entry = this.vrrpSocket(m, iface);
-    const announcer = this.announcer(iface);
+    // a reload looks the interfaces up again: new runners get the fresh record
+    if (entry.deps?.iface !== iface) entry.deps = this.runnerDeps(iface, entry.sock);
+    const r = new InstanceRunner(m, entry.deps);
+    entry.runners.set(m.vrid, r);
+    sizeQueue(entry);
+    this.runners.set(m.name, r);
+    r.start();
+    if (!iface.up) r.setLink(false);
+  }
+
+  /** Shared by the runners of one socket (the socket implies the interface). */
+  private runnerDeps(iface: Interface, socket: VrrpSocket): RunnerDeps {
     // The MAC learner opens when a master whose MAC is unknown shows up (the 'master' event).
     const emit = (e: DaemonEvent): void => {
       if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
@@ -244,12 +257,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       if (e.type === 'transition' && this.learners.has(iface.name) && this.macsKnown(iface.name)) this.stopLearning(iface.name);
       this.emit('event', e);
     };
-    const r = new InstanceRunner(m, { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket: entry.sock, announcer, emit });
-    entry.runners.set(m.vrid, r);
-    sizeQueue(entry);
-    this.runners.set(m.name, r);
-    r.start();
-    if (!iface.up) r.setLink(false);
+    return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcer(iface), emit };
   }
 
   private async stopInstance(name: string): Promise<void> {

@@ -54,8 +54,16 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** Where adverts go (the group, or each unicast peer), in the order of `encoded`'s buffers. */
   private readonly dests: string[];
   private vipOps: Promise<void> = Promise.resolve();
-  /** The last valid advert byte for byte, with its source and destination, and what it said. */
-  private last: { payload: Uint8Array; src: Uint8Array; dst: Uint8Array; input: AdvertIn } | null = null;
+  /**
+   * The last valid advert byte for byte, then its source and destination address (one copy:
+   * a backup of 1000 instances keeps 1000 of these), and what it said.
+   */
+  private last: Buffer | null = null;
+  private lastInput: AdvertIn | null = null;
+  /** Encoded adverts at `encodedPriority` and at priority 0, one per destination (`dests`). */
+  private encodedPriority = -1;
+  private encodedAdverts: Buffer[] = [];
+  private encodedZero: Buffer[] = [];
 
   constructor(
     readonly model: InstanceModel,
@@ -80,7 +88,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
       acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert,
-      primaryAddress: ipBytes(primary),
+      primaryAddress: sharedBytes(primary),
     }, this);
   }
 
@@ -107,11 +115,14 @@ export class InstanceRunner implements TimerOwner, ActionSink {
    */
   onRaw(raw: RawVrrp): void {
     const c = this.last;
+    const alen = raw.src.length;
+    const n = raw.payloadLen;
     if (
-      c && raw.ttl === 255 && raw.payloadLen === c.payload.length && compareAddr(raw.src, c.src) === 0 && compareAddr(raw.dst, c.dst) === 0 &&
-      raw.buf.compare(c.payload, 0, c.payload.length, raw.payloadOff, raw.payloadOff + raw.payloadLen) === 0
+      c && raw.ttl === 255 && c.length === n + 2 * alen &&
+      c.compare(raw.src, 0, alen, n, n + alen) === 0 && c.compare(raw.dst, 0, alen, n + alen) === 0 &&
+      raw.buf.compare(c, 0, n, raw.payloadOff, raw.payloadOff + n) === 0
     ) {
-      this.accept(raw.rxUs, c.input);
+      this.accept(raw.rxUs, this.lastInput!);
       return;
     }
     this.onPacket(this.d.socket.packetIn(raw));
@@ -124,8 +135,14 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       this.stats.drops[r.reason] = (this.stats.drops[r.reason] ?? 0) + 1;
       return;
     }
-    const input: AdvertIn = { priority: r.advert.priority, intervalUs: intervalFieldToUs(r.advert.version, r.advert.interval), src: p.src };
-    this.last = { payload: p.payload, src: p.src, dst: p.dst, input };
+    const n = p.payload.length;
+    const last = Buffer.allocUnsafe(n + p.src.length + p.dst.length); // from Node's pool
+    last.set(p.payload, 0);
+    last.set(p.src, n);
+    last.set(p.dst, n + p.src.length);
+    const input: AdvertIn = { priority: r.advert.priority, intervalUs: intervalFieldToUs(r.advert.version, r.advert.interval), src: last.subarray(n, n + p.src.length) };
+    this.last = last;
+    this.lastInput = input;
     this.accept(p.rxUs, input);
   }
 
@@ -207,15 +224,16 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     return m.self ? this.source : m.address ? formatIP(this.model.family, m.address) : null;
   }
 
-  /** Encoded adverts per priority, one per destination (`dests`): sending allocates nothing. */
-  private readonly encoded = new Map<number, Buffer[]>();
-
+  /** Encoded adverts, one per destination (`dests`), kept for priority 0 and the last other: sending allocates nothing. */
   private adverts(priority: number): Buffer[] {
-    let bufs = this.encoded.get(priority);
-    if (!bufs) {
-      const adv = { ...this.advert, priority };
-      bufs = this.dests.map((dst) => encodeVrrp(adv, { src: this.source, dst }));
-      this.encoded.set(priority, bufs);
+    if (priority === 0 && this.encodedZero.length) return this.encodedZero;
+    if (priority !== 0 && priority === this.encodedPriority) return this.encodedAdverts;
+    const adv = { ...this.advert, priority };
+    const bufs = this.dests.map((dst) => encodeVrrp(adv, { src: this.source, dst }));
+    if (priority === 0) this.encodedZero = bufs;
+    else {
+      this.encodedPriority = priority;
+      this.encodedAdverts = bufs;
     }
     return bufs;
   }
@@ -253,6 +271,17 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     };
     this.vipOps = this.vipOps.then(task);
   }
+}
+
+/**
+ * Bytes of a source address, one copy per address (the instances of an interface share it;
+ * nobody writes to them). Bounded by the number of interfaces and unicast sources.
+ */
+const sourceBytes = new Map<string, Uint8Array>();
+function sharedBytes(text: string): Uint8Array {
+  let b = sourceBytes.get(text);
+  if (!b) sourceBytes.set(text, (b = ipBytes(text)));
+  return b;
 }
 
 /** Bytes of an address the config model already validated. */
