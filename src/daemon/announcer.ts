@@ -4,7 +4,8 @@
  * same burst again after `delay` seconds (keepalived defaults: 5 and 5).
  *
  * One announcer per interface, shared by its instances: each instance's pending second
- * burst is keyed by the instance.
+ * burst is keyed by the instance, and one timer serves them all (a takeover of 1000
+ * instances kept 1000 timers for the delay).
  */
 import { open } from 'node:fs/promises';
 import { parseIP } from '../protocol/addr.js';
@@ -17,8 +18,17 @@ export interface AnnounceTarget {
   family: 4 | 6;
 }
 
+interface SecondBurst {
+  /** performance.now() when due */
+  at: number;
+  frames: Buffer[];
+  repeat: number;
+}
+
 export class Announcer {
-  private readonly pending = new Map<object, NodeJS.Timeout>();
+  private readonly pending = new Map<object, SecondBurst>();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
   /** The read of the forwarding setting in flight, shared by every announcement meanwhile. */
   private reading: Promise<boolean> | null = null;
   sent = 0;
@@ -38,19 +48,43 @@ export class Announcer {
     const frames = await this.frames(targets);
     this.burst(owner, frames, repeat);
     if (delayS > 0) {
-      const t = setTimeout(() => {
-        this.pending.delete(owner);
-        this.burst(owner, frames, repeat);
-      }, delayS * 1000);
-      t.unref();
-      this.pending.set(owner, t);
+      const at = performance.now() + delayS * 1000;
+      this.pending.set(owner, { at, frames, repeat });
+      this.arm(at);
     }
   }
 
   cancel(owner: object): void {
-    const t = this.pending.get(owner);
-    if (t) clearTimeout(t);
     this.pending.delete(owner);
+    if (this.pending.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+    }
+  }
+
+  /** The timer for the earliest second burst. */
+  private arm(at: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.due(), Math.max(0, at - performance.now()));
+    this.timer.unref();
+  }
+
+  private due(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    // a timer may fire up to a millisecond early
+    const now = performance.now() + 1;
+    let next = Infinity;
+    for (const [owner, b] of this.pending) {
+      if (b.at <= now) {
+        this.pending.delete(owner);
+        this.burst(owner, b.frames, b.repeat);
+      } else next = Math.min(next, b.at);
+    }
+    if (next < Infinity) this.arm(next);
   }
 
   private burst(owner: object, frames: Buffer[], repeat: number): void {

@@ -22,7 +22,7 @@ export interface ArpPacket {
  * and FRR's default: opcode 1, target MAC ff:ff:ff:ff:ff:ff) or `reply` form (opcode 2).
  */
 export function buildGratuitousArp(mac: Uint8Array, ip: Uint8Array, form: 'request' | 'reply' = 'request'): Buffer {
-  const a = Buffer.alloc(ARP_LEN);
+  const a = Buffer.allocUnsafe(ARP_LEN).fill(0);
   a.writeUInt16BE(1, 0); // htype Ethernet
   a.writeUInt16BE(ETH_P_IP, 2);
   a[4] = 6;

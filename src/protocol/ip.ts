@@ -7,7 +7,9 @@ export const ETH_P_IPV6 = 0x86dd;
 export const ETH_HLEN = 14;
 
 export function buildEthernet(dst: Uint8Array, src: Uint8Array, ethertype: number, payload: Uint8Array): Buffer {
-  const f = Buffer.alloc(ETH_HLEN + payload.length);
+  // allocUnsafe + fill: a slice of Node's pool, not an ArrayBuffer per frame (a takeover of 1000
+  // instances keeps their frames for the second burst)
+  const f = Buffer.allocUnsafe(ETH_HLEN + payload.length).fill(0);
   f.set(dst, 0);
   f.set(src, 6);
   f.writeUInt16BE(ethertype, 12);
@@ -119,7 +121,7 @@ export interface IPv4Build {
 
 /** A full IPv4 packet with a correct header checksum (used for captures and test vectors). */
 export function buildIPv4(h: IPv4Build, payload: Uint8Array): Buffer {
-  const p = Buffer.alloc(20 + payload.length);
+  const p = Buffer.allocUnsafe(20 + payload.length).fill(0);
   p[0] = 0x45;
   p[1] = h.tos ?? 0;
   p.writeUInt16BE(p.length, 2);
@@ -144,7 +146,7 @@ export interface IPv6Build {
 }
 
 export function buildIPv6(h: IPv6Build, payload: Uint8Array): Buffer {
-  const p = Buffer.alloc(40 + payload.length);
+  const p = Buffer.allocUnsafe(40 + payload.length).fill(0);
   const tc = h.trafficClass ?? 0;
   const fl = h.flowLabel ?? 0;
   p.writeUInt32BE(((6 << 28) | (tc << 20) | fl) >>> 0, 0);

@@ -30,7 +30,7 @@ export function icmpv6Checksum(src: Uint8Array, dst: Uint8Array, msg: Uint8Array
 
 /** The ICMPv6 NA message with its Target Link-Layer Address option and checksum. */
 export function buildNaMessage(src: Uint8Array, dst: Uint8Array, target: Uint8Array, mac: Uint8Array, flags: NaFlags): Buffer {
-  const m = Buffer.alloc(NA_LEN);
+  const m = Buffer.allocUnsafe(NA_LEN).fill(0);
   m[0] = ND_NEIGHBOR_ADVERT;
   m[4] = (flags.router ? 0x80 : 0) | (flags.solicited ? 0x40 : 0) | (flags.override ? 0x20 : 0);
   m.set(target, 8);

@@ -1,12 +1,12 @@
 /**
  * The per-interface announcer (logic only: frames go to a fake socket). The NA Router flag
  * comes from the interface's IPv6 forwarding setting, read once for a burst of takeovers;
- * each instance's second burst is its own.
+ * each instance's second burst is its own, and one timer serves them all.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Announcer } from '../../src/daemon/announcer.js';
 import type { PacketSocket } from '../../src/os/packet-socket.js';
 
@@ -68,5 +68,27 @@ describe('Announcer', () => {
     expect(frames).toHaveLength(6);
     // the second burst is y's: ARP target address (sender protocol address) 192.0.2.11
     expect([...frames[5]!.subarray(14 + 14, 14 + 18)]).toEqual([192, 0, 2, 11]);
+  });
+
+  it('200 instances taking over at once: one timer for their second bursts, frames in Node\'s pool', async () => {
+    const { sock, frames } = fakeSocket();
+    const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
+    const owners = Array.from({ length: 200 }, (_, i) => ({ i }));
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      for (const [i, o] of owners.entries()) await a.announce(o, [{ address: `192.0.2.${i + 1}`, family: 4 }], 1, 0.05);
+      // a timer per instance was 200 timers (and a closure each) alive for the delay
+      expect(timers.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      timers.mockRestore();
+    }
+    a.cancel(owners[7]!);
+    await sleep(150);
+    expect(frames).toHaveLength(200 + 199);
+    // each second burst is its owner's frame again; the cancelled one is missing
+    const second = frames.slice(200).map((f) => f[14 + 27]);
+    expect(second).toEqual(owners.filter((_, i) => i !== 7).map((_, k) => (k < 7 ? k + 1 : k + 2)));
+    // slices of Node's pool, not an ArrayBuffer per 42-byte frame
+    for (const f of frames.slice(0, 200)) expect(f.buffer.byteLength).toBeGreaterThan(f.length);
   });
 });
