@@ -25,7 +25,7 @@ const windowS = opt('--scale-window', quick ? 5 : 30);
 const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i + 1] ? [argv[i + 1]!] : []));
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
-/** --only failover,jitter,scale,startup,1000 (default: all; 1000 = only the 4-interface scale runs at 1 s and 100 ms) */
+/** --only failover,jitter,scale,startup,1000,memory (default: all; 1000 = only the 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals) */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
 const want = (name: string): boolean => !only || only.has(name);
 /** --impl vipd (or keepalived): one implementation only, for experiments; the report compares both. */
@@ -108,6 +108,8 @@ async function main(): Promise<void> {
     const scales: [number, number, number][] = !want('scale') ? [] : quick ? [[100, 0.01, 1]]
       : [[1, 1, 1], [1, 0.1, 1], [1, 0.01, 1], [100, 1, 1], [100, 0.1, 1], [100, 0.01, 1], [255, 1, 1], [255, 0.1, 1], [255, 0.01, 1], [1000, 1, 4], [1000, 0.1, 4], [1000, 0.01, 4]];
     if (only?.has('1000')) scales.push([1000, 1, 4], [1000, 0.1, 4]);
+    // the RSS slope: 1 VRID and 1000 at the same intervals
+    if (only?.has('memory')) scales.push([1, 1, 1], [1, 0.1, 1], [1000, 1, 4], [1000, 0.1, 4]);
     if (scales.some(([, , l]) => l > 1)) for (const k of [1, 2, 3]) lab.addLan(k, ['r1', 'r2']);
     const sc: ScaleResult[] = [];
     for (const [n, iv, lans] of scales) {
