@@ -115,13 +115,13 @@ async function main(): Promise<void> {
     for (const [n, iv, lans] of scales) {
       for (const impl of IMPLS) {
         const s = await scale(lab, dir, impl, n, iv, windowS, lans);
-        log(`scale ${impl} ${n} VRIDs/${lans} if ${iv * 1000} ms: master ${f1(s.masterCpuPct)}% backup ${f1(s.backupCpuPct)}% RSS ${f1(s.masterRssMb)}/${f1(s.backupRssMb)} MB, settled ${f1(s.masterSettledMb)}/${f1(s.backupSettledMb)} MB, converge ${f1(s.convergeMs)} ms`);
+        log(`scale ${impl} ${n} VRIDs/${lans} if ${iv * 1000} ms: master ${f1(s.masterCpuPct)}% backup ${f1(s.backupCpuPct)}% RSS ${f1(s.masterRssMb)}/${f1(s.backupRssMb)} MB, settled ${f1(s.masterSettledMb)}/${f1(s.backupSettledMb)} MB (anon ${f1(s.masterSettledAnonMb)}/${f1(s.backupSettledAnonMb)}), converge ${f1(s.convergeMs)} ms`);
         sc.push(s);
       }
     }
     if (scales.length) {
-      md.push(`### Scale (CPU over ${windowS} s from 1 s after convergence; RSS: the peak of one sample a second in that window, and settled: the largest of 3 samples from ${SETTLED_S} s after the start; 1000 VRIDs = 250 on each of 4 interfaces, two IPv4 and two IPv6)`, '');
-      md.push(row(['VRIDs', 'interfaces', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'settled master / backup MB', 'converge ms', 'vipd/ka master CPU', 'vipd/ka backup CPU']), row(Array(12).fill('---')));
+      md.push(`### Scale (CPU over ${windowS} s from 1 s after convergence; RSS: the peak of one sample a second in that window, and settled: the largest of 3 samples from ${SETTLED_S} s after the start, with its private part (RssAnon: no pages of the binary or libraries); per extra VRID: settled RSS over the 1-VRID run at the same interval, divided by the extra VRIDs; 1000 VRIDs = 250 on each of 4 interfaces, two IPv4 and two IPv6)`, '');
+      md.push(row(['VRIDs', 'interfaces', 'interval', 'impl', 'master CPU %', 'backup CPU %', 'master RSS MB', 'backup RSS MB', 'settled master / backup MB', 'settled anon MB', 'per extra VRID KB (anon)', 'converge ms', 'vipd/ka master CPU', 'vipd/ka backup CPU']), row(Array(14).fill('---')));
     }
     for (const [n, iv, lans] of scales) {
       const same = (x: ScaleResult): boolean => x.vrids === n && x.lans === lans && x.intervalMs === iv * 1000;
@@ -130,7 +130,12 @@ async function main(): Promise<void> {
       const ratio = (a: number, b: number | undefined): string => (b === undefined ? '' : (a / Math.max(b, 0.01)).toFixed(2));
       for (const s of sc.filter(same)) {
         const conv = Number.isNaN(s.convergeMs) ? `> ${f1(s.convergeLimitMs)} (${s.mastered} of ${n} mastered)` : f1(s.convergeMs);
-        md.push(row([n, lans, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), `${f1(s.masterSettledMb)} / ${f1(s.backupSettledMb)}`, conv,
+        // the slope over the 1-VRID run of the same implementation and interval, if there was one
+        const one = sc.find((x) => x.impl === s.impl && x.vrids === 1 && x.intervalMs === s.intervalMs);
+        const kbPer = (big: number, small: number): string => ((big - small) * 1024 / (n - 1)).toFixed(1);
+        const slope = one && n > 1 ? `${kbPer(s.masterSettledMb, one.masterSettledMb)} / ${kbPer(s.backupSettledMb, one.backupSettledMb)} (${kbPer(s.masterSettledAnonMb, one.masterSettledAnonMb)} / ${kbPer(s.backupSettledAnonMb, one.backupSettledAnonMb)})` : '';
+        md.push(row([n, lans, `${iv * 1000} ms`, s.impl, f1(s.masterCpuPct), f1(s.backupCpuPct), f1(s.masterRssMb), f1(s.backupRssMb), `${f1(s.masterSettledMb)} / ${f1(s.backupSettledMb)}`,
+          `${f1(s.masterSettledAnonMb)} / ${f1(s.backupSettledAnonMb)}`, slope, conv,
           s.impl === 'vipd' ? ratio(s.masterCpuPct, k?.masterCpuPct) : '', s.impl === 'vipd' ? ratio(s.backupCpuPct, k?.backupCpuPct) : '']));
       }
     }

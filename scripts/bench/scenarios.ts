@@ -169,6 +169,9 @@ export interface ScaleResult {
   /** RSS once start-up has settled: the largest of 3 samples from SETTLED_S after the start */
   masterSettledMb: number;
   backupSettledMb: number;
+  /** The private part of the settled figure (RssAnon: no pages of the binary or libraries) */
+  masterSettledAnonMb: number;
+  backupSettledAnonMb: number;
 }
 
 /**
@@ -226,17 +229,20 @@ export async function scale(lab: NetnsLab, dir: string, impl: Impl, vrids: numbe
       rss[1] = Math.max(rss[1]!, b.rssKb());
     }
     const c1 = [a.cpuSeconds(), b.cpuSeconds()];
-    const settled = [0, 0];
+    const settled = [0, 0, 0, 0];
     await sleep(Math.max(0, (a.startedAt + SETTLED_S) * 1000 - Date.now()));
     for (let t = 0; t < 3; t++) {
       settled[0] = Math.max(settled[0]!, a.rssKb());
       settled[1] = Math.max(settled[1]!, b.rssKb());
+      settled[2] = Math.max(settled[2]!, a.rssKb('RssAnon'));
+      settled[3] = Math.max(settled[3]!, b.rssKb('RssAnon'));
       if (t < 2) await sleep(1000);
     }
     return {
       impl, vrids, lans, intervalMs: intervalS * 1000, convergeMs, mastered: masteredCount, convergeLimitMs: limitMs,
       masterCpuPct: ((c1[0]! - c0[0]!) / windowS) * 100, backupCpuPct: ((c1[1]! - c0[1]!) / windowS) * 100,
       masterRssMb: rss[0]! / 1024, backupRssMb: rss[1]! / 1024, masterSettledMb: settled[0]! / 1024, backupSettledMb: settled[1]! / 1024,
+      masterSettledAnonMb: settled[2]! / 1024, backupSettledAnonMb: settled[3]! / 1024,
     };
   } finally {
     await a.signal('SIGTERM');

@@ -77,11 +77,13 @@ export class Daemon {
     return ticks / TICK;
   }
 
-  rssKb(): number {
+  /** Resident memory of the daemon's processes, kB (VmRSS; RssAnon: the private part, no file pages). */
+  rssKb(field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
     let kb = 0;
+    const re = new RegExp(`${field}:\\s+(\\d+)`);
     for (const pid of this.pids()) {
       try {
-        kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+        kb += Number(re.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
       } catch {
         // gone
       }
