@@ -60,6 +60,8 @@ export class VrrpInstance {
   // fresh object per advert outlives the young generation only to die in the old one.
   private tKind: TimerKind | null = null;
   private tAt = 0;
+  /** The armed Master_Down_Timer is a late one's grace (see timerFired). */
+  private graceArmed = false;
   private readonly trackers: TrackerState[] = [];
   private basePriority: number;
   private linkUp = true;
@@ -161,6 +163,15 @@ export class VrrpInstance {
   timerFired(now: number): readonly Action[] {
     if (!this.tKind || now < this.tAt) return this.done();
     if (this.state === 'BACKUP' && this.tKind === 'masterDown') {
+      // vipd: a timer judged a whole master interval or more after it fell due means this
+      // router itself was not running then (a stopped process, or a paused VM whose master
+      // may have been paused too): adverts sent meanwhile may still be on their way in, so
+      // listen one interval more, once. A backup that runs on time is not delayed.
+      if (!this.graceArmed && now - this.tAt >= this.masterAdverIntervalUs) {
+        this.setTimer('masterDown', now + this.masterAdverIntervalUs);
+        this.graceArmed = true;
+        return this.done();
+      }
       // RFC 9568 6.4.2: Master_Down_Timer fires -> Active
       this.toMaster(now, 'master down timer expired');
     } else if (this.state === 'MASTER' && this.tKind === 'adver') {
@@ -326,6 +337,7 @@ export class VrrpInstance {
   private setTimer(kind: TimerKind, at: number): void {
     this.tKind = kind;
     this.tAt = at;
+    this.graceArmed = false;
     this.out.arm(kind, at);
   }
 

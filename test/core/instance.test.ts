@@ -52,6 +52,36 @@ describe('state machine (RFC 9568 6.4)', () => {
     const i = mk({ priority: 255 });
     expect(types(i.start(0))).toEqual(['send(255)', 'addVips', 'announce', 'arm', 'INIT->MASTER']);
   });
+  it('a Master_Down_Timer judged a master interval or more late waits one interval more, once (vipd)', () => {
+    const ten = { advertIntervalUs: 10_000 };
+    const master = { priority: 150, intervalUs: 10_000, src: ip('192.0.2.1') };
+    const i = mk(ten);
+    i.start(0);
+    const due = i.deadline!;
+    // this router was stopped: judged 50 ms late, it listens one interval more
+    expect(types(i.timerFired(due + 50_000))).toEqual(['arm']);
+    expect(i.state).toBe('BACKUP');
+    expect(i.deadline).toBe(due + 60_000);
+    // the master's advert comes in the meantime: backup, with a fresh Master_Down_Interval
+    i.advert(due + 55_000, master);
+    expect(i.deadline).toBe(due + 55_000 + masterDownIntervalUs(3, 100, 10_000));
+    // and the grace is there again for the next late timer
+    expect(types(i.timerFired(i.deadline! + 20_000))).toEqual(['arm']);
+    // nothing in the interval: master when it ends
+    const j = mk(ten);
+    j.start(0);
+    j.timerFired(due + 50_000);
+    expect(types(j.timerFired(due + 60_000))).toContain('BACKUP->MASTER');
+    // once: late again at the end of the grace -> master
+    const k = mk(ten);
+    k.start(0);
+    k.timerFired(due + 50_000);
+    expect(types(k.timerFired(due + 200_000))).toContain('BACKUP->MASTER');
+    // less than an interval late: at once (RFC 9568 6.4.2)
+    const m = mk(ten);
+    m.start(0);
+    expect(types(m.timerFired(due + 9_999))).toContain('BACKUP->MASTER');
+  });
   it('master down timer -> Active; adver timer repeats without drift', () => {
     const i = mk();
     i.start(0);
