@@ -29,6 +29,8 @@ export class Announcer {
   private readonly pending = new Map<object, SecondBurst>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
+  /** Owners whose first burst waits for its frames (the forwarding read): cancel() stops it. */
+  private readonly starting = new Map<object, object>();
   /** The read of the forwarding setting in flight, shared by every announcement meanwhile. */
   private reading: Promise<boolean> | null = null;
   sent = 0;
@@ -45,7 +47,12 @@ export class Announcer {
   /** Start a burst for `owner` now and a second one after delayS (cancelling its pending one). */
   async announce(owner: object, targets: AnnounceTarget[], repeat: number, delayS: number): Promise<void> {
     this.cancel(owner);
+    const token = {};
+    this.starting.set(owner, token);
     const frames = await this.frames(targets);
+    // left MASTER while the frames were being made: announce nothing
+    if (this.starting.get(owner) !== token) return;
+    this.starting.delete(owner);
     this.burst(owner, frames, repeat);
     if (delayS > 0) {
       const at = performance.now() + delayS * 1000;
@@ -55,6 +62,7 @@ export class Announcer {
   }
 
   cancel(owner: object): void {
+    this.starting.delete(owner);
     this.pending.delete(owner);
     if (this.pending.size === 0 && this.timer) {
       clearTimeout(this.timer);

@@ -91,4 +91,16 @@ describe('Announcer', () => {
     // slices of Node's pool, not an ArrayBuffer per 42-byte frame
     for (const f of frames.slice(0, 200)) expect(f.buffer.byteLength).toBeGreaterThan(f.length);
   });
+
+  it('an instance that leaves MASTER while its frames are being made announces nothing', async () => {
+    const { sock, frames } = fakeSocket();
+    const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
+    const o = {};
+    // IPv6: the frames wait for the forwarding setting to be read
+    const p = a.announce(o, [{ address: '2001:db8::7', family: 6 }], 2, 0.05);
+    a.cancel(o);
+    await p;
+    await sleep(100);
+    expect(frames).toHaveLength(0);
+  });
 });
