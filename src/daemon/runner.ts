@@ -51,7 +51,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private readonly expect: Expectation;
   private readonly advert: VrrpAdvert;
   private readonly source: string;
-  /** Where adverts go (the group, or each unicast peer), in the order of `encoded`'s buffers. */
+  /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
   private vipOps: Promise<void> = Promise.resolve();
   /**
