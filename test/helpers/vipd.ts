@@ -1,10 +1,10 @@
 /** A vipd process in a lab namespace (run from the TypeScript sources), with its JSON log. */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cliCommand } from '../../src/lab/cli-command.js';
-import type { NetnsLab } from '../../src/lab/netns.js';
+import { NetnsLab } from '../../src/lab/netns.js';
 
 export interface LogLine {
   msg: string;
@@ -98,4 +98,20 @@ export class VipdProcess {
     await this.exited(5000);
     if (p.exitCode === null && p.signalCode === null) this.signal('SIGKILL');
   }
+}
+
+/** After a test file: resume (a test may have stopped them) and stop the daemons, then remove the lab and the directory. */
+export async function teardown(lab: NetnsLab, dir: string, daemons: (VipdProcess | undefined)[]): Promise<void> {
+  for (const d of daemons) d?.signal('SIGCONT');
+  for (const d of daemons) await d?.stop();
+  lab.destroy();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Two routers on one LAN, r1 at priority 150 and r2 at 100, each with a daemon not yet started. */
+export function routerPair(lab: NetnsLab, dir: string, config: (router: 'r1' | 'r2', priority: number) => string): { r1: VipdProcess; r2: VipdProcess } {
+  NetnsLab.requireRoot();
+  NetnsLab.cleanStale();
+  lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }]);
+  return { r1: new VipdProcess(lab, 'r1', dir, config('r1', 150)), r2: new VipdProcess(lab, 'r2', dir, config('r2', 100)) };
 }

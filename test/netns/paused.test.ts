@@ -5,37 +5,26 @@
  * interval (src/core/instance.ts, timerFired); without it the backup took over at once and
  * the two fought for a moment each time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
-import { VipdProcess } from '../helpers/vipd.js';
+import { routerPair, teardown, type VipdProcess } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'p');
 const dir = mkdtempSync(join(tmpdir(), 'vipd-paused-'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const inst = (priority: number) => [{ vrid: 61, priority, advertInt: 0.01, version: 3 as const, vips: ['192.0.2.61/32'] }];
+const inst = (priority: number) => [{ vrid: 61, priority, advertInt: 0.02, version: 3 as const, vips: ['192.0.2.61/32'] }];
 let r1: VipdProcess;
 let r2: VipdProcess;
 
 beforeAll(() => {
-  NetnsLab.requireRoot();
-  NetnsLab.cleanStale();
-  lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }]);
-  r1 = new VipdProcess(lab, 'r1', dir, labConfig('r1', inst(150)));
-  r2 = new VipdProcess(lab, 'r2', dir, labConfig('r2', inst(100)));
+  ({ r1, r2 } = routerPair(lab, dir, (r, p) => labConfig(r, inst(p))));
 });
 
-afterAll(async () => {
-  r1?.signal('SIGCONT');
-  r2?.signal('SIGCONT');
-  await r2?.stop();
-  await r1?.stop();
-  lab.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => teardown(lab, dir, [r2, r1]));
 
 describe('a backup paused together with its master', () => {
   it('resumed 3 ms before the master, it hears the master within the interval it waits: no takeover in ten pauses', async () => {
@@ -47,7 +36,7 @@ describe('a backup paused together with its master', () => {
     for (let i = 0; i < 10; i++) {
       r1.signal('SIGSTOP');
       r2.signal('SIGSTOP');
-      await sleep(100); // > Master_Down_Interval (36 ms)
+      await sleep(150); // > Master_Down_Interval (72 ms)
       r2.signal('SIGCONT');
       await sleep(3);
       r1.signal('SIGCONT');
