@@ -110,8 +110,9 @@ export interface JitterResult {
   spurious: number;
   /** the 5 largest gaps with the master's run-queue wait and the machine's steal around each */
   worst: StallInfo[];
-  /** over the whole run: the master's run-queue wait and the machine's steal (ms) */
+  /** over the whole run: the master's run-queue wait, the largest of one of its other threads, the machine's steal (ms) */
   runDelayMs: number;
+  otherDelayMs: number;
   stealMs: number;
 }
 

@@ -1,14 +1,17 @@
 /**
  * Why an advert was late: while the jitter run goes, sample the daemon's main thread's
- * run-queue wait (/proc/PID/schedstat, 2nd field: ns spent runnable but not running) and
- * the machine's steal time (/proc/stat, time the hypervisor ran someone else on our vCPUs).
- * A gap with as much run-queue wait is CPU scheduling in this VM; with steal, the host.
+ * run-queue wait (/proc/PID/schedstat, 2nd field: ns spent runnable but not running), that
+ * of its other threads (the main thread waits for V8's GC worker) and the machine's steal
+ * time (/proc/stat, time the hypervisor ran someone else on our vCPUs). A gap with as much
+ * run-queue wait is CPU scheduling in this VM; with steal, the host.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 interface Sample {
   t: number;
   runDelayNs: number;
+  /** run-queue wait (ns) of each other thread, by thread id */
+  others: Map<number, number>;
   /** steal ticks of each vCPU */
   steal: number[];
 }
@@ -19,6 +22,8 @@ export interface StallInfo {
   gapMs: number;
   /** run-queue wait of the daemon's main thread around the gap */
   runDelayMs: number;
+  /** the largest run-queue wait of one of its other threads around the gap */
+  otherDelayMs: number;
   /** steal time around the gap, summed over the vCPUs */
   stealMs: number;
   /** the largest steal of one vCPU around the gap */
@@ -32,12 +37,32 @@ function steal(): number[] {
 
 const stealDelta = (a: Sample, b: Sample): number[] => b.steal.map((x, i) => (x - (a.steal[i] ?? 0)) * TICK_MS);
 
-function runDelay(pid: number): number {
+function runDelay(pid: number, tid = pid): number {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
   } catch {
     return Number.NaN;
   }
+}
+
+function otherThreads(pid: number): Map<number, number> {
+  const m = new Map<number, number>();
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) if (Number(t) !== pid) m.set(Number(t), runDelay(pid, Number(t)));
+  } catch {
+    // the process has gone
+  }
+  return m;
+}
+
+/** The largest growth of one thread's run-queue wait from a to b (ms). */
+function otherDelta(a: Sample, b: Sample): number {
+  let max = 0;
+  for (const [tid, ns] of b.others) {
+    const was = a.others.get(tid);
+    if (was !== undefined) max = Math.max(max, (ns - was) / 1e6);
+  }
+  return max;
 }
 
 export class StallSampler {
@@ -50,7 +75,7 @@ export class StallSampler {
   }
 
   private sample(): void {
-    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), steal: steal() });
+    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), others: otherThreads(this.pid), steal: steal() });
   }
 
   stop(): void {
@@ -59,10 +84,10 @@ export class StallSampler {
   }
 
   /** Totals over the whole run (ms). */
-  totals(): { runDelayMs: number; stealMs: number } {
+  totals(): { runDelayMs: number; otherDelayMs: number; stealMs: number } {
     const a = this.samples[0]!;
     const b = this.samples.at(-1)!;
-    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: stealDelta(a, b).reduce((x, y) => x + y, 0) };
+    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, otherDelayMs: otherDelta(a, b), stealMs: stealDelta(a, b).reduce((x, y) => x + y, 0) };
   }
 
   /** Run-queue wait and steal between the last sample before t0 and the first after t1 (s). */
@@ -77,6 +102,6 @@ export class StallSampler {
       }
     }
     const d = stealDelta(a, b);
-    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, stealMs: d.reduce((x, y) => x + y, 0), stealOneMs: Math.max(0, ...d) };
+    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, otherDelayMs: otherDelta(a, b), stealMs: d.reduce((x, y) => x + y, 0), stealOneMs: Math.max(0, ...d) };
   }
 }

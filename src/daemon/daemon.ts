@@ -4,14 +4,12 @@
  * instances, follows link and address events, and reloads or stops cleanly.
  */
 import { EventEmitter } from 'node:events';
-import { execFile } from 'node:child_process';
-import { getPriority, setPriority } from 'node:os';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
 import { PacketSocket } from '../os/packet-socket.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
+import { setNiceAllThreads, setRealtimeAllThreads } from '../os/sched.js';
 import { MonotonicTimer } from '../os/timer.js';
 import { VrrpSocket } from '../os/vrrp-socket.js';
 import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
@@ -122,26 +120,21 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   /**
-   * keepalived's vrrp_priority: the nice value of the thread that runs every instance (the
-   * main thread; setpriority on Linux is per thread). Under CPU contention a daemon at the
-   * default nice waits on the run queue behind busy processes and its adverts come late.
+   * keepalived's vrrp_priority (nice) and vrrp_rt_priority (SCHED_RR), for every thread
+   * (src/os/sched.ts). Under CPU contention a daemon at the default priority waits on the
+   * run queue behind busy processes and its adverts come late.
    */
   private async applyPriority(c: DaemonConfig): Promise<void> {
-    if (c.vrrpPriority !== null && c.vrrpPriority !== getPriority()) {
+    if (c.vrrpPriority !== null) {
       try {
-        setPriority(c.vrrpPriority);
-        this.log.info({ nice: c.vrrpPriority }, 'scheduling priority set (vrrp_priority)');
+        if (setNiceAllThreads(c.vrrpPriority)) this.log.info({ nice: c.vrrpPriority }, 'scheduling priority set (vrrp_priority)');
       } catch (e) {
         this.log.warn({ err: (e as Error).message, nice: c.vrrpPriority }, 'could not set vrrp_priority (needs CAP_SYS_NICE to raise it)');
       }
     }
-    // vrrp_rt_priority: SCHED_RR for the main thread (its tid is the pid), which a busy
-    // normal process can no longer keep off the CPU. Node has no sched_setscheduler:
-    // util-linux's chrt (essential on Debian) does it. The kernel's RT throttling
-    // (sched_rt_runtime_us, 95 % by default) still leaves the host some CPU.
     if (c.vrrpRtPriority !== null && c.vrrpRtPriority !== this.rtPriority) {
       try {
-        await promisify(execFile)('chrt', ['--rr', '-p', String(c.vrrpRtPriority), String(process.pid)]);
+        await setRealtimeAllThreads(c.vrrpRtPriority);
         this.rtPriority = c.vrrpRtPriority;
         this.log.info({ rtPriority: c.vrrpRtPriority }, 'real-time scheduling set (vrrp_rt_priority, SCHED_RR)');
       } catch (e) {

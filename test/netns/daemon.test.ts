@@ -3,7 +3,7 @@
  * Election, kill -9 takeover, preemption on return, SIGTERM with priority 0, link down,
  * leftover and stolen VIPs, a client that keeps reaching the VIP and follows the MAC.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,24 +159,33 @@ describe('vipd: three routers, one VIP', () => {
     expect(d.r3!.proc!.exitCode).toBeNull(); // the running daemon is untouched
   });
 
-  it('vrrp_priority and vrrp_rt_priority: the main thread runs at that nice value under SCHED_RR; SIGHUP applies a new value', async () => {
+  it('vrrp_priority and vrrp_rt_priority: every thread runs at that nice value under SCHED_RR, children do not; SIGHUP applies a new value', async () => {
     const inst = [{ vrid: 77, priority: 50, advertInt: 0.1, version: 3 as const, vips: ['192.0.2.210/24'] }];
     const p = new VipdProcess(lab, 'r3', dir, labConfig('r3', inst, ['vrrp_priority -5', 'vrrp_rt_priority 10']), 'sched');
     // fields after the command name in /proc/PID/stat: nice is field 19, rt_priority 40, policy 41
-    const sched = (): { nice: number; rt: number; policy: number } => {
-      const st = readFileSync(`/proc/${p.proc!.pid}/stat`, 'utf8');
+    const sched = (path: string): { nice: number; rt: number; policy: number } => {
+      const st = readFileSync(`${path}/stat`, 'utf8');
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
       return { nice: Number(f[16]), rt: Number(f[37]), policy: Number(f[38]) };
     };
+    const pid = (): number => p.proc!.pid!;
+    // every thread: V8's GC worker too, which the main thread waits for
+    const threads = (): Array<{ nice: number; rt: number; policy: number }> =>
+      readdirSync(`/proc/${pid()}/task`).map((t) => sched(`/proc/${pid()}/task/${t}`));
+    const children = (): number[] => readFileSync(`/proc/${pid()}/task/${pid()}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
     try {
       p.start();
       await p.waitFor((l) => l.msg?.startsWith('real-time scheduling set'), 10_000, 'rt priority log');
       await p.waitState('BACKUP', 5000);
-      expect(sched()).toEqual({ nice: -5, rt: 10, policy: 2 }); // SCHED_RR
+      expect(threads().length).toBeGreaterThan(1);
+      expect(threads()).toEqual(threads().map(() => ({ nice: -5, rt: 10, policy: 2 }))); // SCHED_RR
+      // the crash guardian was started after the change: reset on fork, a normal process
+      expect(children().length).toBeGreaterThan(0);
+      for (const c of children()) expect(sched(`/proc/${c}`)).toEqual({ nice: 0, rt: 0, policy: 0 });
       p.rewrite(labConfig('r3', inst, ['vrrp_priority -3', 'vrrp_rt_priority 20']));
       p.signal('SIGHUP');
       await p.waitFor((l) => l.msg === 'configuration reloaded', 5000, 'reload');
-      expect(sched()).toEqual({ nice: -3, rt: 20, policy: 2 });
+      expect(threads()).toEqual(threads().map(() => ({ nice: -3, rt: 20, policy: 2 })));
     } finally {
       await p.stop();
     }
