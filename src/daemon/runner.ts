@@ -10,7 +10,7 @@ import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { Interface } from '../os/iface.js';
 import type { Rtnl } from '../os/rtnl.js';
-import { NetlinkError } from '../os/rtnl.js';
+import { EADDRNOTAVAIL, EEXIST, ENODEV, NetlinkError } from '../os/rtnl.js';
 import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
 import { nowUs } from './clock.js';
@@ -53,7 +53,9 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private readonly source: string;
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
-  private vipOps: Promise<void> = Promise.resolve();
+  /** VIP operations sent and not yet acknowledged; stop() waits for them (`vipIdle`). */
+  private vipInflight = 0;
+  private vipIdle: Array<() => void> = [];
   /**
    * The last valid advert byte for byte, then its source and destination address (one copy:
    * a backup of 1000 instances keeps 1000 of these), and what it said.
@@ -104,7 +106,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.core.shutdown(nowUs());
     this.d.scheduler.release(this);
     this.d.announcer.cancel(this);
-    await this.vipOps;
+    if (this.vipInflight > 0) await new Promise<void>((r) => this.vipIdle.push(r));
   }
 
   /**
@@ -253,23 +255,26 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     }
   }
 
-  /** VIP adds/removes run in order, one after the other; EEXIST/EADDRNOTAVAIL are fine. */
+  /**
+   * VIP adds/removes, sent at once on the daemon's one rtnetlink socket (so carried out in the
+   * order queued); only the ack callback waits. EEXIST on add, EADDRNOTAVAIL/ENODEV on delete
+   * are fine.
+   */
   private queueVips(op: 'add' | 'del', vips: InstanceModel['vips']): void {
-    const task = async (): Promise<void> => {
-      for (const v of vips) {
-        const iface = v.dev ? this.d.vipIfaces.get(v.dev) : this.d.iface;
-        if (!iface) continue;
-        const spec = { family: v.family, address: ipBytes(v.address), prefixLen: v.prefixLen, ifindex: iface.index, label: v.label ?? undefined, nodad: v.family === 6 };
-        try {
-          if (op === 'add') await this.d.rtnl.addAddress(spec);
-          else await this.d.rtnl.delAddress(spec);
-        } catch (e) {
-          const ok = e instanceof NetlinkError && (op === 'add' ? e.code === 'EEXIST' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENODEV');
-          if (!ok) this.d.log.error({ instance: this.model.name, err: (e as Error).message, vip: v.address }, `VIP ${op} failed`);
-        }
-      }
-    };
-    this.vipOps = this.vipOps.then(task);
+    for (const v of vips) {
+      const iface = v.dev ? this.d.vipIfaces.get(v.dev) : this.d.iface;
+      if (!iface) continue;
+      const spec = { family: v.family, address: ipBytes(v.address), prefixLen: v.prefixLen, ifindex: iface.index, label: v.label ?? undefined, nodad: v.family === 6 };
+      this.vipInflight++;
+      this.d.rtnl.addressOp(op, spec, (errno) => this.vipDone(op, v.address, errno));
+    }
+  }
+
+  private vipDone(op: 'add' | 'del', vip: string, errno: number): void {
+    this.vipInflight--;
+    const ok = errno === 0 || (op === 'add' ? errno === EEXIST : errno === EADDRNOTAVAIL || errno === ENODEV);
+    if (!ok) this.d.log.error({ instance: this.model.name, err: new NetlinkError(errno, `${op === 'add' ? 'add' : 'delete'} address`).message, vip }, `VIP ${op} failed`);
+    if (this.vipInflight === 0 && this.vipIdle.length) for (const r of this.vipIdle.splice(0)) r();
   }
 }
 

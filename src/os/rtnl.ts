@@ -14,8 +14,18 @@ import {
 
 const NETLINK_ROUTE = 0;
 const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP', 99: 'EADDRNOTAVAIL', 105: 'ENOBUFS',
+  1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP', 99: 'EADDRNOTAVAIL', 105: 'ENOBUFS', 108: 'ESHUTDOWN',
 };
+
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EADDRNOTAVAIL = 99;
+const EIO = 5;
+const ESHUTDOWN = 108;
+const KERNEL = sockaddrNl();
+
+/** The kernel's answer to a request without a promise: 0, or the errno it failed with. */
+export type Ack = (errno: number) => void;
 
 export class NetlinkError extends Error {
   readonly code: string;
@@ -61,7 +71,7 @@ export class Rtnl {
   private readonly fd: number;
   private readonly watcher: Watcher;
   private seq = Math.floor(Math.random() * 1e6);
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, Pending | Ack>();
   private closed = false;
 
   constructor() {
@@ -72,7 +82,12 @@ export class Rtnl {
     for (const m of splitMessages(d)) {
       const p = this.pending.get(m.seq);
       if (!p) continue;
-      if (m.type === NLMSG_ERROR) {
+      if (typeof p === 'function') {
+        if (m.type === NLMSG_ERROR) {
+          this.pending.delete(m.seq);
+          p(-errorCode(m));
+        }
+      } else if (m.type === NLMSG_ERROR) {
         const err = errorCode(m);
         this.pending.delete(m.seq);
         if (err === 0) p.resolve(p.items);
@@ -124,6 +139,25 @@ export class Rtnl {
     await this.request(`delete address ${a.family}/${a.prefixLen}`, (s) => addrRequest('del', a, s));
   }
 
+  /**
+   * Address add or delete without a promise, for bursts (1000 instances taking over in one
+   * wake-up): the request is sent at once and only `done` waits for the ack, so nothing else
+   * of it lives long enough to reach V8's old generation. Requests on one socket are carried
+   * out in the order sent (rtnetlink handles them in sendmsg).
+   */
+  addressOp(op: 'add' | 'del', a: AddrSpec, done: Ack): void {
+    if (this.closed) return done(ESHUTDOWN);
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    this.pending.set(seq, done);
+    try {
+      native().sendto(this.fd, addrRequest(op, a, seq), KERNEL);
+    } catch (e) {
+      this.pending.delete(seq);
+      const errno = (e as { errno?: unknown }).errno;
+      done(typeof errno === 'number' && errno > 0 ? errno : EIO);
+    }
+  }
+
   async addMacvlan(name: string, parent: number, mac: Uint8Array): Promise<void> {
     await this.request(`create macvlan ${name}`, (s) => macvlanRequest(name, parent, mac, s));
   }
@@ -141,7 +175,10 @@ export class Rtnl {
     this.closed = true;
     this.watcher.stop();
     native().close(this.fd);
-    for (const p of this.pending.values()) p.reject(new Error('rtnetlink client closed'));
+    for (const p of this.pending.values()) {
+      if (typeof p === 'function') p(ESHUTDOWN);
+      else p.reject(new Error('rtnetlink client closed'));
+    }
     this.pending.clear();
   }
 }

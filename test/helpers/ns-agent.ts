@@ -111,6 +111,22 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
     else await rtnl.delAddress(spec);
     return null;
   },
+  /** Address operations sent back to back without waiting (Rtnl.addressOp); the errno of each, in order. */
+  async addrOps(a) {
+    const i = await lookupInterface(rtnl, a.ifname as string);
+    const ops = a.ops as { op: 'add' | 'del'; address: string; prefixLen: number }[];
+    return new Promise((resolve) => {
+      const errnos: number[] = new Array(ops.length);
+      let left = ops.length;
+      ops.forEach((o, k) => {
+        const p = parseIP(o.address)!;
+        rtnl.addressOp(o.op, { family: p.family, address: p.bytes, prefixLen: o.prefixLen, ifindex: i.index, nodad: p.family === 6 }, (errno) => {
+          errnos[k] = errno;
+          if (--left === 0) resolve(errnos);
+        });
+      });
+    });
+  },
   async addrList(a) {
     const i = await lookupInterface(rtnl, a.ifname as string);
     return rtnl.addresses(i.index);

@@ -160,6 +160,31 @@ describe('rtnetlink', () => {
     expect(del.some((e) => e.op === 'del' && e.addr?.address === '192.0.2.200')).toBe(true);
   });
 
+  it('a burst of address operations without waiting: carried out in the order sent, each acknowledged with its errno', async () => {
+    const a = agents.r2!;
+    const v4 = (k: number): string => `198.51.100.${k}`;
+    const v6 = (k: number): string => `2001:db8:5::${k.toString(16)}`;
+    const ops = [
+      ...Array.from({ length: 200 }, (_, k) => ({ op: 'add', address: v4(k + 1), prefixLen: 32 })),
+      ...Array.from({ length: 200 }, (_, k) => ({ op: 'add', address: v6(k + 1), prefixLen: 128 })),
+      // each right behind its add: only the order on the socket makes these succeed
+      ...Array.from({ length: 100 }, (_, k) => ({ op: 'del', address: v4(k + 1), prefixLen: 32 })),
+      { op: 'add', address: v4(150), prefixLen: 32 }, // EEXIST
+      { op: 'del', address: v4(1), prefixLen: 32 }, // EADDRNOTAVAIL: deleted just before
+    ];
+    const errnos = await a.call<number[]>('addrOps', { ifname: 'eth0', ops });
+    expect(errnos.slice(0, 500).every((e) => e === 0)).toBe(true);
+    expect(errnos.slice(500)).toEqual([17, 99]);
+    const have = lab.addresses('r2');
+    expect(have.filter((x) => x.startsWith('198.51.100.'))).toHaveLength(100);
+    expect(have).toContain('198.51.100.101/32');
+    expect(have).not.toContain('198.51.100.100/32');
+    expect(have.filter((x) => x.startsWith('2001:db8:5::'))).toHaveLength(200);
+    const undo = [...Array.from({ length: 100 }, (_, k) => ({ op: 'del', address: v4(k + 101), prefixLen: 32 })), ...Array.from({ length: 200 }, (_, k) => ({ op: 'del', address: v6(k + 1), prefixLen: 128 }))];
+    expect((await a.call<number[]>('addrOps', { ifname: 'eth0', ops: undo })).every((e) => e === 0)).toBe(true);
+    expect(lab.addresses('r2').filter((x) => x.startsWith('198.51.100.') || x.startsWith('2001:db8:5::'))).toEqual([]);
+  });
+
   it('a link going down drops IPv6 addresses, and the events show it', async () => {
     const a = agents.r1!;
     await a.call('events');
