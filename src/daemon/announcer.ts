@@ -5,7 +5,9 @@
  *
  * One announcer per interface, shared by its instances: each instance's pending second
  * burst is keyed by the instance, and one timer serves them all (a takeover of 1000
- * instances kept 1000 timers for the delay).
+ * instances kept 1000 timers for the delay). No promise per announcement either: IPv4 frames
+ * go out at once, IPv6 ones when the one forwarding read shared by the burst is done (1000
+ * suspended async calls lived through the burst's young collections and were promoted).
  */
 import { open } from 'node:fs/promises';
 import { parseIP } from '../protocol/addr.js';
@@ -16,6 +18,13 @@ import type { PacketSocket } from '../os/packet-socket.js';
 export interface AnnounceTarget {
   address: string;
   family: 4 | 6;
+}
+
+/** An IPv6 announcement waiting for the forwarding read. */
+interface Waiting {
+  targets: AnnounceTarget[];
+  repeat: number;
+  delayS: number;
 }
 
 interface SecondBurst {
@@ -29,10 +38,12 @@ export class Announcer {
   private readonly pending = new Map<object, SecondBurst>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
-  /** Owners whose first burst waits for its frames (the forwarding read): cancel() stops it. */
-  private readonly starting = new Map<object, object>();
+  /** Owners whose first burst waits for the forwarding read: cancel() removes them. */
+  private readonly starting = new Map<object, Waiting>();
+  /** The owners that announced while the read was in flight, in order (once each per announce). */
+  private waiting: object[] = [];
   /** The read of the forwarding setting in flight, shared by every announcement meanwhile. */
-  private reading: Promise<boolean> | null = null;
+  private reading: Promise<void> | null = null;
   sent = 0;
 
   constructor(
@@ -45,14 +56,20 @@ export class Announcer {
   ) {}
 
   /** Start a burst for `owner` now and a second one after delayS (cancelling its pending one). */
-  async announce(owner: object, targets: AnnounceTarget[], repeat: number, delayS: number): Promise<void> {
+  announce(owner: object, targets: AnnounceTarget[], repeat: number, delayS: number): void {
     this.cancel(owner);
-    const token = {};
-    this.starting.set(owner, token);
-    const frames = await this.frames(targets);
-    // left MASTER while the frames were being made: announce nothing
-    if (this.starting.get(owner) !== token) return;
-    this.starting.delete(owner);
+    if (!targets.some((t) => t.family === 6)) return this.start(owner, this.frames(targets, false), repeat, delayS);
+    this.starting.set(owner, { targets, repeat, delayS });
+    this.waiting.push(owner);
+    this.readForwarding();
+  }
+
+  /** Resolves once no announcement waits for the forwarding read (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.reading) await this.reading;
+  }
+
+  private start(owner: object, frames: Buffer[], repeat: number, delayS: number): void {
     this.burst(owner, frames, repeat);
     if (delayS > 0) {
       const at = performance.now() + delayS * 1000;
@@ -114,19 +131,24 @@ export class Announcer {
    * of a /proc file: 32 MB when 500 IPv6 instances became master at once); the next takeover
    * reads again, so a changed setting is never missed.
    */
-  private isForwarding(): Promise<boolean> {
-    if (!this.reading) {
-      const p = readFlag(`${this.ipv6Conf}/${this.ifname}/forwarding`);
-      this.reading = p;
-      void p.then(() => {
-        if (this.reading === p) this.reading = null;
-      });
-    }
-    return this.reading;
+  private readForwarding(): void {
+    if (!this.reading) this.reading = readFlag(`${this.ipv6Conf}/${this.ifname}/forwarding`).then((r) => this.forwardingRead(r), () => this.forwardingRead(false));
   }
 
-  private async frames(targets: AnnounceTarget[]): Promise<Buffer[]> {
-    const router = targets.some((t) => t.family === 6) ? await this.isForwarding() : false;
+  private forwardingRead(router: boolean): void {
+    this.reading = null;
+    const owners = this.waiting;
+    this.waiting = [];
+    for (const owner of owners) {
+      const w = this.starting.get(owner);
+      // none: it left MASTER while the setting was read, or was served already (it announced twice meanwhile)
+      if (!w) continue;
+      this.starting.delete(owner);
+      this.start(owner, this.frames(w.targets, router), w.repeat, w.delayS);
+    }
+  }
+
+  private frames(targets: AnnounceTarget[], router: boolean): Buffer[] {
     return targets.map((t) => {
       const ip = parseIP(t.address)!.bytes;
       return t.family === 4 ? buildGratuitousArp(this.mac, ip) : buildUnsolicitedNa(this.mac, ip, { router });

@@ -197,9 +197,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   }
 
   announce(): void {
-    this.d.announcer
-      .announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS)
-      .catch((e: Error) => this.d.log.warn({ instance: this.model.name, err: e.message }, 'announce failed'));
+    this.d.announcer.announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
   }
 
   arm(_timer: TimerKind, at: number): void {

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHook } from 'node:async_hooks';
 import { describe, expect, it, vi } from 'vitest';
 import { Announcer } from '../../src/daemon/announcer.js';
 import type { PacketSocket } from '../../src/os/packet-socket.js';
@@ -24,12 +25,11 @@ describe('Announcer', () => {
     // `lo` exists in every namespace; its setting is only read.
     const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
     const before = process.memoryUsage().arrayBuffers;
-    let peak = 0;
     const owners = Array.from({ length: 500 }, (_, i) => ({ i }));
-    await Promise.all(owners.map(async (o, i) => {
-      await a.announce(o, [{ address: `2001:db8::${(i + 1).toString(16)}`, family: 6 }], 1, 0);
-      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
-    }));
+    for (const [i, o] of owners.entries()) a.announce(o, [{ address: `2001:db8::${(i + 1).toString(16)}`, family: 6 }], 1, 0);
+    let peak = process.memoryUsage().arrayBuffers - before;
+    await a.idle();
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
     // fs.readFile allocates 64 KiB for a /proc file: 500 reads in flight were 32 MB.
     expect(peak).toBeLessThan(2 * 1024 * 1024);
     expect(frames).toHaveLength(500);
@@ -46,12 +46,15 @@ describe('Announcer', () => {
     const target = [{ address: '2001:db8::1', family: 6 as const }];
     const router = (): boolean[] => frames.map((f) => ((f[14 + 40 + 4] as number) & 0x80) !== 0);
     writeFileSync(join(conf, 'eth0', 'forwarding'), '0\n');
-    await a.announce({}, target, 1, 0);
+    a.announce({}, target, 1, 0);
+    await a.idle();
     writeFileSync(join(conf, 'eth0', 'forwarding'), '1\n');
-    await a.announce({}, target, 1, 0);
+    a.announce({}, target, 1, 0);
+    await a.idle();
     expect(router()).toEqual([false, true]);
     rmSync(conf, { recursive: true, force: true });
-    await a.announce({}, target, 1, 0); // unreadable: not a router
+    a.announce({}, target, 1, 0); // unreadable: not a router
+    await a.idle();
     expect(router()).toEqual([false, true, false]);
   });
 
@@ -60,9 +63,9 @@ describe('Announcer', () => {
     const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
     const x = {};
     const y = {};
-    await a.announce(x, [{ address: '192.0.2.10', family: 4 }], 2, 0.05);
-    await a.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0.05);
-    expect(frames).toHaveLength(4);
+    a.announce(x, [{ address: '192.0.2.10', family: 4 }], 2, 0.05);
+    a.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0.05);
+    expect(frames).toHaveLength(4); // IPv4: at once
     a.cancel(x);
     await sleep(150);
     expect(frames).toHaveLength(6);
@@ -76,7 +79,7 @@ describe('Announcer', () => {
     const owners = Array.from({ length: 200 }, (_, i) => ({ i }));
     const timers = vi.spyOn(globalThis, 'setTimeout');
     try {
-      for (const [i, o] of owners.entries()) await a.announce(o, [{ address: `192.0.2.${i + 1}`, family: 4 }], 1, 0.05);
+      for (const [i, o] of owners.entries()) a.announce(o, [{ address: `192.0.2.${i + 1}`, family: 4 }], 1, 0.05);
       // a timer per instance was 200 timers (and a closure each) alive for the delay
       expect(timers.mock.calls.length).toBeLessThanOrEqual(2);
     } finally {
@@ -97,10 +100,30 @@ describe('Announcer', () => {
     const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
     const o = {};
     // IPv6: the frames wait for the forwarding setting to be read
-    const p = a.announce(o, [{ address: '2001:db8::7', family: 6 }], 2, 0.05);
+    a.announce(o, [{ address: '2001:db8::7', family: 6 }], 2, 0.05);
     a.cancel(o);
-    await p;
+    await a.idle();
     await sleep(100);
     expect(frames).toHaveLength(0);
+  });
+
+  it('a burst of takeovers makes no promise per instance (they lived through the burst and were promoted)', async () => {
+    const { sock, frames } = fakeSocket();
+    const a = new Announcer(sock, MAC, 'lo', (e) => { throw e; });
+    let promises = 0;
+    const hook = createHook({ init: (_id, type) => { if (type === 'PROMISE') promises++; } }).enable();
+    try {
+      for (let i = 0; i < 200; i++) {
+        a.announce({ i }, [{ address: `192.0.2.${i + 1}`, family: 4 }], 1, 0.05);
+        a.announce({ i }, [{ address: `2001:db8::${(i + 1).toString(16)}`, family: 6 }], 1, 0.05);
+      }
+    } finally {
+      hook.disable();
+    }
+    // the one forwarding read of the burst (open, read, close) and its continuation
+    expect(promises).toBeLessThan(20);
+    expect(frames).toHaveLength(200); // IPv4 at once
+    await a.idle();
+    expect(frames).toHaveLength(400);
   });
 });
