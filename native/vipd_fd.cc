@@ -164,12 +164,7 @@ class Poller : public Napi::ObjectWrap<T> {
     int rc = uv_poll_init(loop, poll_, fd_);
     if (rc == 0) {
       poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int status, int) {
-        auto* self = static_cast<T*>(static_cast<Poller<T>*>(h->data));
-        Napi::HandleScope scope(self->Env());
-        if (status < 0) self->Error(-status, "poll");
-        else self->OnReadable();
-      });
+      rc = uv_poll_start(poll_, UV_READABLE, &Poller<T>::OnPoll);
     }
     if (rc != 0) {
       delete poll_;
@@ -179,6 +174,24 @@ class Poller : public Napi::ObjectWrap<T> {
     }
     this->Ref();  // alive while polling, even if JS drops its reference
     return true;
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int) {
+    auto* self = static_cast<T*>(static_cast<Poller<T>*>(h->data));
+    Napi::HandleScope scope(self->Env());
+    if (status == UV_EBADF) {
+      // libuv reports POLLERR as EBADF and stops the handle. On a socket it is a pending
+      // error, e.g. ENOBUFS on netlink when the kernel dropped messages for a full queue:
+      // reading SO_ERROR clears it, the socket still works, so poll again and report it.
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0 && uv_poll_start(h, UV_READABLE, &Poller<T>::OnPoll) == 0) {
+        self->Error(soerr, "recvmsg");
+        return;
+      }
+    }
+    if (status < 0) self->Error(-status, "poll");
+    else self->OnReadable();
   }
 
   void Error(int err, const char* syscall) {

@@ -39,7 +39,7 @@ function sizeQueue(e: SocketEntry): void {
 }
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
-  readonly rtnl = new Rtnl();
+  readonly rtnl = new Rtnl((e) => this.log.error({ err: e.message }, 'rtnetlink receive error'));
   /** Source MAC of the last advert seen from each address (for status on backups too). */
   private readonly macs = new Map<string, string>();
   private readonly learners = new Map<string, PacketSocket>();
@@ -150,6 +150,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.removeLeftovers(this.config.instances);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
+    this.monitor.on('lost', (e) => void this.resync(e));
     this.macRefresh = setInterval(() => this.refreshMacs(), MAC_REFRESH_MS);
     this.macRefresh.unref();
     for (const m of this.config.instances) this.startInstance(m);
@@ -269,16 +270,34 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private onRtnl(e: RtnlEvent): void {
-    if (e.type === 'link') {
-      const up = e.op === 'new' && e.link.up && e.link.lowerUp;
+    if (e.type === 'link') this.linkState(e.link.index, e.op === 'new' && e.link.up && e.link.lowerUp);
+    else if (e.op === 'del') for (const r of this.runners.values()) r.vipRemoved(e.addr.address);
+  }
+
+  private linkState(index: number, up: boolean): void {
+    for (const r of this.runners.values()) {
+      const iface = this.ifaces.get(r.model.interface);
+      if (iface?.index !== index || iface.up === up) continue;
+      r.setLink(up);
+    }
+    for (const iface of this.ifaces.values()) if (iface.index === index) iface.up = up;
+  }
+
+  /** The kernel dropped events for the monitor (its queue was full): read links and VIPs again. */
+  private async resync(e: Error): Promise<void> {
+    this.log.warn({ err: e.message }, 'rtnetlink events lost; reading links and addresses again');
+    try {
+      const links = new Map((await this.rtnl.links()).map((l) => [l.index, l.up && l.lowerUp]));
+      for (const iface of this.ifaces.values()) this.linkState(iface.index, links.get(iface.index) ?? false);
+      const present = new Set((await this.rtnl.addresses()).map((a) => `${a.ifindex} ${a.address}`));
       for (const r of this.runners.values()) {
-        const iface = this.ifaces.get(r.model.interface);
-        if (iface?.index !== e.link.index || iface.up === up) continue;
-        r.setLink(up);
+        for (const v of r.model.vips) {
+          const iface = this.ifaces.get(v.dev ?? r.model.interface);
+          if (iface && !present.has(`${iface.index} ${v.address}`)) r.vipRemoved(v.address);
+        }
       }
-      for (const iface of this.ifaces.values()) if (iface.index === e.link.index) iface.up = up;
-    } else if (e.op === 'del') {
-      for (const r of this.runners.values()) r.vipRemoved(e.addr.address);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'could not read links and addresses again');
     }
   }
 

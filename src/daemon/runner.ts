@@ -56,6 +56,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** VIP operations sent and not yet acknowledged; stop() waits for them (`vipIdle`). */
   private vipInflight = 0;
   private vipIdle: Array<() => void> = [];
+  /** The core asked to announce while VIP operations were in flight: announce on their acks. */
+  private announceOnAck = false;
   /**
    * The last valid advert byte for byte, then its source and destination address (one copy:
    * a backup of 1000 instances keeps 1000 of these), and what it said.
@@ -196,8 +198,10 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.queueVips('del', this.model.vips);
   }
 
+  /** Gratuitous ARP / NA once the VIPs are on the interface (keepalived too waits for the kernel's ack). */
   announce(): void {
-    this.d.announcer.announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+    if (this.vipInflight > 0) this.announceOnAck = true;
+    else this.d.announcer.announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
   }
 
   arm(_timer: TimerKind, at: number): void {
@@ -211,7 +215,10 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   transition(from: State, to: State, reason: string): void {
     this.stats.transitions++;
     this.lastTransition = { at: Date.now(), from, to, reason };
-    if (from === 'MASTER') this.d.announcer.cancel(this);
+    if (from === 'MASTER') {
+      this.d.announcer.cancel(this);
+      this.announceOnAck = false;
+    }
     const priority = this.core.effective;
     const master = this.masterText();
     this.d.emit({ type: 'transition', instance: this.model.name, from, to, reason, priority, master });
@@ -272,7 +279,12 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.vipInflight--;
     const ok = errno === 0 || (op === 'add' ? errno === EEXIST : errno === EADDRNOTAVAIL || errno === ENODEV);
     if (!ok) this.d.log.error({ instance: this.model.name, err: new NetlinkError(errno, `${op === 'add' ? 'add' : 'delete'} address`).message, vip }, `VIP ${op} failed`);
-    if (this.vipInflight === 0 && this.vipIdle.length) for (const r of this.vipIdle.splice(0)) r();
+    if (this.vipInflight > 0) return;
+    if (this.announceOnAck) {
+      this.announceOnAck = false;
+      if (this.core.holdsVips) this.announce();
+    }
+    if (this.vipIdle.length) for (const r of this.vipIdle.splice(0)) r();
   }
 }
 

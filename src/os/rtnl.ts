@@ -4,8 +4,8 @@
  * Requests are matched to replies by sequence number; failures carry the kernel's errno.
  */
 import { EventEmitter } from 'node:events';
-import { AF_NETLINK, SOCK_RAW, SO_RCVBUF, SOL_SOCKET, sockaddrNl } from './linux.js';
-import { native, type Watcher } from './native.js';
+import { AF_NETLINK, SOCK_RAW, SO_RCVBUF, SO_RCVBUFFORCE, SOL_SOCKET, sockaddrNl } from './linux.js';
+import { native, type NativeError, type Watcher } from './native.js';
 import {
   addrRequest, delLinkRequest, dumpRequest, errorCode, macvlanRequest, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseLink,
   RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK, setLinkRequest,
@@ -23,6 +23,14 @@ export const EADDRNOTAVAIL = 99;
 const EIO = 5;
 const ESHUTDOWN = 108;
 const KERNEL = sockaddrNl();
+/**
+ * Receive queue of each rtnetlink socket: 4 MiB (the kernel doubles it) as root, else what
+ * net.core.rmem_max allows (Debian's default: 208 KiB, doubled). The kernel drops an ack or
+ * an event that finds the queue full, and an ack costs about 1 KiB of it.
+ */
+const NL_RCVBUF = 4 << 20;
+/** Address operations in flight at most; more wait in order (their acks must fit the queue above). */
+const MAX_INFLIGHT = 256;
 
 /** The kernel's answer to a request without a promise: 0, or the errno it failed with. */
 export type Ack = (errno: number) => void;
@@ -52,13 +60,21 @@ export type RtnlEvent =
   | { type: 'link'; op: 'new' | 'del'; link: LinkInfo }
   | { type: 'addr'; op: 'new' | 'del'; addr: AddrInfo };
 
-function openSocket(groups: number, onData: (b: Buffer) => void): { fd: number; watcher: Watcher } {
+/**
+ * `onError`: the kernel dropped messages for this socket (ENOBUFS: its queue was full), or
+ * another receive error; the socket goes on being read.
+ */
+function openSocket(groups: number, onData: (b: Buffer) => void, onError: (e: NativeError) => void = () => undefined): { fd: number; watcher: Watcher } {
   const n = native();
   const fd = n.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
   try {
-    n.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1 << 20);
+    try {
+      n.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, NL_RCVBUF);
+    } catch {
+      n.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, NL_RCVBUF); // without CAP_NET_ADMIN: up to rmem_max
+    }
     n.bind(fd, sockaddrNl(groups));
-    const watcher = new n.Watcher(fd, 1 << 16, (d) => onData(d), () => undefined);
+    const watcher = new n.Watcher(fd, 1 << 16, (d) => onData(d), onError);
     return { fd, watcher };
   } catch (e) {
     n.close(fd);
@@ -73,9 +89,14 @@ export class Rtnl {
   private seq = Math.floor(Math.random() * 1e6);
   private readonly pending = new Map<number, Pending | Ack>();
   private closed = false;
+  /** addressOp requests sent and not acknowledged, and those waiting behind them (from `waitHead`). */
+  private inflight = 0;
+  private readonly waiting: Array<{ op: 'add' | 'del'; a: AddrSpec; done: Ack }> = [];
+  private waitHead = 0;
 
-  constructor() {
-    ({ fd: this.fd, watcher: this.watcher } = openSocket(0, (d) => this.onData(d)));
+  /** `onError`: a receive error (acks dropped by the kernel, if ENOBUFS: MAX_INFLIGHT is meant to prevent it). */
+  constructor(onError?: (e: NativeError) => void) {
+    ({ fd: this.fd, watcher: this.watcher } = openSocket(0, (d) => this.onData(d), onError));
   }
 
   private onData(d: Buffer): void {
@@ -85,6 +106,7 @@ export class Rtnl {
       if (typeof p === 'function') {
         if (m.type === NLMSG_ERROR) {
           this.pending.delete(m.seq);
+          this.inflight--;
           p(-errorCode(m));
         }
       } else if (m.type === NLMSG_ERROR) {
@@ -98,6 +120,14 @@ export class Rtnl {
       } else {
         p.items.push(m);
       }
+    }
+    while (this.inflight < MAX_INFLIGHT && this.waitHead < this.waiting.length && !this.closed) {
+      const w = this.waiting[this.waitHead++]!;
+      this.sendAddressOp(w.op, w.a, w.done);
+    }
+    if (this.waitHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitHead = 0;
     }
   }
 
@@ -143,16 +173,24 @@ export class Rtnl {
    * Address add or delete without a promise, for bursts (1000 instances taking over in one
    * wake-up): the request is sent at once and only `done` waits for the ack, so nothing else
    * of it lives long enough to reach V8's old generation. Requests on one socket are carried
-   * out in the order sent (rtnetlink handles them in sendmsg).
+   * out in the order sent (rtnetlink handles them in sendmsg); beyond MAX_INFLIGHT they wait,
+   * in order, for acks to make room.
    */
   addressOp(op: 'add' | 'del', a: AddrSpec, done: Ack): void {
     if (this.closed) return done(ESHUTDOWN);
+    if (this.inflight >= MAX_INFLIGHT || this.waitHead < this.waiting.length) this.waiting.push({ op, a, done });
+    else this.sendAddressOp(op, a, done);
+  }
+
+  private sendAddressOp(op: 'add' | 'del', a: AddrSpec, done: Ack): void {
     const seq = (this.seq = (this.seq + 1) >>> 0);
     this.pending.set(seq, done);
+    this.inflight++;
     try {
       native().sendto(this.fd, addrRequest(op, a, seq), KERNEL);
     } catch (e) {
       this.pending.delete(seq);
+      this.inflight--;
       const errno = (e as { errno?: unknown }).errno;
       done(typeof errno === 'number' && errno > 0 ? errno : EIO);
     }
@@ -180,17 +218,25 @@ export class Rtnl {
       else p.reject(new Error('rtnetlink client closed'));
     }
     this.pending.clear();
+    for (let i = this.waitHead; i < this.waiting.length; i++) this.waiting[i]!.done(ESHUTDOWN);
+    this.waiting.length = 0;
+    this.waitHead = 0;
+    this.inflight = 0;
   }
 }
 
-/** Link and address events (RTMGRP_LINK, IPv4 and IPv6 address groups). */
-export class RtnlMonitor extends EventEmitter<{ event: [RtnlEvent] }> {
+/**
+ * Link and address events (RTMGRP_LINK, IPv4 and IPv6 address groups). 'lost': the kernel
+ * dropped events for a full queue (or another receive error): what they said must be read
+ * again with a dump.
+ */
+export class RtnlMonitor extends EventEmitter<{ event: [RtnlEvent]; lost: [NativeError] }> {
   private readonly fd: number;
   private readonly watcher: Watcher;
 
   constructor() {
     super();
-    ({ fd: this.fd, watcher: this.watcher } = openSocket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, (d) => this.onData(d)));
+    ({ fd: this.fd, watcher: this.watcher } = openSocket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, (d) => this.onData(d), (e) => this.emit('lost', e)));
   }
 
   private onData(d: Buffer): void {

@@ -10,7 +10,10 @@ import { buildUnsolicitedNa } from '../../src/protocol/ndisc.js';
 import { encodeVrrp, receiveVrrp, type ChecksumMode, type VrrpAdvert } from '../../src/protocol/vrrp.js';
 import { lookupInterface } from '../../src/os/iface.js';
 import { PacketSocket } from '../../src/os/packet-socket.js';
+import { AF_NETLINK, SO_RCVBUF, SOCK_RAW, SOL_SOCKET, sockaddrNl } from '../../src/os/linux.js';
+import { native } from '../../src/os/native.js';
 import { Rtnl, RtnlMonitor, type RtnlEvent } from '../../src/os/rtnl.js';
+import { addrRequest, NLMSG_ERROR, splitMessages } from '../../src/os/rtnl-msg.js';
 import { VrrpSocket, type VrrpPacketIn } from '../../src/os/vrrp-socket.js';
 
 const rtnl = new Rtnl();
@@ -126,6 +129,34 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
         });
       });
     });
+  },
+  /**
+   * A netlink socket with the smallest receive queue, sent `count` address adds on `lo`
+   * without reading: the kernel drops acks (ENOBUFS). Then one more request once that is
+   * over: is the socket still read? Receive errors and acks counted before and after.
+   */
+  async nlOverflow(a) {
+    const n = native();
+    const fd = n.socket(AF_NETLINK, SOCK_RAW, 0);
+    n.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1);
+    n.bind(fd, sockaddrNl(0));
+    const errors: string[] = [];
+    let acks = 0;
+    const w = new n.Watcher(fd, 1 << 16, (d) => {
+      for (const m of splitMessages(d)) if (m.type === NLMSG_ERROR) acks++;
+    }, (e) => errors.push(e.code ?? e.message));
+    const add = (k: number): Buffer => addrRequest('add', { family: 4, address: Uint8Array.from([198, 51, 100, k]), prefixLen: 32, ifindex: 1 }, k);
+    try {
+      for (let k = 1; k <= (a.count as number); k++) n.sendto(fd, add(k), sockaddrNl());
+      await sleep(200);
+      const before = acks;
+      n.sendto(fd, add(250), sockaddrNl());
+      await sleep(200);
+      return { errors, before, after: acks };
+    } finally {
+      w.stop();
+      n.close(fd);
+    }
   },
   async addrList(a) {
     const i = await lookupInterface(rtnl, a.ifname as string);

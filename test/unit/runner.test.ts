@@ -1,0 +1,71 @@
+/**
+ * The instance runner's VIP operations and announcements, on fakes (logic only; the real path
+ * is in test/netns): gratuitous ARPs wait for the kernel's ack of the VIP operations, so no
+ * neighbour is pointed at an address that is not on the interface yet.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fsSource } from '../../src/config/fs-source.js';
+import { loadKeepalivedConfig } from '../../src/config/keepalived.js';
+import type { InstanceModel } from '../../src/config/model.js';
+import type { Announcer } from '../../src/daemon/announcer.js';
+import { InstanceRunner, type RunnerDeps } from '../../src/daemon/runner.js';
+import type { Scheduler } from '../../src/daemon/scheduler.js';
+import type { Ack, Rtnl } from '../../src/os/rtnl.js';
+import type { VrrpSocket } from '../../src/os/vrrp-socket.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vipd-runner-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function ownerModel(): Promise<InstanceModel> {
+  const f = join(dir, 'keepalived.conf');
+  // priority 255: the address owner is MASTER as soon as it starts (RFC 9568 6.4.1)
+  writeFileSync(f, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 255\n advert_int 1\n virtual_ipaddress {\n 192.0.2.7/32\n 192.0.2.8/32\n }\n}\n');
+  return (await loadKeepalivedConfig(f, fsSource)).instances[0]!;
+}
+
+function fakes(): { deps: RunnerDeps; acks: Array<{ op: string; done: Ack }>; log: string[] } {
+  const acks: Array<{ op: string; done: Ack }> = [];
+  const log: string[] = [];
+  const deps: RunnerDeps = {
+    rtnl: { addressOp: (op: string, _a: unknown, done: Ack) => { acks.push({ op, done }); log.push(`vip ${op}`); } } as unknown as Rtnl,
+    scheduler: { set: () => undefined, clear: () => undefined, release: () => undefined } as unknown as Scheduler,
+    log: pino({ level: 'silent' }),
+    iface: { name: 'eth0', index: 2, mac: new Uint8Array(6), macText: '00:00:00:00:00:00', up: true, primaryV4: '192.0.2.1', linkLocalV6: null },
+    vipIfaces: new Map(),
+    socket: { destinations: () => ['224.0.0.18'], sendTo: () => undefined } as unknown as VrrpSocket,
+    announcer: { announce: () => log.push('announce'), cancel: () => log.push('cancel') } as unknown as Announcer,
+    emit: () => undefined,
+  };
+  return { deps, acks, log };
+}
+
+describe('InstanceRunner', () => {
+  it('announces a new master\'s VIPs once the kernel has acknowledged adding them', async () => {
+    const { deps, acks, log } = fakes();
+    const r = new InstanceRunner(await ownerModel(), deps);
+    r.start();
+    expect(r.core.state).toBe('MASTER');
+    expect(log).toEqual(['vip add', 'vip add']);
+    acks[0]!.done(0);
+    expect(log).toEqual(['vip add', 'vip add']);
+    acks[1]!.done(17); // EEXIST: the address is there all the same
+    expect(log).toEqual(['vip add', 'vip add', 'announce']);
+  });
+
+  it('announces nothing if it leaves MASTER before the acks; stop() resolves once they are in', async () => {
+    const { deps, acks, log } = fakes();
+    const r = new InstanceRunner(await ownerModel(), deps);
+    r.start();
+    let stopped = false;
+    const stopping = r.stop().then(() => (stopped = true));
+    expect(log).toEqual(['vip add', 'vip add', 'vip del', 'vip del', 'cancel', 'cancel']);
+    for (const a of acks) a.done(0);
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(log).not.toContain('announce');
+  });
+});
