@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
+import { rtStall, type RtMode } from './rtstall.js';
 import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
 
 process.env.VIPD_CLI = 'dist'; // measure the built daemon, as operators run it
@@ -25,9 +26,14 @@ const windowS = opt('--scale-window', quick ? 5 : 30);
 const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i + 1] ? [argv[i + 1]!] : []));
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
-/** --only failover,jitter,scale,startup,1000,memory (default: all; 1000 = only the 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals) */
+/**
+ * --only failover,jitter,scale,startup,1000,memory,rt (default: all but rt; 1000 = only the 4-interface scale
+ * runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master with only its
+ * main thread or every thread real-time, --reps times each, --rt-seconds long)
+ */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
-const want = (name: string): boolean => !only || only.has(name);
+const want = (name: string): boolean => (!only && name !== 'rt') || (only?.has(name) ?? false);
+const rtS = opt('--rt-seconds', 60);
 /** --impl vipd (or keepalived): one implementation only, for experiments; the report compares both. */
 const IMPLS: Impl[] = argv.includes('--impl') ? [argv[argv.indexOf('--impl') + 1] as Impl] : ['keepalived', 'vipd'];
 const problems: string[] = [];
@@ -140,6 +146,18 @@ async function main(): Promise<void> {
       }
     }
     md.push('');
+    if (want('rt')) {
+      md.push(`### Real-time master beside two busy loops: main thread only or every thread under SCHED_RR (100 VRIDs at 10 ms, ${rtS} s per run)`, '');
+      md.push(row(['run', 'SCHED_RR on', 'adverts of VRID 1', 'largest gap ms', 'gaps > 36.1 ms', 'run-queue wait of the main thread ms', 'largest of another thread ms']), row(Array(7).fill('---')));
+    }
+    for (let r = 0; r < (want('rt') ? reps : 0); r++) {
+      for (const mode of ['main thread', 'every thread'] as RtMode[]) {
+        const x = await rtStall(lab, dir, mode, rtS);
+        log(`rt ${mode}: largest gap ${f1(x.maxGapMs)} ms, ${x.over36} over 36.1 ms; run-queue wait ${f1(x.mainWaitMs)} / ${f1(x.otherWaitMs)} ms`);
+        md.push(row([r + 1, mode, x.adverts, f1(x.maxGapMs), x.over36, f1(x.mainWaitMs), f1(x.otherWaitMs)]));
+      }
+    }
+    if (want('rt')) md.push('');
     if (want('startup')) {
       md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
       md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
