@@ -64,7 +64,7 @@ export class Announcer {
     this.readForwarding();
   }
 
-  /** Resolves once no announcement waits for the forwarding read (tests, shutdown). */
+  /** Resolves once no announcement waits for the forwarding read (for tests). */
   async idle(): Promise<void> {
     while (this.reading) await this.reading;
   }
