@@ -8,11 +8,11 @@
  * wait of the master's main thread and the largest of its other threads.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { labConfig } from '../../src/lab/conf.js';
 import { Daemon } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
+import { mainWaitMs, otherWaitMs, threadWaits } from './stalls.js';
 
 export type RtMode = 'main thread' | 'every thread';
 
@@ -29,19 +29,6 @@ export interface RtStallResult {
 
 const N = 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Run-queue wait (ns) of each thread of a process, by thread id. */
-function waits(pid: number): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      m.set(Number(t), Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]));
-    } catch {
-      // the thread has gone
-    }
-  }
-  return m;
-}
 
 export async function rtStall(lab: NetnsLab, dir: string, mode: RtMode, seconds: number): Promise<RtStallResult> {
   const insts = (p: number) => Array.from({ length: N }, (_, k) => ({ name: `VI_${k + 1}`, vrid: k + 1, priority: p, advertInt: 0.01, version: 3 as const, vips: [`198.51.100.${k + 1}/32`] }));
@@ -64,17 +51,15 @@ export async function rtStall(lab: NetnsLab, dir: string, mode: RtMode, seconds:
     await sleep(1000);
     const from = times.length;
     const pid = a.vrrpPid()!;
-    const w0 = waits(pid);
+    const w0 = threadWaits(pid);
     for (let i = 0; i < 2; i++) started.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
     await sleep(seconds * 1000);
-    const w1 = waits(pid);
+    const w1 = threadWaits(pid);
     const seen = times.slice(from);
     const gaps = seen.slice(1).map((t, i) => (t - seen[i]!) * 1000);
-    let otherWaitMs = 0;
-    for (const [tid, ns] of w1) if (tid !== pid && w0.has(tid)) otherWaitMs = Math.max(otherWaitMs, (ns - w0.get(tid)!) / 1e6);
     return {
       mode, seconds, adverts: seen.length, maxGapMs: Math.max(0, ...gaps), over36: gaps.filter((g) => g > 36.1).length,
-      mainWaitMs: ((w1.get(pid) ?? 0) - (w0.get(pid) ?? 0)) / 1e6, otherWaitMs,
+      mainWaitMs: mainWaitMs(w0, w1, pid), otherWaitMs: otherWaitMs(w0, w1, pid),
     };
   } finally {
     for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');

@@ -9,9 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 interface Sample {
   t: number;
-  runDelayNs: number;
-  /** run-queue wait (ns) of each other thread, by thread id */
-  others: Map<number, number>;
+  /** run-queue wait (ns) of each thread of the daemon, by thread id */
+  threads: Map<number, number>;
   /** steal ticks of each vCPU */
   steal: number[];
 }
@@ -37,33 +36,35 @@ function steal(): number[] {
 
 const stealDelta = (a: Sample, b: Sample): number[] => b.steal.map((x, i) => (x - (a.steal[i] ?? 0)) * TICK_MS);
 
-function runDelay(pid: number, tid = pid): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function otherThreads(pid: number): Map<number, number> {
+/** Run-queue wait (ns: schedstat's 2nd field) of each thread of a process, by thread id; empty once it has gone. */
+export function threadWaits(pid: number): Map<number, number> {
   const m = new Map<number, number>();
   try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) if (Number(t) !== pid) m.set(Number(t), runDelay(pid, Number(t)));
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        m.set(Number(t), Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1] ?? 0));
+      } catch {
+        // the thread has gone
+      }
+    }
   } catch {
     // the process has gone
   }
   return m;
 }
 
-/** The largest growth of one thread's run-queue wait from a to b (ms). */
-function otherDelta(a: Sample, b: Sample): number {
+/** The largest growth of one thread's run-queue wait from a to b, the main thread (`pid`) left out (ms). */
+export function otherWaitMs(a: Map<number, number>, b: Map<number, number>, pid: number): number {
   let max = 0;
-  for (const [tid, ns] of b.others) {
-    const was = a.others.get(tid);
-    if (was !== undefined) max = Math.max(max, (ns - was) / 1e6);
+  for (const [tid, ns] of b) {
+    const was = a.get(tid);
+    if (tid !== pid && was !== undefined) max = Math.max(max, (ns - was) / 1e6);
   }
   return max;
 }
+
+/** The main thread's run-queue wait from a to b (ms). */
+export const mainWaitMs = (a: Map<number, number>, b: Map<number, number>, pid: number): number => ((b.get(pid) ?? Number.NaN) - (a.get(pid) ?? Number.NaN)) / 1e6;
 
 export class StallSampler {
   private readonly samples: Sample[] = [];
@@ -75,7 +76,7 @@ export class StallSampler {
   }
 
   private sample(): void {
-    this.samples.push({ t: Date.now() / 1000, runDelayNs: runDelay(this.pid), others: otherThreads(this.pid), steal: steal() });
+    this.samples.push({ t: Date.now() / 1000, threads: threadWaits(this.pid), steal: steal() });
   }
 
   stop(): void {
@@ -87,7 +88,7 @@ export class StallSampler {
   totals(): { runDelayMs: number; otherDelayMs: number; stealMs: number } {
     const a = this.samples[0]!;
     const b = this.samples.at(-1)!;
-    return { runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, otherDelayMs: otherDelta(a, b), stealMs: stealDelta(a, b).reduce((x, y) => x + y, 0) };
+    return { runDelayMs: mainWaitMs(a.threads, b.threads, this.pid), otherDelayMs: otherWaitMs(a.threads, b.threads, this.pid), stealMs: stealDelta(a, b).reduce((x, y) => x + y, 0) };
   }
 
   /** Run-queue wait and steal between the last sample before t0 and the first after t1 (s). */
@@ -102,6 +103,6 @@ export class StallSampler {
       }
     }
     const d = stealDelta(a, b);
-    return { gapMs, runDelayMs: (b.runDelayNs - a.runDelayNs) / 1e6, otherDelayMs: otherDelta(a, b), stealMs: d.reduce((x, y) => x + y, 0), stealOneMs: Math.max(0, ...d) };
+    return { gapMs, runDelayMs: mainWaitMs(a.threads, b.threads, this.pid), otherDelayMs: otherWaitMs(a.threads, b.threads, this.pid), stealMs: d.reduce((x, y) => x + y, 0), stealOneMs: Math.max(0, ...d) };
   }
 }
