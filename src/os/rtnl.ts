@@ -161,12 +161,18 @@ export class Rtnl {
     return ms.map(parseAddr).filter((a): a is AddrInfo => a !== null && (ifindex === undefined || a.ifindex === ifindex));
   }
 
-  async addAddress(a: AddrSpec): Promise<void> {
-    await this.request(`add address ${a.family}/${a.prefixLen}`, (s) => addrRequest('add', a, s));
+  addAddress(a: AddrSpec): Promise<void> {
+    return this.address('add', a);
   }
 
-  async delAddress(a: AddrSpec): Promise<void> {
-    await this.request(`delete address ${a.family}/${a.prefixLen}`, (s) => addrRequest('del', a, s));
+  delAddress(a: AddrSpec): Promise<void> {
+    return this.address('del', a);
+  }
+
+  /** addressOp as a promise (one operation at a time, not a burst); rejects with the NetlinkError. */
+  private address(op: 'add' | 'del', a: AddrSpec): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.addressOp(op, a, (errno) => (errno === 0 ? resolve() : reject(new NetlinkError(errno, `${op === 'add' ? 'add' : 'delete'} address ${a.family}/${a.prefixLen}`)))));
   }
 
   /**

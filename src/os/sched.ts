@@ -3,7 +3,7 @@
  * thread of the daemon. On Linux both are per thread, and the main thread is not the only
  * one that matters: V8's garbage collector hands work to its platform worker and the main
  * thread waits for it to finish. A worker left at normal priority behind busy processes
- * stopped a real-time main thread for 220–280 ms (docs/BENCHMARKS.md, sixth round).
+ * stopped a real-time main thread for 220–285 ms (docs/BENCHMARKS.md, sixth round).
  */
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { getPriority, setPriority } from 'node:os';
 import { promisify } from 'node:util';
 
 /** Thread ids of this process. */
-export function threadIds(): number[] {
+function threadIds(): number[] {
   return readdirSync('/proc/self/task').map(Number);
 }
 
