@@ -208,13 +208,14 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
-    const key = `${m.interface}/${m.family}/${m.unicastPeers.join(',')}`;
+    const peers = m.unicastPeers.map((p) => p.address);
+    const key = `${m.interface}/${m.family}/${peers.join(',')}`;
     let e = this.sockets.get(key);
     if (!e) {
       // IPv6 multicast: the link-local (RFC 9568 5.1.2.1), named on each send; IPv6 unicast
       // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
       const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
-      const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: m.unicastPeers });
+      const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: peers });
       const entry: SocketEntry = { sock, runners: new Map(), deps: null };
       sock.onRaw = (raw) => {
         const vrid = raw.payloadLen >= 2 ? (raw.buf[raw.payloadOff + 1] as number) : -1;
@@ -238,6 +239,10 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     entry.runners.set(m.vrid, r);
     sizeQueue(entry);
     this.runners.set(m.name, r);
+    // keepalived's default version is 2: say which one each instance speaks (a mixed cluster
+    // with one v3 and one v2 router elects two masters)
+    this.log.info({ instance: m.name, vrid: m.vrid, interface: m.interface, version: m.version, priority: m.priority, advertInt: m.advertIntervalUs / 1e6 },
+      `instance ${m.name} speaks VRRPv${m.version}`);
     r.start();
     if (!iface.up) r.setLink(false);
   }

@@ -67,11 +67,16 @@ describe('keepalived.conf subset', () => {
     const c = await load(BASIC);
     expect(c.routerId).toBe('ctl1');
     const [a, b] = c.instances;
+    // state MASTER clears nopreempt and preempt_delay, as keepalived 2.2.7 does (with warnings)
     expect(a).toMatchObject({
-      name: 'VI_1', interface: 'eth0', vrid: 51, priority: 150, version: 3, advertIntervalUs: 100_000, preempt: false,
-      preemptDelayUs: 5_000_000, initialState: 'MASTER', family: 4, garpMasterDelayS: 2, garpMasterRepeat: 3,
+      name: 'VI_1', interface: 'eth0', vrid: 51, priority: 150, version: 3, advertIntervalUs: 100_000, preempt: true,
+      preemptDelayUs: 0, initialState: 'MASTER', family: 4, garpMasterDelayS: 2, garpMasterRepeat: 3,
       vips: [{ address: '192.0.2.200', prefixLen: 24, dev: 'eth0', label: 'eth0:vip', family: 4 }, { address: '192.0.2.201', prefixLen: 32, dev: null, label: null, family: 4 }],
     });
+    expect(c.warnings.map((w) => `${w.pos.line}: ${w.message}`)).toEqual([
+      '15: vrrp_instance VI_1: nopreempt does not work with state MASTER: keepalived clears it, and so does vipd (use state BACKUP with nopreempt on every router)',
+      '16: vrrp_instance VI_1: preempt_delay does not work with state MASTER: cleared, as keepalived does',
+    ]);
     expect(b).toMatchObject({ name: 'VI 6', family: 6, priority: 100, advertIntervalUs: 1_000_000, preempt: true, vips: [{ address: '2001:db8::200', prefixLen: 64 }] });
   });
 
@@ -92,7 +97,7 @@ describe('keepalived.conf subset', () => {
    192.0.2.100/24
  }
 }`);
-    expect(c.instances[0]).toMatchObject({ version: 2, authType: 1, authPass: 'secret12', unicastSrc: '192.0.2.1', unicastPeers: ['192.0.2.2', '192.0.2.3'], advertIntervalUs: 1_000_000 });
+    expect(c.instances[0]).toMatchObject({ version: 2, authType: 1, authPass: 'secret12', unicastSrc: '192.0.2.1', unicastPeers: [{ address: '192.0.2.2', minTtl: null, maxTtl: null }, { address: '192.0.2.3', minTtl: null, maxTtl: null }], advertIntervalUs: 1_000_000 });
   });
 
   it('include with a glob, relative to the including file, in order', async () => {
@@ -104,10 +109,20 @@ describe('keepalived.conf subset', () => {
     expect(c.instances.map((i) => i.name)).toEqual(['A', 'B']);
   });
 
-  it('refuses unknown and unsupported keywords by name with line:column', async () => {
-    expect(await errors('global_defs {\n  router_id x\n  enable_script_security\n}\n')).toEqual(["3:3 unknown keyword 'enable_script_security' in global_defs"]);
-    const e = await errors('vrrp_script chk {\n script "true"\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n');
-    expect(e).toEqual(["1:1 keepalived keyword 'vrrp_script' is not supported by vipd yet", "7:2 keepalived keyword 'track_script' is not supported by vipd yet"]);
+  it('a typo is an error with a suggestion; a keyword in the wrong block says where it belongs', async () => {
+    expect(await errors('global_defs {\n  router_id x\n  enable_script_securty\n}\n')).toEqual(["3:3 unknown keyword 'enable_script_securty' in global_defs (did you mean 'enable_script_security'?)"]);
+    expect(await errors('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n nopreemt\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n'))
+      .toEqual(["4:2 unknown keyword 'nopreemt' in vrrp_instance V (did you mean 'nopreempt'?)"]);
+    expect(await errors('global_defs {\n vrrp_instance X\n}\n')).toEqual(["2:2 'vrrp_instance' belongs in the top level, not in global_defs"]);
+  });
+
+  it('keywords vipd reads but does not act on are warnings with their position, naming the issue', async () => {
+    const c = await load('vrrp_script chk {\n script "true"\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n');
+    expect(c.warnings.map((w) => `${w.pos.line}:${w.pos.col} ${w.message.split(':')[0]}`)).toEqual([
+      "1:1 'vrrp_script' is read but not acted on yet (issue #18)",
+      "7:2 'track_script' is read but not acted on yet (issue #18)",
+    ]);
+    expect(c.scripts[0]).toMatchObject({ name: 'chk', script: ['true'] });
   });
 
   it('process scheduling: vrrp_priority (nice, negative allowed) and vrrp_rt_priority, with their ranges', async () => {
@@ -118,8 +133,10 @@ describe('keepalived.conf subset', () => {
     expect(await errors(`global_defs {\n vrrp_priority 20\n vrrp_rt_priority 0\n vrrp_rlimit_rttime 10000\n vrrp_rx_bufs_policy ADVERT\n}\n${inst}`)).toEqual([
       "2:16 'vrrp_priority' must be an integer from -20 to 19, got '20'",
       "3:19 'vrrp_rt_priority' must be an integer from 1 to 99, got '0'",
-      "4:2 keepalived keyword 'vrrp_rlimit_rttime' is not supported by vipd yet",
-      "5:2 keepalived keyword 'vrrp_rx_bufs_policy' is not supported by vipd yet",
+    ]);
+    const w = (await load(`global_defs {\n vrrp_rlimit_rttime 10000\n vrrp_rx_bufs_policy ADVERT\n}\n${inst}`)).warnings;
+    expect(w.map((x) => `${x.pos.line}:${x.pos.col} ${x.message.split(':')[0]}`)).toEqual([
+      "2:2 'vrrp_rlimit_rttime' is not acted on by vipd", "3:2 'vrrp_rx_bufs_policy' is not acted on by vipd",
     ]);
   });
 
@@ -148,20 +165,24 @@ vrrp_instance V {
       "3:21 'virtual_router_id' must be an integer from 1 to 255, got '300'",
       "4:12 'priority' must be an integer from 1 to 255, got '0'",
       "6:9 state must be MASTER or BACKUP, got 'LEADER'",
-      "8:5 '192.0.2.300/24' is not an IPv4 or IPv6 address",
-      "9:5 bad prefix length in '192.0.2.5/40' (0..32)",
-      '1:1 vrrp_instance V: IPv4 and IPv6 addresses in one instance (use one instance per family)',
-      '5:14 VRRPv3 advert_int is 0.01 to 40.95 s in steps of 0.01 (RFC 9568 5.2.7)',
-      "14:1 vrrp_instance V: 'interface' is required",
+      "8:5 virtual_ipaddress of V: invalid IP address '192.0.2.300/24' (keepalived 2.2.7 skips the address)",
+      "9:15 virtual_ipaddress of V: invalid prefix length '/40' in '192.0.2.5/40' (0 to 32; keepalived 2.2.7 would use /32)",
+      '11:5 vrrp_instance V: IPv4 and IPv6 addresses in one virtual_ipaddress (keepalived ignores those of the other family; use one instance per family, or virtual_ipaddress_excluded)',
+      '14:1 vrrp_instance V: \'interface\' is required (keepalived refuses it too: "Unknown interface")',
       '14:1 vrrp_instance V defined twice (first at line 1)',
     ]);
   });
 
-  it('rejects protocol contradictions', async () => {
-    expect(await errors('global_defs {\n vrrp_version 2\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n  2001:db8::1\n }\n}\n')).toEqual([
-      '4:1 vrrp_instance V: VRRPv2 has no IPv6 (RFC 3768); use version 3',
-      '7:13 VRRPv2 advert_int is whole seconds (RFC 3768 5.3.7)',
+  it('rejects protocol contradictions; rounds what keepalived rounds, with a warning', async () => {
+    // global vrrp_version 2 is for IPv4 instances: an IPv6 instance speaks VRRPv3 (keepalived too)
+    const v6 = await load('global_defs {\n vrrp_version 2\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n  2001:db8::1\n }\n}\n');
+    expect([v6.instances[0]!.version, v6.instances[0]!.advertIntervalUs]).toEqual([3, 500_000]);
+    expect(await errors('vrrp_instance V {\n version 2\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  2001:db8::1\n }\n}\n')).toEqual([
+      '1:1 vrrp_instance V: VRRPv2 has no IPv6 (RFC 3768); use version 3',
     ]);
+    const v2 = await load('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n');
+    expect([v2.instances[0]!.version, v2.instances[0]!.advertIntervalUs]).toEqual([2, 1_000_000]);
+    expect(v2.warnings.map((w) => `${w.pos.line}:${w.pos.col} ${w.message}`)).toEqual(['4:13 VRRPv2 advert_int is whole seconds (RFC 3768 5.3.7): 0.5 s is rounded to 1 s, as keepalived does']);
     expect(await errors('vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n'))
       .toEqual(['8:1 vrrp_instance B: VRID 1 on eth0 (IPv4) already used by A']);
   });

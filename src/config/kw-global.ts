@@ -1,0 +1,161 @@
+/**
+ * `global_defs` of keepalived.conf(5), keepalived 2.2.7: every keyword, with vipd's status.
+ * Values go into `GlobalModel` (defaults: `defaultGlobals`, keepalived's global_data.c).
+ */
+import { canonicalIP, parseIP } from '../protocol/addr.js';
+import type { DaemonConfig, GlobalModel } from './model.js';
+import { globalNotifyKeywords } from './kw-track.js';
+import { warned, type Builder, type Kw, type Table } from './spec.js';
+import type { Statement } from './tree.js';
+
+export function defaultGlobals(): GlobalModel {
+  return {
+    routerId: null, vrrpVersion: 2, strict: false, garpMasterDelayS: 5, garpMasterRepeat: 5, garpMasterRefreshS: 0,
+    garpMasterRefreshRepeat: 1, garpLowerPrioDelayS: null as unknown as number, garpLowerPrioRepeat: null as unknown as number,
+    lowerPrioNoAdvert: false, higherPrioSendAdvert: false, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
+    maxAutoPriority: null, scriptUser: null, enableScriptSecurity: false, dynamicInterfaces: 'off', defaultInterface: null,
+    notifyFifo: null, vrrpNotifyFifo: null,
+    mail: { emails: [], from: null, smtpServer: null, smtpHelo: null, connectTimeoutS: 30, alert: false },
+    other: {},
+  };
+}
+
+type G = DaemonConfig;
+
+/** Stores the words in `global.other` (values the reference shows; nothing acts on them). */
+function keep(b: Builder, st: Statement, c: G, min = 0, max = Infinity): void {
+  const w = b.words(st, min, max);
+  if (w) c.global.other[st.keyword] = w;
+}
+
+function planned(name: string, issue: number, syntax: string, kaDefault: string, note: string, handle?: Kw<G>['handle']): Kw<G> {
+  return { name, syntax, status: 'planned', issue, kaDefault, note, handle: handle ?? ((b, st, c) => keep(b, st, c)) };
+}
+
+function impl(name: string, syntax: string, kaDefault: string, note: string, handle: Kw<G>['handle']): Kw<G> {
+  return { name, syntax, status: 'implemented', kaDefault, note, handle };
+}
+
+const LVS = 'LVS/health checking is keepalived\'s checker process, not VRRP: run `keepalived --check` beside vipd for it';
+const SNMP = 'vipd has no SNMP agent; use `vipctl status --json` or the Prometheus metrics (`vipd run --metrics`)';
+const DBUS = 'vipd has no DBus interface; use the control socket (`vipctl`)';
+const BFD = 'vipd has no BFD; keepalived\'s BFD process is not replaced';
+
+function mcast(family: 4 | 6): Kw<G>['handle'] {
+  return (b, st, c) => {
+    const w = b.word(st);
+    if (w === null) return;
+    const p = parseIP(w);
+    const ok = p && p.family === family && (family === 4 ? (p.bytes[0]! & 0xf0) === 0xe0 : p.bytes[0] === 0xff);
+    if (!ok) b.err(st.args[0]!.pos, `'${st.keyword}' must be an IPv${family} multicast address, got '${w}'`);
+    else if (family === 4) c.global.mcastGroup4 = canonicalIP(w)!;
+    else c.global.mcastGroup6 = canonicalIP(w)!;
+  };
+}
+
+const keywords: Kw<G>[] = [
+  impl('router_id', 'NAME', 'the host name', 'Names this host in logs, notifications and mail.', (b, st, c) => { c.global.routerId = b.word(st) ?? c.global.routerId; }),
+  impl('vrrp_version', '2|3', '2', 'Default VRRP version of IPv4 instances (IPv6 instances always speak 3).', (b, st, c) => { const v = b.int(st, 2, 3); if (v) c.global.vrrpVersion = v as 2 | 3; }),
+  impl('vrrp_garp_master_delay', 'SECONDS', '5', 'Delay of the second burst of gratuitous ARPs / NAs after becoming MASTER (0: none).', (b, st, c) => { c.global.garpMasterDelayS = b.int(st, 0, 4294) ?? c.global.garpMasterDelayS; }),
+  impl('vrrp_garp_master_repeat', 'COUNT', '5', 'Gratuitous ARPs / NAs per burst.', (b, st, c) => { c.global.garpMasterRepeat = b.int(st, 1, 255) ?? c.global.garpMasterRepeat; }),
+  impl('vrrp_priority', '-20..19', 'unchanged', 'Nice value of every vipd thread.', (b, st, c) => { c.vrrpPriority = b.int(st, -20, 19) ?? c.vrrpPriority; }),
+  impl('vrrp_rt_priority', '1..99', 'not real-time', 'SCHED_RR at this priority for every vipd thread (reset on fork for scripts).', (b, st, c) => { c.vrrpRtPriority = b.int(st, 1, 99) ?? c.vrrpRtPriority; }),
+  impl('vrrp_lower_prio_no_advert', '[true|false]', 'false', 'Default of the instances\' lower_prio_no_advert.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.lowerPrioNoAdvert = v; }),
+  planned('default_interface', 20, 'IFNAME', 'eth0', 'keepalived puts static_ipaddress entries without dev on this interface.', (b, st, c) => { c.global.defaultInterface = b.word(st) ?? c.global.defaultInterface; }),
+  impl('vrrp_mcast_group4', 'ADDR', '224.0.0.18', 'IPv4 multicast group of adverts.', mcast(4)),
+  impl('vrrp_mcast_group6', 'ADDR', 'ff02::12', 'IPv6 multicast group of adverts.', mcast(6)),
+  planned('vrrp_garp_master_refresh', 17, 'SECONDS', '0 (off)', 'keepalived repeats the gratuitous ARPs / NAs every N seconds while MASTER.', (b, st, c) => { c.global.garpMasterRefreshS = b.int(st, 0, 4294967) ?? c.global.garpMasterRefreshS; }),
+  planned('vrrp_garp_master_refresh_repeat', 17, 'COUNT', '1', 'keepalived sends this many per refresh.', (b, st, c) => { c.global.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? c.global.garpMasterRefreshRepeat; }),
+  planned('vrrp_garp_lower_prio_delay', 17, 'SECONDS', 'vrrp_garp_master_delay', 'keepalived re-announces the VIPs this long after hearing a lower-priority master.', (b, st, c) => { c.global.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? c.global.garpLowerPrioDelayS; }),
+  planned('vrrp_garp_lower_prio_repeat', 17, 'COUNT', 'vrrp_garp_master_repeat', 'keepalived sends this many gratuitous ARPs / NAs when it hears a lower-priority master.', (b, st, c) => { c.global.garpLowerPrioRepeat = b.int(st, 0, 255) ?? c.global.garpLowerPrioRepeat; }),
+  planned('vrrp_higher_prio_send_advert', 17, '[true|false]', 'false', 'keepalived sends one advert before yielding to a higher-priority master.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.higherPrioSendAdvert = v; }),
+  planned('vrrp_down_timer_adverts', 17, 'COUNT (1..100)', '3', 'keepalived counts this many missed adverts in Master_Down_Interval instead of 3.', (b, st, c) => { const v = b.int(st, 1, 100); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
+  planned('vrrp_garp_interval', 17, 'SECONDS (decimal)', '0', 'keepalived spaces the gratuitous ARPs of a burst by this delay.', (b, st, c) => { const v = b.num(st, 0, 1); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
+  planned('vrrp_gna_interval', 17, 'SECONDS (decimal)', '0', 'keepalived spaces the unsolicited NAs of a burst by this delay.', (b, st, c) => { const v = b.num(st, 0, 1); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
+  planned('vrrp_min_garp', 17, '[true|false]', 'false', 'keepalived sends a single gratuitous ARP / NA per burst and no second burst.', (b, st, c) => keep(b, st, c, 0, 1)),
+  planned('vrrp_garp_extra_if', 20, '[SECONDS] [all]', 'off', 'keepalived also sends gratuitous ARPs for a VMAC on its base interface.', (b, st, c) => keep(b, st, c, 0, 2)),
+  planned('vrrp_vmac_garp_intvl', 20, '[SECONDS] [all]', 'off', 'deprecated name of vrrp_garp_extra_if.', (b, st, c) => keep(b, st, c, 0, 2)),
+  planned('vrrp_strict', 17, '', 'off', 'keepalived enforces RFC conformance: no unicast, no authentication, no_accept, IPv6 link-local first address.', (b, st, c) => { if (b.flag(st)) c.global.strict = true; }),
+  planned('vrrp_check_unicast_src', 17, '', 'off', 'keepalived drops unicast adverts whose source is not a configured unicast_peer.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('vrrp_skip_check_adv_addr', 17, '', 'off', 'keepalived stops comparing the addresses in adverts with its own VIPs.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('vrrp_iptables', 20, '[IN_CHAIN [OUT_CHAIN]]', 'no firewall', 'keepalived drops traffic to the VIPs of non-accept-mode instances with iptables.', (b, st, c) => keep(b, st, c, 0, 2)),
+  planned('vrrp_ipsets', 20, '[SET4 [SET6 [SET6LL [SETIF [SETIGMP [SETMLD]]]]]]', 'none', 'keepalived keeps the VIPs in ipsets for its iptables rules.', (b, st, c) => keep(b, st, c, 0, 6)),
+  planned('nftables', 20, '[TABLE]', 'no firewall', 'keepalived drops traffic to the VIPs of non-accept-mode instances with nftables.', (b, st, c) => keep(b, st, c, 0, 1)),
+  planned('nftables_priority', 20, 'PRIORITY', '-1', 'priority of keepalived\'s nftables chains.', (b, st, c) => keep(b, st, c, 1, 1)),
+  planned('nftables_ifindex', 20, '[true|false]', 'false', 'keepalived matches interfaces by index in its nftables rules.', (b, st, c) => keep(b, st, c, 0, 1)),
+  planned('nftables_counters', 20, '', 'off', 'keepalived adds counters to its nftables rules.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('vmac_prefix', 20, 'PREFIX', 'vrrp', 'prefix of the VMAC interface names keepalived creates.', (b, st, c) => keep(b, st, c, 1, 1)),
+  planned('vmac_addr_prefix', 20, 'PREFIX', 'vrrp', 'prefix of the VMAC addresses keepalived adds.', (b, st, c) => keep(b, st, c, 1, 1)),
+  planned('dynamic_interfaces', 21, '[allow_if_changes]', 'off', 'keepalived waits for interfaces that do not exist yet instead of refusing the instance.', (b, st, c) => {
+    const w = b.words(st, 0, 1);
+    if (!w) return;
+    if (w[0] !== undefined && w[0] !== 'allow_if_changes') b.err(st.args[0]!.pos, `dynamic_interfaces takes no argument or 'allow_if_changes', got '${w[0]}'`);
+    else c.global.dynamicInterfaces = w[0] ? 'allow_if_changes' : 'on';
+  }),
+  planned('vrrp_startup_delay', 17, 'SECONDS (decimal)', '0', 'keepalived waits this long after start before running VRRP.', (b, st, c) => { const v = b.num(st, 0, 3600); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
+  planned('log_unknown_vrids', 16, '', 'off', 'keepalived logs each advert for a VRID it does not serve (vipd counts them: `vipctl dump`).', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('disable_local_igmp', 20, '', 'off', 'keepalived stops the kernel sending IGMP reports for its VMAC interfaces.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('reload_check_config', 21, '[LOG_FILE]', 'off', 'keepalived checks the new configuration in a child before reloading (vipd always checks it before touching anything).', (b, st, c) => keep(b, st, c, 0, 1)),
+  planned('reload_time_file', 21, 'FILE', 'none', 'keepalived reloads at the time written in this file.', (b, st, c) => keep(b, st, c, 1, 1)),
+  planned('reload_repeat', 21, '', 'off', 'keepalived repeats the timed reload daily.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('reload_file', 21, '[FILE]', 'none', 'keepalived writes this file after a reload.', (b, st, c) => keep(b, st, c, 0, 1)),
+  {
+    name: 'max_auto_priority', syntax: '[-1|0..99]', status: 'not-needed', kaDefault: '0 (off)',
+    note: 'keepalived raises itself to SCHED_RR when adverts run late; vipd runs real-time only when vrrp_rt_priority says so, and its event loop is measured at 10 ms adverts (docs/BENCHMARKS.md).',
+    handle: (b, st, c) => {
+      const w = b.words(st, 0, 1);
+      if (!w) return;
+      c.global.maxAutoPriority = w.length ? b.intAt(st, 0, -1, 99) : 99;
+    },
+  },
+  ...globalNotifyKeywords,
+  {
+    name: 'min_auto_priority_delay', syntax: 'MICROSECONDS', status: 'not-needed', kaDefault: '1000000',
+    note: 'keepalived\'s threshold for raising itself to real-time (max_auto_priority); vipd does not change its own scheduling at run time.',
+    handle: (b, st, c) => { const v = b.int(st, 1, 2 ** 31 - 1); if (v !== null) c.global.other[st.keyword] = [String(v)]; },
+  },
+  warned('vrrp_no_swap', 'not-needed', 'keepalived locks its memory; a Node.js process cannot lock its heap (vipd keeps it small: docs/BENCHMARKS.md).', ''),
+  warned('vrrp_cpu_affinity', 'not-needed', 'keepalived pins its VRRP process to these CPUs; run vipd under `taskset` or systemd CPUAffinity= instead.', 'CPU…'),
+  warned('vrrp_rlimit_rttime', 'not-needed', 'keepalived sets RLIMIT_RTTIME for its real-time process; use systemd LimitRTTIME= for vipd.', 'MICROSECONDS'),
+  warned('vrrp_rlimit_rtime', 'not-needed', 'deprecated name of vrrp_rlimit_rttime; use systemd LimitRTTIME= for vipd.', 'MICROSECONDS'),
+  warned('vrrp_rx_bufs_policy', 'not-needed', 'vipd sizes its VRRP receive queues itself (a quarter second of adverts, docs/daemon.md).', 'POLICY'),
+  warned('vrrp_rx_bufs_multiplier', 'not-needed', 'vipd sizes its VRRP receive queues itself (docs/daemon.md).', 'N'),
+  warned('vrrp_netlink_cmd_rcv_bufs', 'not-needed', 'vipd forces 4 MiB on its rtnetlink sockets and recovers from overflow (docs/daemon.md).', 'BYTES'),
+  warned('vrrp_netlink_cmd_rcv_bufs_force', 'not-needed', 'vipd always forces its rtnetlink receive buffers.', '[true|false]'),
+  warned('vrrp_netlink_monitor_rcv_bufs', 'not-needed', 'vipd forces 4 MiB on its rtnetlink sockets and recovers from overflow.', 'BYTES'),
+  warned('vrrp_netlink_monitor_rcv_bufs_force', 'not-needed', 'vipd always forces its rtnetlink receive buffers.', '[true|false]'),
+  warned('process_monitor_rcv_bufs', 'not-needed', 'vipd\'s process tracking (issue #18) sizes its own socket.', 'BYTES'),
+  warned('process_monitor_rcv_bufs_force', 'not-needed', 'vipd\'s process tracking (issue #18) sizes its own socket.', '[true|false]'),
+  warned('process_names', 'not-needed', 'keepalived renames its processes; vipd is one process named vipd.', ''),
+  warned('process_name', 'not-needed', 'keepalived renames its parent process; vipd is one process named vipd.', 'NAME'),
+  warned('vrrp_process_name', 'not-needed', 'keepalived renames its VRRP process; vipd is one process named vipd.', 'NAME'),
+  warned('umask', 'not-needed', 'keepalived sets its umask for files it creates; set UMask= in the unit for vipd.', 'MASK'),
+  warned('random_seed', 'not-needed', 'keepalived seeds its random numbers (tests); vipd\'s randomness is not seeded from the configuration.', 'N'),
+  warned('include_check', 'not-needed', 'keepalived\'s checks of included files\' ownership; vipd reads included files as any other.', '[TYPE…]'),
+  warned('config_save_dir', 'not-needed', 'keepalived keeps a copy of the configuration for its children; vipd is one process.', 'DIR'),
+  warned('tmp_config_directory', 'not-needed', 'keepalived keeps a copy of the configuration for its children; vipd is one process.', 'DIR'),
+  warned('data_use_instance', 'not-needed', 'keepalived\'s dump files per instance; use `vipctl dump`.', ''),
+  warned('child_wait_time', 'not-needed', 'keepalived waits for its children at exit; vipd has none.', 'SECONDS'),
+  warned('linkbeat_use_polling', 'not-needed', 'vipd follows links through rtnetlink events, never by polling.', ''),
+  ...['lvs_timeouts', 'lvs_flush', 'lvs_flush_on_stop', 'lvs_flush_onstop', 'lvs_sync_daemon', 'lvs_process_name', 'checker_process_name', 'checker_priority', 'checker_no_swap',
+    'checker_rt_priority', 'checker_cpu_affinity', 'checker_rlimit_rttime', 'checker_rlimit_rtime', 'checker_log_all_failures', 'lvs_netlink_cmd_rcv_bufs', 'lvs_netlink_cmd_rcv_bufs_force',
+    'lvs_netlink_monitor_rcv_bufs', 'lvs_netlink_monitor_rcv_bufs_force', 'rs_init_notifies', 'no_checker_emails', 'nftables_ipvs', 'nftables_ipvs_priority', 'nftables_ipvs_start_fwmark']
+    .map((n) => warned<G>(n, 'outside', LVS)),
+  ...['bfd_process_name', 'bfd_priority', 'bfd_no_swap', 'bfd_rt_priority', 'bfd_cpu_affinity', 'bfd_rlimit_rttime', 'bfd_rlimit_rtime'].map((n) => warned<G>(n, 'outside', BFD)),
+  ...['snmp_socket', 'enable_traps', 'enable_snmp_vrrp', 'enable_snmp_keepalived', 'enable_snmp_rfc', 'enable_snmp_rfcv2', 'enable_snmp_rfcv3', 'enable_snmp_checker'].map((n) => warned<G>(n, 'outside', SNMP)),
+  ...['enable_dbus', 'dbus_service_name'].map((n) => warned<G>(n, 'outside', DBUS)),
+];
+
+/** `true`/`false`/`yes`/`no`/`on`/`off` or nothing (= true), as keepalived's check_true_false. */
+export function bool(b: Builder, st: Statement): boolean | null {
+  const w = b.words(st, 0, 1);
+  if (!w) return null;
+  if (w.length === 0) return true;
+  const v = w[0]!; // case-sensitive, as keepalived's check_true_false
+  if (v === 'true' || v === 'yes' || v === 'on') return true;
+  if (v === 'false' || v === 'no' || v === 'off') return false;
+  b.err(st.args[0]!.pos, `'${st.keyword}' takes true or false, got '${w[0]}'`);
+  return null;
+}
+
+export const globalDefsTable: Table<G> = { block: 'global_defs', keywords };
