@@ -256,7 +256,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       if (e.type === 'transition' && this.learners.has(iface.name) && this.macsKnown(iface.name)) this.stopLearning(iface.name);
       this.emit('event', e);
     };
-    return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcer(iface), emit };
+    return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcer(iface), announcerOf: (i) => this.announcer(i), emit };
   }
 
   private async stopInstance(name: string): Promise<void> {

@@ -34,7 +34,10 @@ export interface RunnerDeps {
   /** Interfaces of VIPs with a `dev` of their own. */
   vipIfaces: Map<string, Interface>;
   socket: VrrpSocket;
+  /** The announcer of the instance's interface. */
   announcer: Announcer;
+  /** The announcer of another interface (a VIP with its own `dev` is announced there, with that interface's MAC). */
+  announcerOf?: (iface: Interface) => Announcer;
   /** Events for the control socket's watchers. */
   emit: (e: DaemonEvent) => void;
 }
@@ -58,6 +61,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private vipIdle: Array<() => void> = [];
   /** The core asked to announce while VIP operations were in flight: announce on their acks. */
   private announceOnAck = false;
+  /** Announcers and their VIPs, made on the first announcement. */
+  private groups: Map<Announcer, InstanceModel['vips']> | null = null;
   /**
    * The last valid advert byte for byte, then its source and destination address (one copy:
    * a backup of 1000 instances keeps 1000 of these), and what it said.
@@ -107,7 +112,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   async stop(): Promise<void> {
     this.core.shutdown(nowUs());
     this.d.scheduler.release(this);
-    this.d.announcer.cancel(this);
+    this.cancelAnnouncements();
     if (this.vipInflight > 0) await new Promise<void>((r) => this.vipIdle.push(r));
   }
 
@@ -201,7 +206,24 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** Gratuitous ARP / NA once the VIPs are on the interface (keepalived too waits for the kernel's ack). */
   announce(): void {
     if (this.vipInflight > 0) this.announceOnAck = true;
-    else this.d.announcer.announce(this, this.model.vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+    else for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+  }
+
+  /** The VIPs per announcer: those on the instance's interface, and those with a `dev` of their own on theirs. */
+  private announceGroups(): Map<Announcer, InstanceModel['vips']> {
+    if (this.groups) return this.groups;
+    const g = new Map<Announcer, InstanceModel['vips']>();
+    for (const v of this.model.vips) {
+      const iface = v.dev && v.dev !== this.model.interface ? this.d.vipIfaces.get(v.dev) : undefined;
+      const a = iface && this.d.announcerOf ? this.d.announcerOf(iface) : this.d.announcer;
+      g.set(a, [...(g.get(a) ?? []), v]);
+    }
+    return (this.groups = g);
+  }
+
+  private cancelAnnouncements(): void {
+    if (this.groups) for (const a of this.groups.keys()) a.cancel(this);
+    else this.d.announcer.cancel(this);
   }
 
   arm(_timer: TimerKind, at: number): void {
@@ -216,7 +238,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.stats.transitions++;
     this.lastTransition = { at: Date.now(), from, to, reason };
     if (from === 'MASTER') {
-      this.d.announcer.cancel(this);
+      this.cancelAnnouncements();
       this.announceOnAck = false;
     }
     const priority = this.core.effective;

@@ -64,7 +64,7 @@ export class NetnsLab {
       } catch {
         alive = false;
       }
-      if (!alive || pid === process.pid) continue;
+      if (alive) continue; // a live run (this one or another) owns it
       run('ip', ['netns', 'del', name], { allowFail: true });
       removed.push(name);
     }

@@ -69,3 +69,27 @@ describe('InstanceRunner', () => {
     expect(log).not.toContain('announce');
   });
 });
+
+describe('InstanceRunner: VIPs on another device', () => {
+  it('announces a VIP with its own dev on that interface\'s announcer, the others on the instance\'s', async () => {
+    const f = join(dir, 'dev.conf');
+    writeFileSync(f, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 255\n virtual_ipaddress {\n 192.0.2.7/32\n 198.51.100.7/32 dev eth1\n }\n}\n');
+    const model = (await loadKeepalivedConfig(f, fsSource)).instances[0]!;
+    const { deps, acks } = fakes();
+    const eth1 = { ...deps.iface, name: 'eth1', index: 3 };
+    deps.vipIfaces.set('eth1', eth1);
+    const sent: string[] = [];
+    const fake = (name: string): Announcer => ({ announce: (_o: unknown, vips: { address: string }[]) => sent.push(`${name}: ${vips.map((v) => v.address).join(' ')}`), cancel: () => sent.push(`${name} cancel`) }) as unknown as Announcer;
+    deps.announcer = fake('eth0');
+    const others = new Map<string, Announcer>();
+    deps.announcerOf = (i) => others.get(i.name) ?? others.set(i.name, fake(i.name)).get(i.name)!;
+    const r = new InstanceRunner(model, deps);
+    r.start();
+    for (const a of acks) a.done(0);
+    expect(sent).toEqual(['eth0: 192.0.2.7', 'eth1: 198.51.100.7']);
+    const stopping = r.stop();
+    for (const a of acks.slice(2)) a.done(0);
+    await stopping;
+    expect([...new Set(sent.slice(2))].sort()).toEqual(['eth0 cancel', 'eth1 cancel']);
+  });
+});
