@@ -1,9 +1,23 @@
 /** vipctl's side of the control socket: one request, or a stream of watch events. */
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { currentNetns, runtimePaths } from '../os/paths.js';
 import { CliError } from './errors.js';
 
+/** The control socket of a daemon in the root namespace without configuration id. */
 export const DEFAULT_SOCKET = '/run/vipd/vipd.sock';
+
+/**
+ * The control socket of the daemon of the network namespace this process runs in (with
+ * configuration id `configId`): the rule vipd uses for its own default (src/os/paths.ts).
+ */
+export function defaultSocket(configId: string | null): string {
+  try {
+    return runtimePaths(currentNetns(), configId).socket;
+  } catch (e) {
+    throw new CliError(`--config-id: ${(e as Error).message}`);
+  }
+}
 export const EXIT_NO_DAEMON = 5;
 export const EXIT_DENIED = 6;
 

@@ -1,114 +1,96 @@
 #!/usr/bin/env node
-/** vipd: the VRRP daemon. `vipd run -f FILE`, `vipd check-config FILE`. */
+/**
+ * vipd: the VRRP daemon. Its own commands: `vipd run -f FILE` (foreground), `vipd check-config
+ * [FILE] [--strict] [--dump]`. keepalived 2.2.7's command line in place of a command (an
+ * option first, e.g. `vipd -P -f FILE -p PID -r VRRP_PID`, `vipd -nldD`), or when installed
+ * under the name `keepalived`: src/cli/vipd-keepalived.ts.
+ */
 import { Command } from 'commander';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
-import { pino } from 'pino';
-import { fsSource } from '../config/fs-source.js';
-import { loadKeepalivedConfig } from '../config/keepalived.js';
+import { resolve } from 'node:path';
 import { ConfigErrors, type DaemonConfig } from '../config/model.js';
-
-const DEFAULT_CONF = '/etc/keepalived/keepalived.conf';
-const EXIT_CONFIG = 2;
-
-async function load(file: string): Promise<DaemonConfig> {
-  return loadKeepalivedConfig(file, fsSource);
-}
+import { inNamedNetns, NETNS_DIR } from '../os/paths.js';
+import { NETNS_ENV, runInNetns } from './daemonize.js';
+import { isKeepalivedInvocation } from './keepalived-argv.js';
+import { DEFAULT_CONF, dumpJson, EXIT_CONFIG, formatWarnings, loadConfig, refusalText } from './vipd-config.js';
+import { runDaemon } from './vipd-daemon.js';
+import { keepalivedMain, VERSION } from './vipd-keepalived.js';
 
 function fail(e: unknown): never {
   if (e instanceof ConfigErrors) {
-    for (const x of e.errors) process.stderr.write(`${x.pos.file}:${x.pos.line}:${x.pos.col}: ${x.message}\n`);
-    process.stderr.write(`vipd: ${e.errors.length} error${e.errors.length > 1 ? 's' : ''} in the configuration; nothing was changed\n`);
+    process.stderr.write(refusalText(e));
     process.exit(EXIT_CONFIG);
   }
   process.stderr.write(`vipd: ${(e as Error).message}\n`);
   process.exit(1);
 }
 
-/** Numeric gid of a group name (or a number), from /etc/group. */
-async function groupId(name: string): Promise<number> {
-  if (/^\d+$/.test(name)) return Number(name);
-  const line = (await readFile('/etc/group', 'utf8')).split('\n').find((l) => l.split(':')[0] === name);
-  if (!line) throw new Error(`--control-group: no group ${name}`);
-  return Number(line.split(':')[2]);
-}
-
 const program = new Command();
-program.name('vipd').description('VRRP virtual-IP daemon (reads keepalived.conf)').version('0.1.0');
+program.name('vipd').description('VRRP virtual-IP daemon (reads keepalived.conf; also takes keepalived\'s command line: vipd -h)').version(VERSION);
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));
 
 program
   .command('check-config')
   .argument('[file]', 'configuration file', DEFAULT_CONF)
-  .description('validate a configuration: exit 0 when valid, 2 with every error listed')
-  .action(async (file: string) => {
-    const c = await load(file).catch(fail);
-    process.stdout.write(`${file}: OK (${c.instances.length} instance${c.instances.length === 1 ? '' : 's'})\n`);
+  .description('validate a configuration: exit 0 when valid (warnings on stderr), 2 with every error listed')
+  .option('--strict', 'warnings are errors (exit 2)')
+  .option('--dump', 'print the effective model as JSON on stdout')
+  .option('-i, --config-id <id>', 'configuration id for @ID lines (default: the short host name)')
+  .action(async (file: string, o: { strict?: boolean; dump?: boolean; configId?: string }) => {
+    const c = await loadConfig(file, o.configId ?? null).catch(fail);
+    const ws = c.warnings ?? [];
+    process.stderr.write(formatWarnings(ws));
+    if (o.strict && ws.length) {
+      process.stderr.write(`vipd: ${ws.length} warning${ws.length === 1 ? '' : 's'}, errors with --strict; nothing was changed\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    if (o.dump) process.stdout.write(`${dumpJson(c)}\n`);
+    else process.stdout.write(`${file}: OK (${c.instances.length} instance${c.instances.length === 1 ? '' : 's'}${ws.length ? `, ${ws.length} warning${ws.length === 1 ? '' : 's'}` : ''})\n`);
   });
+
+interface RunOpts {
+  config: string;
+  configId?: string;
+  namespace?: string;
+  pidFile?: string;
+  logLevel: string;
+  controlSocket?: string;
+  controlGroup?: string;
+  controlMaxBuffer: number;
+  metrics?: string;
+}
 
 program
   .command('run')
   .description('run in the foreground')
   .option('-f, --config <file>', 'keepalived.conf to read', DEFAULT_CONF)
+  .option('-i, --config-id <id>', 'configuration id for @ID lines; also names the default control socket')
+  .option('--namespace <name>', 'run in network namespace /run/netns/NAME (default: the configuration\'s net_namespace)')
   .option('--pid-file <file>', 'write the pid here')
   .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-  .option('--control-socket <path>', 'control socket for vipctl', '/run/vipd/vipd.sock')
+  .option('--control-socket <path>', 'control socket for vipctl (default /run/vipd[/NETNS]/vipd[_ID].sock)')
   .option('--control-group <group>', 'group (besides root) allowed to use the control socket')
   .option('--control-max-buffer <bytes>', 'drop a watcher with more unread output than this', (v) => Number(v), 256 * 1024)
   .option('--metrics <[host:]port>', 'serve Prometheus metrics (host defaults to 127.0.0.1)')
-  .action(async (o: { config: string; pidFile?: string; logLevel: string; controlSocket: string; controlGroup?: string; controlMaxBuffer: number; metrics?: string }) => {
-    const config = await load(o.config).catch(fail);
-    const log = pino({ level: o.logLevel, base: { pid: process.pid } });
-    // Loaded after the config check: a bad config must not need the native addon.
-    const { Daemon } = await import('../daemon/daemon.js');
-    const { ControlServer } = await import('../daemon/control.js');
-    const { whoOwns } = await import('../daemon/status.js');
-    // Everything is loaded before the first instance starts: a module load is synchronous
-    // work on the event loop, and after start it would delay adverts (seen as a backup
-    // taking over for a moment right after start).
-    const { sdNotify } = await import('../os/sd-notify.js');
-    const metrics = o.metrics ? await import('../daemon/metrics.js') : null;
-    const daemon = new Daemon(config, log);
-    const reload = async (): Promise<unknown> => {
-      const next = await load(o.config);
-      return daemon.reload(next);
-    };
-    const control: InstanceType<typeof ControlServer> = new ControlServer(
-      { path: o.controlSocket, gid: o.controlGroup ? await groupId(o.controlGroup) : undefined, maxBuffer: o.controlMaxBuffer },
-      {
-        status: () => ({ instances: daemon.status() }),
-        whoOwns: (a) => whoOwns(a, daemon.status()),
-        dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
-        reload,
-      },
-    );
-    daemon.on('event', (e) => control.broadcast({ time: new Date().toISOString(), ...e }));
-    let stopping = false;
-    const stop = async (sig: string): Promise<void> => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal: sig }, 'stopping: priority 0 from masters, VIPs removed');
-      await daemon.stop();
-      await control.close();
-      if (o.pidFile) await unlink(o.pidFile).catch(() => undefined);
-      log.flush();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      reload().catch((e: Error) => log.error({ err: e.message }, 'reload refused: configuration invalid, keeping the running one'));
-    });
-    try {
-      await daemon.start();
-      await control.listen();
-      if (metrics && o.metrics) await metrics.serveMetrics(o.metrics, metrics.metricsRegistry(() => daemon.status()));
-      if (sdNotify('READY=1')) log.info('sent READY=1 to systemd');
-    } catch (e) {
-      log.error({ err: (e as Error).message }, 'start failed');
-      await daemon.stop().catch(() => undefined);
-      fail(e);
+  .action(async (o: RunOpts) => {
+    const file = resolve(o.config);
+    const config: DaemonConfig = await loadConfig(file, o.configId ?? null).catch(fail);
+    const ns = o.namespace ?? config.netNamespace ?? null;
+    if (ns !== null && !inNamedNetns(ns)) {
+      if (process.env[NETNS_ENV] === ns) fail(new Error(`entered network namespace ${ns} (${NETNS_DIR}/${ns}) but not in it`));
+      process.exit(await runInNetns(ns, process.argv.slice(2)));
     }
-    if (o.pidFile) await writeFile(o.pidFile, `${process.pid}\n`);
+    await runDaemon({
+      configFile: file, configId: o.configId ?? null, config, logLevel: o.logLevel, logFile: null,
+      controlSocket: o.controlSocket ? resolve(o.controlSocket) : null, controlGroup: o.controlGroup, controlMaxBuffer: o.controlMaxBuffer, metrics: o.metrics,
+      pidFiles: o.pidFile ? [resolve(o.pidFile)] : [], defaultPidFiles: { main: false, vrrp: false },
+      refuseIfRunning: false, notes: [], dumpConfig: false, channel: null,
+    });
   });
 
-program.parseAsync(process.argv).catch(fail);
+const args = process.argv.slice(2);
+if (isKeepalivedInvocation(process.argv[1], args)) {
+  const base = (process.argv[1] ?? 'vipd').split('/').pop()!.replace(/\.[cm]?[jt]s$/, '');
+  keepalivedMain(args, base).catch(fail);
+} else {
+  program.parseAsync(process.argv).catch(fail);
+}

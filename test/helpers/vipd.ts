@@ -1,6 +1,6 @@
 /** A vipd process in a lab namespace (run from the TypeScript sources), with its JSON log. */
 import type { ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cliCommand } from '../../src/lab/cli-command.js';
@@ -114,4 +114,35 @@ export function routerPair(lab: NetnsLab, dir: string, config: (router: 'r1' | '
   NetnsLab.cleanStale();
   lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }]);
   return { r1: new VipdProcess(lab, 'r1', dir, config('r1', 150)), r2: new VipdProcess(lab, 'r2', dir, config('r2', 100)) };
+}
+
+/** Run one of our CLIs inside a lab node's namespace until it exits (a forking vipd's parent, vipctl). */
+export async function runCliIn(
+  lab: NetnsLab,
+  node: string,
+  cli: 'vipd' | 'vipctl',
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = lab.spawn(lab.node(node).ns, [...cliCommand(cli), ...args], { env: { ...process.env, ...env } });
+  p.stdin?.end();
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => p.pid && p.exitCode === null && process.kill(p.pid, 'SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => p.once('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Is `pid` a live process (not gone, not a zombie)? */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

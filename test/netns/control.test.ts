@@ -134,7 +134,7 @@ describe('vipctl and the control socket', () => {
     console.log(`VRID 51 adverts during 12 reloads with a stalled watcher: ${ads.length}, max gap ${Math.max(...gaps).toFixed(1)} ms`);
     expect(ads.length).toBeGreaterThan(20);
     expect(Math.max(...gaps)).toBeLessThan(250);
-    const dump = spawnSync('ip', ['netns', 'exec', lab.node('r1').ns, process.execPath, '-e', `const c=require('net').connect(${JSON.stringify(d.r1!.socket)});c.write('{"api":1,"id":1,"cmd":"dump"}\\n');c.on('data',(b)=>{process.stdout.write(b);c.destroy()})`], { encoding: 'utf8' });
+    const dump = spawnSync('ip', ['netns', 'exec', lab.node('r1').ns, process.execPath, '-e', `const c=require('net').connect(${JSON.stringify(d.r1!.socket)});c.write('{"api":1,"id":1,"cmd":"dump"}\\n');let s='';c.on('data',(b)=>{s+=b;if(s.includes('\\n')){process.stdout.write(s);c.destroy()}})`], { encoding: 'utf8' });
     expect((JSON.parse(dump.stdout) as { result: { droppedWatchers: number } }).result.droppedWatchers).toBeGreaterThanOrEqual(1);
     c.destroy();
     // metrics, in r1's namespace (loopback is per namespace)

@@ -1,0 +1,201 @@
+/**
+ * Forking as keepalived does, and entering a network namespace, for a Node program (which can
+ * neither fork() nor setns()).
+ *
+ * keepalived 2.2.7 reads and checks its configuration, then forks: the parent exits 0 at once
+ * and the child (new session, cwd /, stdio on /dev/null) writes the pid files and runs. vipd's
+ * parent does the same with a second process: it starts the same program with the same
+ * arguments (plus the environment marker below) as a detached child (setsid), and waits on a
+ * pipe (the child's fd 3) until the child says it runs (exit 0) or the child exits (the
+ * parent exits with the child's code and prints what the child reported). So the caller
+ * (systemd Type=forking, Neutron) finds the pid files written when the parent returns.
+ *
+ * A namespace is entered with util-linux `nsenter --net=/run/netns/NAME`, which does what
+ * keepalived does itself (setns of the network namespace only) and then execs the program, so
+ * the pid stays the daemon's and its command line keeps the configuration path (Neutron looks
+ * for its router id there). `ip netns exec` would also unshare the mount namespace, remount
+ * /sys and bind /etc/netns/NAME/* over /etc: not what keepalived does.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { NETNS_DIR } from '../os/paths.js';
+
+/** Set in the child's environment: the fd of its report pipe to the parent. */
+export const CHILD_ENV = 'VIPD_DAEMON_CHILD';
+/** Set when vipd re-runs itself inside a namespace: its name (a second entry would be a loop). */
+export const NETNS_ENV = 'VIPD_NETNS_ENTERED';
+
+/** argv that runs this same program again (node, its options, the script as invoked). */
+export function selfCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1]!];
+}
+
+/** argv prefix that runs a command inside network namespace /run/netns/NAME. */
+export function netnsPrefix(name: string): string[] {
+  return ['nsenter', `--net=${join(NETNS_DIR, name)}`, '--'];
+}
+
+/** The child's side of the report pipe. */
+export interface ChildChannel {
+  /** Text for the parent's stderr (a line or several, with their newlines). */
+  message(text: string): void;
+  /** Started: the parent exits 0. Closes the pipe; later messages go to stderr. */
+  ready(): void;
+  readonly open: boolean;
+}
+
+/** In a daemon child: its report pipe (the marker is removed so that scripts do not inherit it). */
+export function childChannel(): ChildChannel | null {
+  const v = process.env[CHILD_ENV];
+  if (v === undefined) return null;
+  delete process.env[CHILD_ENV];
+  const fd = Number(v);
+  let open = Number.isInteger(fd) && fd > 2;
+  const send = (line: string): void => {
+    if (!open) return;
+    try {
+      writeSync(fd, line);
+    } catch {
+      open = false; // the parent is gone (killed): nobody to tell
+    }
+  };
+  return {
+    get open() {
+      return open;
+    },
+    message: (text) => (open ? send(`${JSON.stringify({ stderr: text })}\n`) : void process.stderr.write(text)),
+    ready: () => {
+      send(`${JSON.stringify({ ready: true })}\n`);
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/**
+ * Is stdout the journal stream systemd gave us? systemd sets JOURNAL_STREAM=DEV:INO for the
+ * stream it connects to stdout/stderr; a descendant whose stdout was redirected keeps the
+ * variable, hence the check of the fd itself.
+ */
+export function stdoutIsJournal(): boolean {
+  const j = /^(\d+):(\d+)$/.exec(process.env.JOURNAL_STREAM ?? '');
+  if (!j) return false;
+  try {
+    const s = fstatSync(1, { bigint: true });
+    return s.dev === BigInt(j[1]!) && s.ino === BigInt(j[2]!);
+  } catch {
+    return false;
+  }
+}
+
+export interface ForkOptions {
+  /** Arguments for the program (as this process got them). */
+  args: string[];
+  /** Keep this process's stdout/stderr in the daemon (else /dev/null). */
+  keepOutput: boolean;
+  /** Enter /run/netns/NAME first. */
+  netns: string | null;
+  /** Give up (stop the child, exit 1) when it has not reported by then. */
+  timeoutMs?: number;
+}
+
+/** Start the daemon child and wait for its report; resolves to the parent's exit code. */
+export function forkDaemon(o: ForkOptions): Promise<number> {
+  const argv = [...(o.netns ? netnsPrefix(o.netns) : []), ...selfCommand(), ...o.args];
+  const out = o.keepOutput ? 'inherit' : 'ignore';
+  const stdio: StdioOptions = ['ignore', out, out, 'pipe'];
+  const env = { ...process.env, [CHILD_ENV]: '3', ...(o.netns ? { [NETNS_ENV]: o.netns } : {}) };
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio, env, detached: true });
+  } catch (e) {
+    process.stderr.write(`vipd: cannot start the daemon: ${(e as Error).message}\n`);
+    return Promise.resolve(1);
+  }
+  return new Promise((resolve) => {
+    let done = false;
+    let told = false;
+    let buf = '';
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.stdio[3]?.destroy();
+      child.unref();
+      resolve(code);
+    };
+    const timer = setTimeout(() => {
+      process.stderr.write(`vipd: the daemon (pid ${child.pid}) did not report within ${(o.timeoutMs ?? 60_000) / 1000} s: stopped it\n`);
+      if (child.pid) process.kill(child.pid, 'SIGTERM');
+      finish(1);
+    }, o.timeoutMs ?? 60_000);
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      const what = e.code === 'ENOENT' && o.netns ? 'nsenter (util-linux) is needed for --namespace' : e.message;
+      process.stderr.write(`vipd: cannot start the daemon: ${what}\n`);
+      finish(1);
+    });
+    child.stdio[3]!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let m: { stderr?: string; ready?: boolean };
+        try {
+          m = JSON.parse(line) as typeof m;
+        } catch {
+          m = { stderr: `${line}\n` };
+        }
+        if (m.stderr) {
+          process.stderr.write(m.stderr);
+          told = true;
+        }
+        if (m.ready) finish(0);
+      }
+    });
+    let pipeClosed = false;
+    let onPipeClosed = (): void => undefined;
+    child.stdio[3]!.once('close', () => {
+      pipeClosed = true;
+      onPipeClosed();
+    });
+    child.once('exit', (code, signal) => {
+      // Read the last report lines first (a script the child started may hold the pipe: wait a little only).
+      const report = (): void => {
+        if (!done && signal) process.stderr.write(`vipd: the daemon was ended by ${signal} before it started\n`);
+        else if (!done && code && !told) process.stderr.write(`vipd: the daemon exited with code ${code} before it started (vipd -n -l ... shows why)\n`);
+        finish(code ?? 1);
+      };
+      if (pipeClosed) return report();
+      onPipeClosed = report;
+      setTimeout(report, 500).unref();
+    });
+  });
+}
+
+/**
+ * Foreground (-n) inside a namespace: run this program again under nsenter with the same
+ * arguments and stdio, pass it SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2, and resolve to its exit
+ * code. (The pid files hold the inner process's pid: a signal to it stops it just the same.)
+ */
+export function runInNetns(name: string, args: string[]): Promise<number> {
+  const argv = [...netnsPrefix(name), ...selfCommand(), ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, [NETNS_ENV]: name } });
+  const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+  const pass = (s: NodeJS.Signals): void => {
+    if (child.exitCode === null && child.pid) child.kill(s);
+  };
+  for (const s of sigs) process.on(s, pass);
+  return new Promise((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      process.stderr.write(`vipd: cannot enter namespace ${name}: ${e.code === 'ENOENT' ? 'nsenter (util-linux) is needed' : e.message}\n`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => {
+      for (const s of sigs) process.off(s, pass);
+      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
+    });
+  });
+}
