@@ -12,7 +12,17 @@ import type { Pos, Reporter } from './lexer.js';
 import type { FileKind, FileSource } from './tree.js';
 
 /** `a{b,c{d,e}}f` -> `abf`, `acdf`, `acef`, in order; a `{` without a matching `}` stays as it is. */
-export function expandBraces(p: string): string[] {
+export function expandBraces(p: string, max = MAX_BRACE_PATTERNS): string[] {
+  const out = expandAll(p, max);
+  return out.length > max ? out.slice(0, max + 1) : out;
+}
+
+/** At most this many patterns from one include's braces (each more is an error, never a hang). */
+export const MAX_BRACE_PATTERNS = 4096;
+/** At most this many files read for one configuration, includes counted (a fan-out or a glob that includes itself grows as n^depth or n!). */
+export const MAX_FILES_READ = 2000;
+
+function expandAll(p: string, max: number): string[] {
   let depth = 0;
   let open = -1;
   for (let i = 0; i < p.length; i++) {
@@ -34,7 +44,12 @@ export function expandBraces(p: string): string[] {
         }
       }
       alts.push(p.slice(from, i));
-      return alts.flatMap((a) => expandBraces(p.slice(0, open) + a + p.slice(i + 1)));
+      const out: string[] = [];
+      for (const a of alts) {
+        out.push(...expandAll(p.slice(0, open) + a + p.slice(i + 1), max));
+        if (out.length > max) break;
+      }
+      return out;
     }
   }
   return [p];
@@ -119,6 +134,8 @@ export interface IncludeReq {
 /** Where `openInclude` reports and puts the files it read (in glob order, read one after the other). */
 export interface IncludeSink extends Reporter {
   readonly frames: readonly { file: string }[];
+  /** Files read so far for this configuration (bounded by MAX_FILES_READ). */
+  filesRead: number;
   push(files: { file: string; text: string }[]): void;
 }
 
@@ -148,6 +165,7 @@ export async function openInclude(req: IncludeReq, from: string, sink: IncludeSi
   if (sink.frames.length >= MAX_INCLUDE_DEPTH) return sink.error(pos, `includes nested deeper than ${MAX_INCLUDE_DEPTH}`);
   const files: { file: string; text: string }[] = [];
   const alts = expandBraces(pattern);
+  if (alts.length > MAX_BRACE_PATTERNS) return sink.error(pos, `include '${pattern}': its braces make more than ${MAX_BRACE_PATTERNS} patterns`);
   const odd = /[\s"]/.test(pattern) ? ' (keepalived 2.2.7 takes the rest of the line, quotes and blanks included, as one file name)' : '';
   for (const alt of alts) {
     const wild = WILD.test(alt);
@@ -170,6 +188,7 @@ export async function openInclude(req: IncludeReq, from: string, sink: IncludeSi
         sink.error(pos, `include loop: ${f} is already being read (keepalived 2.2.7 reads it again until it runs out of file descriptors)`);
       } else {
         try {
+          if (++sink.filesRead > MAX_FILES_READ) return sink.error(pos, `more than ${MAX_FILES_READ} files read for this configuration (an include fan-out or a glob that includes itself?)`);
           files.push({ file: f, text: await src.read(f) });
         } catch (e) {
           sink.error(pos, `cannot read included file ${f}: ${whyNot(e)}${odd}`);

@@ -71,12 +71,18 @@ interface Pending {
 const INCLUDE = 1;
 
 /** keepalived's read_line(): the next logical line, in the order keepalived produces them. */
+/** At most this many lines after ~SEQ and definition expansion (a 1000-instance file has ~11 000). */
+const MAX_LINES = 200_000;
+
 class Reader implements IncludeSink {
   readonly errors: Diagnostic[] = [];
   readonly warnings: Diagnostic[] = [];
   readonly frames: Frame[] = [];
   readonly defs: Defs;
   req: IncludeReq | null = null;
+  filesRead = 0;
+  /** Lines produced, ~SEQ and definition expansions included (bounded by MAX_LINES). */
+  private lines = 0;
   private readonly seen = new Set<string>();
   private residue: Line | null = null;
   private readonly seqs: Seq[] = [];
@@ -124,6 +130,10 @@ class Reader implements IncludeSink {
         const p = this.physical();
         if (!p) return null;
         l = p;
+      }
+      if (++this.lines > MAX_LINES) {
+        this.error(posAt(l, 0), `the configuration expands to more than ${MAX_LINES} lines (a ~SEQ or a definition that repeats without bound?); reading stops here`);
+        return null;
       }
       if (this.collecting) {
         if (!this.defs.more(this.collecting, l.text)) this.collecting = null;
