@@ -37,11 +37,13 @@ const ops: Record<string, (a: Args) => Promise<unknown> | unknown> = {
   async vrrpOpen(a) {
     const i = await lookupInterface(rtnl, a.ifname as string);
     const sock = new VrrpSocket({ ifname: i.name, ifindex: i.index, family: a.family as 4 | 6, source: (a.family === 4 ? i.primaryV4 : a.peers ? null : i.linkLocalV6) ?? undefined, unicastPeers: a.peers as string[] | undefined });
+    // queue: size the receive queue as the daemon does for that many instances at 1 s
+    const rcvbuf = a.queueFor ? sock.sizeReceiveQueue(a.queueFor as number, 1_000_000) : undefined;
     const entry = { sock, got: [] as VrrpPacketIn[], filtered: [] as string[] };
     sock.on('packet', (p) => entry.got.push(p));
     sock.on('filtered', (s) => entry.filtered.push(s));
     sockets.set(a.id as string, entry);
-    return { ifindex: i.index };
+    return { ifindex: i.index, rcvbuf };
   },
   async vrrpSend(a) {
     const e = sockets.get(a.id as string)!;

@@ -62,9 +62,15 @@ describe('VRRP sockets', () => {
   }
 
   it('a burst of 300 adverts (several recvmmsg batches of 64) arrives complete and in order', async () => {
-    await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 0 }); // drain
-    await agents.r1!.call('vrrpSend', { id: 'm4', advert: adv4, repeat: 300 });
-    const r = await agents.r2!.call<Recv>('vrrpRecv', { id: 'm4', count: 300, timeoutMs: 3000 });
+    // A receive queue sized as the daemon sizes it for 1200 instances at 1 s (room for 300
+    // adverts even while a loaded CI machine keeps the reader off the CPU); the kernel's
+    // default queue holds about 256 and the rest would be dropped before the reader wakes.
+    const { rcvbuf } = await agents.r2!.call<{ rcvbuf: number }>('vrrpOpen', { id: 'burst', ifname: 'eth0', family: 4, queueFor: 1200 });
+    expect(rcvbuf).toBeGreaterThanOrEqual(2 * 300 * 1536);
+    await agents.r1!.call('vrrpOpen', { id: 'burst', ifname: 'eth0', family: 4 });
+    await agents.r2!.call<Recv>('vrrpRecv', { id: 'burst', count: 0 }); // drain
+    await agents.r1!.call('vrrpSend', { id: 'burst', advert: adv4, repeat: 300 });
+    const r = await agents.r2!.call<Recv>('vrrpRecv', { id: 'burst', count: 300, timeoutMs: 3000 });
     expect(r.packets.map((p) => p.advert.priority)).toEqual(Array.from({ length: 300 }, (_, k) => 1 + (k % 254)));
     expect(r.packets.every((p) => p.valid && p.src === '192.0.2.1' && p.ttl === 255)).toBe(true);
   });
@@ -220,10 +226,15 @@ describe('cost', () => {
     const a = agents.r3!;
     await a.call('vrrpOpen', { id: 'idle4', ifname: 'eth0', family: 4 });
     await a.call('vrrpOpen', { id: 'idle6', ifname: 'eth0', family: 6 });
-    const before = await a.call<{ user: number; system: number }>('cpu');
-    const after = await a.call<{ user: number; system: number }>('idle', { ms: 2000 });
-    const usedMs = (after.user + after.system - before.user - before.system) / 1000;
-    console.log(`idle CPU over 2 s with 2 VRRP sockets + netlink open: ${usedMs.toFixed(1)} ms`);
-    expect(usedMs).toBeLessThan(50);
+    // The quietest of three 1 s windows: busy polling costs CPU in every window, while a
+    // garbage collection or a loaded machine's scheduling shows in one at most.
+    const windows: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const before = await a.call<{ user: number; system: number }>('cpu');
+      const after = await a.call<{ user: number; system: number }>('idle', { ms: 1000 });
+      windows.push((after.user + after.system - before.user - before.system) / 1000);
+    }
+    console.log(`idle CPU per 1 s with 2 VRRP sockets + netlink open: ${windows.map((w) => w.toFixed(1)).join(', ')} ms`);
+    expect(Math.min(...windows)).toBeLessThan(25);
   });
 });
