@@ -5,12 +5,18 @@
  */
 export type State = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 export type TimerKind = 'adver' | 'masterDown';
+/**
+ * Why the VIPs are announced: `master` on becoming MASTER (garp_master_repeat/_delay);
+ * `lowerPrio` when a MASTER hears a lower-priority master, which may have announced the VIPs
+ * meanwhile (keepalived's garp_lower_prio_repeat/_delay).
+ */
+export type AnnounceWhy = 'master' | 'lowerPrio';
 
 export type Action =
   | { type: 'send'; priority: number }
   | { type: 'addVips' }
   | { type: 'removeVips' }
-  | { type: 'announce' }
+  | { type: 'announce'; why: AnnounceWhy }
   | { type: 'arm'; timer: TimerKind; at: number }
   | { type: 'cancel' }
   | { type: 'transition'; from: State; to: State; reason: string };
@@ -21,7 +27,7 @@ export interface ActionSink {
   addVips(): void;
   removeVips(): void;
   /** Gratuitous ARP / unsolicited NA for the VIPs. */
-  announce(): void;
+  announce(why: AnnounceWhy): void;
   /** The instance's one timer is now due at `at` (replaces any earlier deadline). */
   arm(timer: TimerKind, at: number): void;
   cancel(): void;
@@ -45,8 +51,8 @@ export class ActionLog implements ActionSink {
   removeVips(): void {
     this.actions.push({ type: 'removeVips' });
   }
-  announce(): void {
-    this.actions.push({ type: 'announce' });
+  announce(why: AnnounceWhy): void {
+    this.actions.push({ type: 'announce', why });
   }
   arm(timer: TimerKind, at: number): void {
     this.actions.push({ type: 'arm', timer, at });

@@ -12,7 +12,7 @@ import { ActionLog, NO_ACTIONS, type Action, type ActionSink, type State, type T
 import { effectivePriority, type TrackerState } from './priority.js';
 import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
 
-export type { Action, ActionSink, State, TimerKind } from './actions.js';
+export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
 
 export interface InstanceConfig {
   name: string;
@@ -24,7 +24,10 @@ export interface InstanceConfig {
   advertIntervalUs: number;
   /** RFC 9568 Preempt_Mode; keepalived `nopreempt` sets it false. Default true. */
   preempt?: boolean;
-  /** keepalived `preempt_delay`: lower-priority masters are tolerated this long. */
+  /**
+   * keepalived `preempt_delay`: after entering BACKUP (by any path: start, FAULT, MASTER), the
+   * first lower-priority advert starts this delay; lower-priority masters are obeyed until it ends.
+   */
   preemptDelayUs?: number;
   /** RFC 9568 Accept_Mode (the daemon acts on it; carried here for status). */
   acceptMode?: boolean;
@@ -114,7 +117,6 @@ export class VrrpInstance {
   /** RFC 9568 6.4.1: Startup. */
   start(now: number): readonly Action[] {
     if (this.state !== 'INIT') return this.done();
-    if (this.config.preemptDelayUs) this.preemptDeadline = now + this.config.preemptDelayUs;
     if (this.hasOwnFault) this.toFault(now, 'startup with fault');
     else if (this.effective === 255) this.toMaster(now, 'address owner');
     else this.toBackup(now, 'startup', this.config.advertIntervalUs);
@@ -122,14 +124,14 @@ export class VrrpInstance {
   }
 
   /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */
-  shutdown(now: number): readonly Action[] {
+  shutdown(_now: number): readonly Action[] {
     if (this.state === 'INIT') return this.done();
     if (this.state === 'MASTER') {
       this.out.send(0);
       this.releaseVips();
     }
     this.clearTimer();
-    this.transition('INIT', `shutdown at ${now}`);
+    this.transition('INIT', 'shutdown');
     return this.done();
   }
 
@@ -264,8 +266,10 @@ export class VrrpInstance {
       return;
     }
     // 6.4.3 (RFC 9568): answer a lower-priority advert at once so it stands down quickly;
-    // keepalived's lower_prio_no_advert turns this off.
+    // keepalived's lower_prio_no_advert turns this off. A lower-priority master may have
+    // announced the VIPs (a partition that healed): announce them again (keepalived too).
     if (!this.config.lowerPrioNoAdvert) this.out.send(this.effective);
+    this.out.announce('lowerPrio');
   }
 
   /** RFC 9568 6.4.3: higher priority wins; equal priority -> the higher primary address wins. */
@@ -294,7 +298,7 @@ export class VrrpInstance {
       this.out.addVips();
       this.holdsVips = true;
     }
-    this.out.announce();
+    this.out.announce('master');
     this.setTimer('adver', now + this.config.advertIntervalUs);
     this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
     this.transition('MASTER', reason);
@@ -302,6 +306,8 @@ export class VrrpInstance {
 
   private toBackup(now: number, reason: string, masterIntervalUs: number): void {
     this.releaseVips();
+    // keepalived: every entry into BACKUP restarts preempt_delay (armed by the first lower advert)
+    this.preemptDeadline = null;
     this.masterAdverIntervalUs = masterIntervalUs;
     if (this.master?.self) this.master = null;
     this.setTimer('masterDown', now + this.masterDownIntervalUs);

@@ -31,6 +31,15 @@ interface SocketEntry {
   deps: RunnerDeps | null;
 }
 
+/** Every address vipd adds and removes for `c` (VIPs and excluded VIPs), as formatIP writes them. */
+function managedAddresses(c: DaemonConfig): string[] {
+  const canon = (a: string): string => {
+    const p = parseIP(a);
+    return p ? formatIP(p.family, p.bytes) : a;
+  };
+  return c.instances.flatMap((i) => [...i.vips, ...i.vipsExcluded].map((v) => canon(v.address)));
+}
+
 /** Receive queue for the socket's instances, at the shortest advert interval among them. */
 function sizeQueue(e: SocketEntry): void {
   let min = Infinity;
@@ -157,11 +166,16 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
 
-  private async resolveInterfaces(c: DaemonConfig): Promise<void> {
+  /**
+   * Look up every interface of `c`. The addresses of `also` (the running configuration, on
+   * reload) and of `c` are VIPs: never taken as an interface's own address.
+   */
+  private async resolveInterfaces(c: DaemonConfig, also?: DaemonConfig): Promise<void> {
     const names = new Set(c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]));
+    const managed = new Set([...managedAddresses(c), ...(also ? managedAddresses(also) : [])]);
     for (const n of names) {
       try {
-        this.ifaces.set(n, await lookupInterface(this.rtnl, n));
+        this.ifaces.set(n, await lookupInterface(this.rtnl, n, managed));
       } catch (e) {
         if (e instanceof NetlinkError && e.code === 'ENODEV') throw new Error(`interface ${n} does not exist in this network namespace`);
         throw e;
@@ -200,8 +214,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private announcer(iface: Interface): Announcer {
     let a = this.announcers.get(iface.name);
     if (!a) {
+      // owners: a runner (MASTER bursts) or { owner: runner } (its re-announcements)
       a = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e, owner) =>
-        this.log.warn({ err: e.message, instance: (owner as InstanceRunner).model.name }, 'announce send failed'));
+        this.log.warn({ err: e.message, instance: ((owner as { owner?: InstanceRunner }).owner ?? (owner as InstanceRunner)).model.name }, 'announce send failed'));
       this.announcers.set(iface.name, a);
     }
     return a;
@@ -306,16 +321,23 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
   }
 
-  /** SIGHUP: apply a new config; instances whose settings changed are restarted. */
-  async reload(next: DaemonConfig): Promise<{ restarted: string[]; added: string[]; removed: string[] }> {
-    const key = (m: InstanceModel): string => JSON.stringify({ ...m, pos: undefined });
+  /**
+   * SIGHUP: apply a new config. An instance whose priority alone changed keeps its state and
+   * VIPs (the core recomputes its election); one whose other settings changed is restarted.
+   */
+  async reload(next: DaemonConfig): Promise<{ restarted: string[]; added: string[]; removed: string[]; reprioritised: string[] }> {
+    const key = (m: InstanceModel, priority = m.priority): string => JSON.stringify({ ...m, pos: undefined, priority });
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
-    const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[] };
-    await this.resolveInterfaces(next);
+    const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
+    await this.resolveInterfaces(next, this.config);
     for (const [name, m] of old) {
       const n = next.instances.find((x) => x.name === name);
       if (!n) res.removed.push(name);
-      else if (key(n) !== key(m)) res.restarted.push(name);
+      else if (key(n) === key(m)) continue;
+      else if (key(n, 0) === key(m, 0)) {
+        this.runners.get(name)!.setPriority(n);
+        res.reprioritised.push(name);
+      } else res.restarted.push(name);
     }
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);

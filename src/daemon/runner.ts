@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
-import { VrrpInstance, type ActionSink, type AdvertIn, type State, type TimerKind } from '../core/instance.js';
+import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
@@ -23,6 +23,8 @@ export interface RunnerStats {
   priorityZeroReceived: number;
   transitions: number;
   sendErrors: number;
+  /** Re-announcements after a lower-priority master was heard. */
+  reannounced: number;
   drops: Partial<Record<DropReason, number>>;
 }
 
@@ -49,7 +51,7 @@ export type DaemonEvent =
 
 export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
-  readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, drops: {} };
+  readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
   private readonly expect: Expectation;
   private readonly advert: VrrpAdvert;
@@ -61,6 +63,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private vipIdle: Array<() => void> = [];
   /** The core asked to announce while VIP operations were in flight: announce on their acks. */
   private announceOnAck = false;
+  /** The announcers' keys of the lower-priority and refresh bursts (the runner itself keys the MASTER ones). */
+  private readonly lowerPrioKey = { owner: this };
+  private readonly refreshKey = { owner: this };
+  /** When the next garp_master_refresh burst is due (microseconds; Infinity: none). */
+  private refreshAt = Infinity;
   /** Announcers and their VIPs, made on the first announcement. */
   private groups: Map<Announcer, InstanceModel['vips']> | null = null;
   /**
@@ -75,7 +82,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private encodedZero: Buffer[] = [];
 
   constructor(
-    readonly model: InstanceModel,
+    /** Replaced only by setPriority (a reload that changed nothing but the priority). */
+    public model: InstanceModel,
     private readonly d: RunnerDeps,
   ) {
     const primary = model.family === 4 ? (model.unicastSrc ?? d.iface.primaryV4) : d.iface.linkLocalV6;
@@ -180,6 +188,15 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.core.timerFired(now);
   }
 
+  /**
+   * A reload changed this instance's priority and nothing else: keep the state and the VIPs
+   * (keepalived's reload keeps them too); the new priority is advertised from the next advert.
+   */
+  setPriority(model: InstanceModel): void {
+    this.model = model;
+    this.core.setBasePriority(nowUs(), model.priority);
+  }
+
   setLink(up: boolean): void {
     this.core.setLink(nowUs(), up);
   }
@@ -203,10 +220,30 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.queueVips('del', this.model.vips);
   }
 
-  /** Gratuitous ARP / NA once the VIPs are on the interface (keepalived too waits for the kernel's ack). */
-  announce(): void {
+  /**
+   * Gratuitous ARP / NA for the VIPs. On becoming MASTER: garp_master_repeat now and again
+   * after garp_master_delay, once the VIPs are on the interface (keepalived too waits for the
+   * kernel's ack). On hearing a lower-priority master: garp_lower_prio_repeat now and again
+   * after garp_lower_prio_delay (0 repeats: none), beside any pending MASTER burst.
+   */
+  announce(why: AnnounceWhy = 'master'): void {
+    if (why === 'lowerPrio') {
+      if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
+      this.stats.reannounced++;
+      for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
+      return;
+    }
+    this.refreshAt = this.model.garpMasterRefreshS > 0 ? nowUs() + this.model.garpMasterRefreshS * 1e6 : Infinity;
     if (this.vipInflight > 0) this.announceOnAck = true;
     else for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+  }
+
+  /** keepalived's garp_master_refresh: checked as each advert goes out (as keepalived does). */
+  private refreshDue(): void {
+    const now = nowUs();
+    if (now < this.refreshAt || this.core.state !== 'MASTER') return;
+    this.refreshAt = now + this.model.garpMasterRefreshS * 1e6;
+    for (const [a, vips] of this.announceGroups()) a.announce(this.refreshKey, vips, this.model.garpMasterRefreshRepeat, 0);
   }
 
   /** The VIPs per announcer: those on the instance's interface, and those with a `dev` of their own on theirs. */
@@ -222,8 +259,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   }
 
   private cancelAnnouncements(): void {
-    if (this.groups) for (const a of this.groups.keys()) a.cancel(this);
-    else this.d.announcer.cancel(this);
+    this.refreshAt = Infinity;
+    for (const a of this.groups ? this.groups.keys() : [this.d.announcer]) {
+      a.cancel(this);
+      a.cancel(this.lowerPrioKey);
+    }
   }
 
   arm(_timer: TimerKind, at: number): void {
@@ -269,6 +309,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
 
   /** RFC 9568 6.4.3: send an advert (priority 0 to resign). */
   send(priority: number): void {
+    if (priority > 0 && this.refreshAt !== Infinity) this.refreshDue();
     const bufs = this.adverts(priority);
     for (let i = 0; i < bufs.length; i++) {
       try {

@@ -111,6 +111,45 @@ describe('state machine (RFC 9568 6.4)', () => {
     expect(types(a.advert(1 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(['arm']);
     expect(a.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
   });
+  // keepalived 2.2.7: every entry into BACKUP clears the delay; the first lower-priority advert
+  // heard afterwards starts it. Each path into BACKUP, then a lower-priority master (50) heard
+  // at t0 and again every second: the instance (100, delay 5 s) obeys it until t0 + 5 s.
+  const intoBackup: Record<string, (i: VrrpInstance) => number> = {
+    start: (i) => (i.start(0), 0),
+    'FAULT -> BACKUP (link back)': (i) => (i.start(0), i.setLink(S, false), i.setLink(20 * S, true), 20 * S),
+    'FAULT -> BACKUP (tracker back)': (i) => (i.start(0), i.setTracker(S, 'chk', false), i.setTracker(20 * S, 'chk', true), 20 * S),
+    'MASTER -> BACKUP (higher priority heard)': (i) => {
+      i.start(0);
+      i.timerFired(i.deadline!); // master; the delay armed at start has long expired
+      i.advert(20 * S, { priority: 200, intervalUs: S, src: ip('192.0.2.9') });
+      i.advert(21 * S, { priority: 0, intervalUs: S, src: ip('192.0.2.9') }); // it resigns
+      return 21 * S;
+    },
+    'reload (base priority raised above the master)': (i) => {
+      i.start(0);
+      i.advert(S, { priority: 150, intervalUs: S, src: ip('192.0.2.1') }); // higher master
+      i.advert(25 * S, { priority: 150, intervalUs: S, src: ip('192.0.2.1') });
+      i.setBasePriority(25 * S, 200); // the same master is now lower (150 < 200)
+      return 25 * S;
+    },
+  };
+  for (const [path, enter] of Object.entries(intoBackup)) {
+    it(`preempt_delay applies after every path into BACKUP: ${path}`, () => {
+      const i = mk({ preemptDelayUs: 5 * S, trackers: [{ name: 'chk', weight: 0 }] });
+      const t0 = enter(i) + 1000;
+      const prio = path.startsWith('reload') ? 150 : 50;
+      expect(i.state).toBe('BACKUP');
+      for (let k = 0; k < 5; k++) {
+        i.advert(t0 + k * S, { priority: prio, intervalUs: S, src: ip('192.0.2.1') });
+        expect(i.timerKind).toBe('masterDown'); // obeyed: the Master_Down_Timer restarts
+        expect(i.deadline).toBe(t0 + k * S + i.masterDownIntervalUs);
+      }
+      i.advert(t0 + 5 * S, { priority: prio, intervalUs: S, src: ip('192.0.2.1') }); // discarded
+      expect(i.deadline).toBe(t0 + 4 * S + i.masterDownIntervalUs);
+      i.timerFired(i.deadline!);
+      expect(i.state).toBe('MASTER');
+    });
+  }
   it('priority 0 from the master: backup waits only Skew_Time', () => {
     const i = mk();
     i.start(0);
@@ -124,22 +163,22 @@ describe('state machine (RFC 9568 6.4)', () => {
       i.timerFired(i.deadline!);
       const acts = types(i.advert(5 * S, { priority: prio, intervalUs: S, src: ip(src) }));
       if (yields) expect(acts).toEqual(['removeVips', 'arm', 'MASTER->BACKUP']);
-      else expect(acts).toEqual(['send(100)']); // RFC 9568: answer the lower advert at once
+      else expect(acts).toEqual(['send(100)', 'announce']); // RFC 9568: answer the lower advert at once; keepalived: GARPs
       expect(i.holdsVips).toBe(!yields);
     }
   });
-  it('lower_prio_no_advert silences the answer', () => {
+  it('lower_prio_no_advert silences the answer, not the re-announcement', () => {
     const i = mk({ lowerPrioNoAdvert: true });
     i.start(0);
     i.timerFired(i.deadline!);
-    expect(i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+    expect(i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([{ type: 'announce', why: 'lowerPrio' }]);
   });
   it('a master hearing a lower-priority advert stays the master it reports; a higher one replaces it', () => {
     const i = mk({ priority: 200 });
     i.start(0);
     i.timerFired(i.deadline!);
     const lower = { priority: 100, intervalUs: S, src: ip('192.0.2.3') };
-    expect(types(i.advert(4 * S, lower))).toEqual(['send(200)']);
+    expect(types(i.advert(4 * S, lower))).toEqual(['send(200)', 'announce']);
     expect(i.master).toMatchObject({ self: true, priority: 200 });
     i.advert(5 * S, { ...lower, priority: 250 });
     expect(i.state).toBe('BACKUP');

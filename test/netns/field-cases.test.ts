@@ -1,0 +1,182 @@
+/**
+ * Field cases (issue #17), each on the input an operator reported, vipd and keepalived 2.2.7
+ * side by side where keepalived's figure is the reference (one pair of each on the same
+ * routers, on different VRIDs, so that one link flap or partition hits both):
+ * 1. preempt_delay after FAULT: the delay restarts when the router re-enters BACKUP;
+ * 2. a master that hears a lower-priority master (a partition healed) re-announces its VIPs;
+ * 3. an IPv6 link-local VIP is never the source of the adverts (reload, start with it present).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { labConfig, type LabInstance } from '../../src/lab/conf.js';
+import { NetnsLab } from '../../src/lab/netns.js';
+import { expectHolders } from '../helpers/holders.js';
+import { KeepalivedProcess } from '../helpers/keepalived.js';
+import { Sniffer } from '../helpers/sniffer.js';
+import { requireTool } from '../helpers/tools.js';
+import { teardown, VipdProcess } from '../helpers/vipd.js';
+
+const lab = new NetnsLab('vt', 'f');
+const dir = mkdtempSync(join(tmpdir(), 'vipd-field-'));
+let vipds: VipdProcess[] = [];
+let kas: KeepalivedProcess[] = [];
+let pings: ChildProcess[] = [];
+let sniff: Sniffer;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function vipd(r: string, inst: LabInstance[], tag = r): VipdProcess {
+  const p = new VipdProcess(lab, r, dir, labConfig(r, inst), tag);
+  vipds.push(p);
+  p.start();
+  return p;
+}
+async function keepalived(r: string, inst: LabInstance[]): Promise<KeepalivedProcess> {
+  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst));
+  kas.push(k);
+  await k.start();
+  return k;
+}
+/** When `ready()` first holds, polled every 20 ms (Date.now() of that moment). */
+async function when(ready: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+  return Date.now();
+}
+/** The client's neighbour entry (MAC) for an address, or null. */
+function neighbour(addr: string): string | null {
+  const out = lab.exec(lab.node('client').ns, ['ip', 'neigh', 'show', addr]);
+  return /lladdr ([0-9a-f:]+)/.exec(out)?.[1] ?? null;
+}
+const r1Mac = '02:00:00:00:00:01';
+const r2Mac = '02:00:00:00:00:02';
+
+beforeAll(() => {
+  NetnsLab.requireRoot();
+  requireTool('nft');
+  requireTool('keepalived');
+  NetnsLab.cleanStale();
+  lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'client', n: 100 }]);
+  sniff = new Sniffer(lab, 'client');
+});
+afterEach(async () => {
+  for (const p of pings) if (p.exitCode === null && p.pid) process.kill(p.pid, 'SIGTERM');
+  pings = [];
+  for (const k of kas) await k.stop();
+  kas = [];
+  for (const p of vipds) await p.stop();
+  vipds = [];
+});
+afterAll(async () => {
+  await sniff?.stop();
+  await teardown(lab, dir, []);
+});
+
+describe('field cases (issue #17)', () => {
+  it('1. preempt_delay restarts when a router leaves FAULT: r1 takes the VIP back no earlier than the delay after its link is back', async () => {
+    const base = { advertInt: 1, version: 3 as const };
+    const v = { ...base, vrid: 71, vips: ['192.0.2.171/24'] };
+    const k = { ...base, vrid: 72, vips: ['192.0.2.172/24'] };
+    const delay = ['preempt_delay 8'];
+    const v2 = vipd('r2', [{ ...v, priority: 100 }]);
+    const v1 = vipd('r1', [{ ...v, priority: 200, extra: delay }]);
+    const k2 = await keepalived('r2', [{ ...k, priority: 100 }]);
+    const k1 = await keepalived('r1', [{ ...k, priority: 200, extra: delay }]);
+    await Promise.all([v1.waitState('MASTER', 15_000), k1.waitState('MASTER', 15_000)]);
+    v1.setMark();
+    v2.setMark();
+    k1.setMark();
+    k2.setMark();
+    const r1 = lab.node('r1').ns;
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'down']);
+    const down = Date.now();
+    await Promise.all([v2.waitState('MASTER', 10_000), k2.waitState('MASTER', 10_000)]);
+    await sleep(Math.max(0, 4000 - (Date.now() - down))); // the link comes back 4 s after it went
+    v1.setMark();
+    k1.setMark();
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'up']);
+    const up = Date.now();
+    const [vMs, kMs] = await Promise.all([
+      v1.waitState('MASTER', 20_000).then(() => Date.now() - up),
+      k1.waitState('MASTER', 20_000).then(() => Date.now() - up),
+    ]);
+    console.log(`preempt_delay 8 after FAULT: r1 master again ${(vMs / 1000).toFixed(1)} s after link up (vipd), ${(kMs / 1000).toFixed(1)} s (keepalived 2.2.7)`);
+    expect(kMs).toBeGreaterThanOrEqual(8000); // the reference: the delay plus Master_Down_Interval
+    expect(vMs).toBeGreaterThanOrEqual(8000);
+    expect(vMs).toBeLessThan(16_000);
+    expect(Math.abs(vMs - kMs)).toBeLessThan(2500);
+    await expectHolders(lab, ['r1', 'r2'], '192.0.2.171/24', ['r1']);
+    lab.exec(r1, ['ip', '-6', 'addr', 'replace', '2001:db8::1/64', 'dev', 'eth0', 'nodad']); // flushed with the link
+  }, 60_000);
+
+  it('2. after a partition heals, the master re-announces: the client\'s entry for the VIP is r1\'s MAC again within 3 s', async () => {
+    const v = { version: 3 as const, vrid: 73, vips: ['192.0.2.173/24'] };
+    const k = { version: 3 as const, vrid: 74, vips: ['192.0.2.174/24'] };
+    const v1 = vipd('r1', [{ ...v, priority: 200, advertInt: 1 }]);
+    const v2 = vipd('r2', [{ ...v, priority: 100, advertInt: 0.2 }]);
+    const k1 = await keepalived('r1', [{ ...k, priority: 200, advertInt: 1 }]);
+    const k2 = await keepalived('r2', [{ ...k, priority: 100, advertInt: 0.2 }]);
+    await Promise.all([v1.waitState('MASTER', 15_000), k1.waitState('MASTER', 15_000)]);
+    const mastered = Date.now();
+    for (const vip of ['192.0.2.173', '192.0.2.174']) pings.push(lab.spawn(lab.node('client').ns, ['ping', '-q', '-i', '0.2', vip]));
+    await when(() => neighbour('192.0.2.173') === r1Mac && neighbour('192.0.2.174') === r1Mac, 5000, 'client entries on r1');
+    // r1's second burst of gratuitous ARPs (garp_master_delay, 5 s) must be over, or it would
+    // be what moves the client back after the partition heals
+    await sleep(Math.max(0, 5500 - (Date.now() - mastered)));
+    v2.setMark();
+    k2.setMark();
+    // r1 off the switch; its own link stays up (a bridge filter in the switch's namespace)
+    const sw = `${lab.prefix}-sw`;
+    lab.exec(sw, ['nft', '-f', '-'], { input: 'table bridge vipdpart {\n chain cut { type filter hook forward priority 0; iifname "p1" drop; oifname "p1" drop; }\n}\n' });
+    await Promise.all([v2.waitState('MASTER', 10_000), k2.waitState('MASTER', 10_000)]);
+    await when(() => neighbour('192.0.2.173') === r2Mac && neighbour('192.0.2.174') === r2Mac, 5000, 'client entries on r2');
+    v1.setMark();
+    v2.setMark();
+    lab.exec(sw, ['nft', 'delete', 'table', 'bridge', 'vipdpart']);
+    const healed = Date.now();
+    const [vMs, kMs] = await Promise.all([
+      when(() => neighbour('192.0.2.173') === r1Mac, 10_000, 'vipd VIP back on r1\'s MAC').then((t) => t - healed),
+      when(() => neighbour('192.0.2.174') === r1Mac, 10_000, 'keepalived VIP back on r1\'s MAC').then((t) => t - healed),
+    ]);
+    console.log(`partition healed: client on r1's MAC after ${vMs} ms (vipd), ${kMs} ms (keepalived 2.2.7)`);
+    expect(kMs).toBeLessThan(3000);
+    expect(vMs).toBeLessThan(3000);
+    await v2.waitState('BACKUP', 3000);
+    expect(v1.lines.slice(v1.mark).some((l) => l.to)).toBe(false); // r1 stayed MASTER throughout
+    await expectHolders(lab, ['r1', 'r2'], '192.0.2.173/24', ['r1']);
+  }, 60_000);
+
+  it('3. a link-local IPv6 VIP is never the advert source: r1 starts with it on eth0, then reloads a new priority, and keeps the VIP', async () => {
+    const own = lab.linkLocal('r1'); // fe80::ff:fe00:1 (EUI-64 of 02:00:00:00:00:01), before fe80::52 is added
+    expect(own).toBe('fe80::ff:fe00:1');
+    const r1 = lab.node('r1').ns;
+    lab.exec(r1, ['ip', '-6', 'addr', 'add', 'fe80::52/64', 'dev', 'eth0', 'nodad']); // left by an earlier run
+    const inst = (priority: number): LabInstance => ({ vrid: 75, priority, advertInt: 1, version: 3, vips: ['fe80::52/64', '2001:db8::52/64'] });
+    const v2 = vipd('r2', [inst(100)]);
+    await v2.waitState('BACKUP');
+    const from = sniff.mark;
+    const v1 = vipd('r1', [inst(200)]);
+    await v1.waitState('MASTER', 10_000);
+    await when(() => v2.state === 'BACKUP', 5000, 'r2 back to BACKUP'); // (it may have been master before r1 started)
+    v2.setMark();
+    v1.rewrite(labConfig('r1', [inst(210)]));
+    v1.setMark();
+    v1.signal('SIGHUP');
+    await v1.waitFor((l) => l.msg === 'configuration reloaded' && v1.lines.indexOf(l) >= v1.mark, 5000, 'reload');
+    await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 75 && l.priority === 210, 5000, 'an advert at 210', from);
+    await sleep(2500);
+    const fromR1 = sniff.lines.filter((l) => l.time >= from && l.type === 'vrrp' && l.vrid === 75 && l.srcMac === r1Mac);
+    expect(fromR1.length).toBeGreaterThanOrEqual(3);
+    expect([...new Set(fromR1.map((l) => l.src))]).toEqual([own]);
+    expect(v1.lines.filter((l) => l.to).map((l) => l.to)).toEqual(['BACKUP', 'MASTER']); // no FAULT, no second takeover
+    expect(v2.lines.slice(v2.mark).some((l) => l.to)).toBe(false); // r2 stayed BACKUP
+    expect(v1.lines.some((l) => l.msg === 'advert send failed')).toBe(false);
+    await expectHolders(lab, ['r1', 'r2'], 'fe80::52/64', ['r1']);
+    await expectHolders(lab, ['r1', 'r2'], '2001:db8::52/64', ['r1']);
+  }, 40_000);
+});
