@@ -13,6 +13,7 @@ import type { Rtnl } from '../os/rtnl.js';
 import { EADDRNOTAVAIL, EEXIST, ENODEV, NetlinkError } from '../os/rtnl.js';
 import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
+import { DropLog } from './drop-log.js';
 import { nowUs } from './clock.js';
 import type { Scheduler, TimerOwner } from './scheduler.js';
 
@@ -54,6 +55,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
   private readonly expect: Expectation;
+  /** Warnings for adverts dropped for a reason the operator can fix (rate-limited). */
+  private readonly dropLog: DropLog;
   private readonly advert: VrrpAdvert;
   private readonly source: string;
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
@@ -101,6 +104,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       version: model.version, vrid: model.vrid, addresses: this.advert.addresses,
       ...(model.version === 2 ? { authType: model.authType, authData, interval: this.advert.interval } : {}),
     };
+    this.dropLog = new DropLog(d.log, { instance: model.name, vrid: model.vrid, version: model.version, intervalUs: model.advertIntervalUs, vips: this.advert.addresses });
     this.core = new VrrpInstance({
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
@@ -150,8 +154,10 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     const r = receiveVrrp(p, this.expect);
     if (!r.valid) {
       this.stats.drops[r.reason] = (this.stats.drops[r.reason] ?? 0) + 1;
+      this.dropLog.note(r.reason, p.srcText, r.advert, p.ttl);
       return;
     }
+    if (!r.addressesMatch) this.dropLog.note('addresses-differ', p.srcText, r.advert, p.ttl);
     const n = p.payload.length;
     const last = Buffer.allocUnsafe(n + p.src.length + p.dst.length); // from Node's pool
     last.set(p.payload, 0);
@@ -284,7 +290,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     const priority = this.core.effective;
     const master = this.masterText();
     this.d.emit({ type: 'transition', instance: this.model.name, from, to, reason, priority, master });
-    this.d.log.info({ instance: this.model.name, from, to, reason, priority, master }, `${this.model.name}: ${from} -> ${to} (${reason})`);
+    // keepalived 2.2.7's wording, for operators' grep habits: "(VI_1) Entering MASTER STATE"
+    this.d.log.info({ instance: this.model.name, from, to, reason, priority, master }, `(${this.model.name}) Entering ${to} STATE (${reason})`);
   }
 
   masterText(): string | null {

@@ -180,3 +180,16 @@ describe('field cases (issue #17)', () => {
     await expectHolders(lab, ['r1', 'r2'], '2001:db8::52/64', ['r1']);
   }, 40_000);
 });
+
+describe('adverts an operator can fix are logged (issue #16)', () => {
+  it('a VRRPv2 peer on a VRRPv3 instance: one warning with the peer and what to do, however many adverts', async () => {
+    const inst = (version: 2 | 3, priority: number): LabInstance => ({ vrid: 77, priority, advertInt: 0.2, version, vips: ['192.0.2.177/24'] });
+    const v1 = vipd('r1', [inst(3, 200)]);
+    vipd('r2', [inst(2, 100)]);
+    const warned = await v1.waitFor((l) => l.reason === 'version-mismatch', 10_000, 'the version warning');
+    expect(warned).toMatchObject({ level: 40, peer: '192.0.2.2', instance: 'VI_77' });
+    expect(warned.msg).toBe("(VI_77) advert from 192.0.2.2 is VRRPv2, this instance speaks VRRPv3: every router of VRID 77 needs the same vrrp_version (keepalived's default is 2)");
+    await sleep(2000); // ten more adverts from r2
+    expect(v1.lines.filter((l) => l.reason === 'version-mismatch')).toHaveLength(1);
+  }, 20_000);
+});

@@ -20,10 +20,10 @@ import type { VrrpSocket } from '../../src/os/vrrp-socket.js';
 const dir = mkdtempSync(join(tmpdir(), 'vipd-runner-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function ownerModel(): Promise<InstanceModel> {
+async function ownerModel(extra = ''): Promise<InstanceModel> {
   const f = join(dir, 'keepalived.conf');
   // priority 255: the address owner is MASTER as soon as it starts (RFC 9568 6.4.1)
-  writeFileSync(f, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 255\n advert_int 1\n virtual_ipaddress {\n 192.0.2.7/32\n 192.0.2.8/32\n }\n}\n');
+  writeFileSync(f, `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 255\n advert_int 1\n${extra} virtual_ipaddress {\n 192.0.2.7/32\n 192.0.2.8/32\n }\n}\n`);
   return (await loadKeepalivedConfig(f, fsSource)).instances[0]!;
 }
 
@@ -67,6 +67,46 @@ describe('InstanceRunner', () => {
     await stopping;
     expect(stopped).toBe(true);
     expect(log).not.toContain('announce');
+  });
+});
+
+describe('InstanceRunner: announcing again', () => {
+  /** The announcer's calls as [owner is the runner, repeat, delay]. */
+  async function runner(extra: string): Promise<{ r: InstanceRunner; calls: [boolean, number, number][] }> {
+    const { deps, acks } = fakes();
+    const calls: [boolean, number, number][] = [];
+    deps.announcer = { announce: (o: unknown, _v: unknown, repeat: number, delay: number) => calls.push([o === r, repeat, delay]), cancel: () => undefined } as unknown as Announcer;
+    const r = new InstanceRunner(await ownerModel(extra), deps);
+    r.start();
+    for (const a of acks) a.done(0);
+    return { r, calls };
+  }
+  const lower = { priority: 100, intervalUs: 1_000_000, src: Uint8Array.from([192, 0, 2, 9]) };
+
+  it('a MASTER that hears a lower-priority master: garp_lower_prio_repeat now, again after garp_lower_prio_delay', async () => {
+    const { r, calls } = await runner(' garp_master_repeat 3\n garp_master_delay 2\n');
+    r.core.advert(1, lower);
+    // keepalived 2.2.7: the defaults are the global vrrp_garp_master_repeat/_delay (5, 5), not
+    // the instance's garp_master_*; the MASTER burst keeps its own key (not cancelled)
+    expect(calls).toEqual([[true, 3, 2], [false, 5, 5]]);
+    expect(r.stats.reannounced).toBe(1);
+    const t = await runner(' garp_lower_prio_repeat 2\n garp_lower_prio_delay 0\n');
+    t.r.core.advert(1, lower);
+    expect(t.calls).toEqual([[true, 5, 5], [false, 2, 0]]);
+  });
+  it('garp_lower_prio_repeat 0: no re-announcement', async () => {
+    const { r, calls } = await runner(' garp_lower_prio_repeat 0\n');
+    r.core.advert(1, lower);
+    expect(calls).toEqual([[true, 5, 5]]);
+  });
+  it('garp_master_refresh: garp_master_refresh_repeat more as the first advert after the refresh interval goes out', async () => {
+    const { r, calls } = await runner(' garp_master_refresh 1\n garp_master_refresh_repeat 2\n');
+    r.send(255);
+    expect(calls).toHaveLength(1);
+    await new Promise((res) => setTimeout(res, 1050));
+    r.send(255);
+    r.send(255);
+    expect(calls).toEqual([[true, 5, 5], [false, 2, 0]]);
   });
 });
 
