@@ -7,5 +7,7 @@ npm ci --no-audit --no-fund
 npm run lint
 npm test
 # Gross-regression run of the benchmark (vipd and keepalived, ~2 min); loose bounds only.
-npm run -s bench -- --quick --check --out "$(mktemp)"
+bench_out="$(mktemp -t vipd-bench-XXXXXX.json)"
+trap 'rm -f "$bench_out"' EXIT
+npm run -s bench -- --quick --check --out "$bench_out"
 node -e "const r=require('./node_modules/.cache/vitest-results.json');console.log(r.numPassedTests+' passed, '+r.numFailedTests+' failed'+(r.numPendingTests?', '+r.numPendingTests+' skipped':''))"

@@ -1,4 +1,8 @@
-/** vipctl's side of the control socket: one request, or a stream of watch events. */
+/**
+ * vipctl's side of the control socket (docs/control-api.md): one request and its reply, or a
+ * stream of watch events. Every failure is a CliError with the exit code vipctl documents:
+ * 5 no daemon answers, 6 permission denied, 1 the daemon went away or refused.
+ */
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { currentNetns, runtimePaths } from '../os/paths.js';
@@ -18,8 +22,15 @@ export function defaultSocket(configId: string | null): string {
     throw new CliError(`--config-id: ${(e as Error).message}`);
   }
 }
+/** Nothing listens on the socket (or it does not exist). */
 export const EXIT_NO_DAEMON = 5;
+/** The socket's permissions keep this user out. */
 export const EXIT_DENIED = 6;
+/** The daemon refused a request, or closed the connection while vipctl waited on it. */
+export const EXIT_DAEMON_FAILED = 1;
+
+/** The message `vipctl watch` ends with when the daemon closes the stream (it stopped). */
+export const DAEMON_CLOSED = 'the daemon closed the connection (stopped?)';
 
 function open(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -42,31 +53,64 @@ export interface Reply {
   event?: unknown;
 }
 
-export async function request(path: string, cmd: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const s = await open(path);
-  s.write(`${JSON.stringify({ api: 1, id: 1, cmd, ...args })}\n`);
-  const rl = createInterface({ input: s });
+function parse(line: string): Reply {
   try {
-    for await (const line of rl) {
-      const r = JSON.parse(line) as Reply;
-      if (r.id === 1 || !r.ok) return r;
-    }
-    throw new CliError('the daemon closed the connection without answering', EXIT_NO_DAEMON);
-  } finally {
-    s.destroy();
+    return JSON.parse(line) as Reply;
+  } catch {
+    throw new CliError(`the daemon sent a line that is not JSON: ${line.slice(0, 80)}`, EXIT_DAEMON_FAILED);
   }
 }
 
-/** Stream watch events to `onEvent` until the daemon closes the connection or a signal. */
+/**
+ * Send `{api:1, id:1, cmd, ...args}` and resolve with the daemon's reply (ok or not). Throws
+ * CliError 5/6 when the socket cannot be reached, 5 when the daemon closes without answering.
+ */
+export async function request(path: string, cmd: string, args: Record<string, unknown> = {}): Promise<Reply> {
+  const s = await open(path);
+  s.on('error', () => undefined); // a reset is seen as the end of the stream below
+  s.write(`${JSON.stringify({ api: 1, id: 1, cmd, ...args })}\n`);
+  const rl = createInterface({ input: s, crlfDelay: Infinity });
+  try {
+    for await (const line of rl) {
+      const r = parse(line);
+      if (r.id === 1 || !r.ok) return r;
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+  } finally {
+    s.destroy();
+  }
+  throw new CliError('the daemon closed the connection without answering', EXIT_NO_DAEMON);
+}
+
+/**
+ * Stream watch events to `onEvent`. Resolves when SIGINT/SIGTERM ends it (the user's choice);
+ * throws CliError exit 1 with DAEMON_CLOSED when the daemon closes the stream (it stopped or
+ * crashed), or with the daemon's reason when it drops this watcher (too slow).
+ */
 export async function watch(path: string, onEvent: (e: unknown) => void): Promise<void> {
   const s = await open(path);
-  s.write(`${JSON.stringify({ api: 1, id: 1, cmd: 'watch' })}\n`);
-  const stop = (): void => void s.destroy();
+  let interrupted = false;
+  const stop = (): void => {
+    interrupted = true;
+    s.destroy();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  for await (const line of createInterface({ input: s })) {
-    const r = JSON.parse(line) as Reply;
-    if (r.event !== undefined) onEvent(r.event);
-    else if (!r.ok) throw new CliError(`watch ended: ${r.error}`, EXIT_NO_DAEMON);
+  s.on('error', () => undefined); // ECONNRESET when the daemon dies: the stream just ends
+  s.write(`${JSON.stringify({ api: 1, id: 1, cmd: 'watch' })}\n`);
+  try {
+    for await (const line of createInterface({ input: s, crlfDelay: Infinity })) {
+      const r = parse(line);
+      if (r.event !== undefined) onEvent(r.event);
+      else if (!r.ok) throw new CliError(`watch ended by the daemon: ${r.error ?? 'no reason given'}`, EXIT_DAEMON_FAILED);
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    s.destroy();
   }
+  if (!interrupted) throw new CliError(DAEMON_CLOSED, EXIT_DAEMON_FAILED);
 }

@@ -1,8 +1,12 @@
-/** vipctl status / who-owns / watch: talk to the daemon, or (who-owns --listen) to the wire. */
+/**
+ * vipctl status / who-owns / watch / dump / reload: talk to the daemon, or (who-owns
+ * --listen) to the wire. The formatters are pure (statusTable, statusWide, reloadSummary) so
+ * their layout is tested without a daemon.
+ */
 import { canonicalIP } from '../protocol/addr.js';
 import type { InstanceStatus, WhoOwns } from '../daemon/status.js';
 import { LINKTYPE_ETHERNET } from '../protocol/pcap.js';
-import { request, watch } from './control-client.js';
+import { EXIT_DAEMON_FAILED, request, watch } from './control-client.js';
 import { SniffModel } from './sniff-report.js';
 import { CliError } from './errors.js';
 import { capture } from './sniff.js';
@@ -11,6 +15,7 @@ export const EXIT_NO_MASTER = 3;
 export const EXIT_NOT_CONFIGURED = 4;
 const out = (l: string): void => void process.stdout.write(`${l}\n`);
 
+/** Columns padded to their widest cell, two spaces apart, no trailing blanks. */
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
@@ -21,25 +26,104 @@ function ago(ms: number | null): string {
   return ms < 10_000 ? `${ms}ms ago` : `${(ms / 1000).toFixed(0)}s ago`;
 }
 
-export async function status(socket: string, json: boolean): Promise<void> {
-  const r = await request(socket, 'status');
-  if (!r.ok) throw new CliError(`status: ${r.error}`);
-  const res = r.result as { instances: InstanceStatus[] };
-  if (json) return out(JSON.stringify(res));
-  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'DROPS']];
-  for (const i of res.instances) {
+/** A duration for people: 42s, 3m05s, 2h07m, 4d03h (seconds; negative clock skew reads 0s). */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const two = (n: number): string => String(n).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86_400)}d${two(Math.floor(s / 3600) % 24)}h`;
+}
+
+/** Longest instance name the narrow table shows whole; longer ones end in "…" (-o wide: whole). */
+export const NAME_WIDTH = 24;
+
+/**
+ * The default `vipctl status` table, made to fit 80–100 columns: INSTANCE, STATE, PRIO (the
+ * effective priority, with the configured one in parentheses when trackers moved it), VIPS
+ * (the first address without its prefix length, then "+N" for the others), MASTER (address,
+ * "(self)" on the master itself, "-" when none is known) and SINCE (time in the current state,
+ * from lastTransition; "-" before the first transition). `nowMs`: the clock of the caller.
+ */
+export function statusTable(instances: InstanceStatus[], nowMs: number): string {
+  if (instances.length === 0) return 'no VRRP instance configured';
+  const rows = [['INSTANCE', 'STATE', 'PRIO', 'VIPS', 'MASTER', 'SINCE']];
+  for (const i of instances) {
+    const name = i.name.length > NAME_WIDTH ? `${i.name.slice(0, NAME_WIDTH - 1)}…` : i.name;
+    const prio = i.priority === i.effectivePriority ? String(i.priority) : `${i.effectivePriority} (${i.priority})`;
+    const vips = i.vips.length === 0 ? '-' : `${i.vips[0]!.split('/')[0]}${i.vips.length > 1 ? ` +${i.vips.length - 1}` : ''}`;
+    const master = i.master.address ? `${i.master.address}${i.master.self ? ' (self)' : ''}` : '-';
+    const since = i.lastTransition ? `${duration((nowMs - Date.parse(i.lastTransition.time)) / 1000)} ago` : '-';
+    rows.push([name, i.state, prio, vips, master, since]);
+  }
+  return table(rows);
+}
+
+/**
+ * `vipctl status -o wide`: every field of InstanceStatus, one row per instance (interface,
+ * family, VRID, VRRP version, configured and effective priority, advert interval, every VIP,
+ * whether they are held, the master's address, MAC, priority and last advert, transitions and
+ * the last one with its reason, advert counters and drops by reason).
+ */
+export function statusWide(instances: InstanceStatus[]): string {
+  if (instances.length === 0) return 'no VRRP instance configured';
+  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'EFF', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'M.PRIO', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS']];
+  for (const i of instances) {
     const drops = Object.entries(i.stats.drops).map(([k, v]) => `${k}=${v}`).join(',') || '0';
     rows.push([
-      i.name, i.interface, `v${i.family}`, String(i.vrid), `v${i.version}`, i.state,
-      i.priority === i.effectivePriority ? String(i.priority) : `${i.priority}/${i.effectivePriority}`,
-      `${i.advertIntervalMs}ms`, i.vips.join(','), i.vipsHeld ? 'yes' : 'no',
-      i.master.address ? `${i.master.address}${i.master.self ? ' (self)' : ''}` : '-', i.master.mac ?? '-',
+      i.name, i.interface, `v${i.family}`, String(i.vrid), `v${i.version}`, i.state, String(i.priority), String(i.effectivePriority),
+      `${i.advertIntervalMs}ms`, i.vips.join(',') || '-', i.vipsHeld ? 'yes' : 'no',
+      i.master.address ? `${i.master.address}${i.master.self ? ' (self)' : ''}` : '-', i.master.mac ?? '-', i.master.priority === null ? '-' : String(i.master.priority),
       i.master.self ? '-' : ago(i.master.lastAdvertAgoMs), String(i.transitions),
       i.lastTransition ? `${i.lastTransition.time} ${i.lastTransition.from}->${i.lastTransition.to} (${i.lastTransition.reason})` : '-',
-      `${i.stats.advertsSent}/${i.stats.advertsReceived}`, `${i.stats.priorityZeroSent}/${i.stats.priorityZeroReceived}`, drops,
+      `${i.stats.advertsSent}/${i.stats.advertsReceived}`, `${i.stats.priorityZeroSent}/${i.stats.priorityZeroReceived}`, String(i.stats.sendErrors), drops,
     ]);
   }
-  out(table(rows));
+  return table(rows);
+}
+
+export type StatusFormat = 'table' | 'wide' | 'json';
+
+/** `vipctl status`: the daemon's `status` answer as a table, a wide table, or its JSON as is. */
+export async function status(socket: string, format: StatusFormat): Promise<void> {
+  const r = await request(socket, 'status');
+  if (!r.ok) throw new CliError(`status: ${r.error}`, EXIT_DAEMON_FAILED);
+  const res = r.result as { instances: InstanceStatus[] };
+  if (format === 'json') return out(JSON.stringify(res));
+  out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
+}
+
+/** `vipctl dump`: the daemon's `dump` answer (pid, config, instances, counters), indented JSON. */
+export async function dump(socket: string): Promise<void> {
+  const r = await request(socket, 'dump');
+  if (!r.ok) throw new CliError(`dump: ${r.error}`, EXIT_DAEMON_FAILED);
+  out(JSON.stringify(r.result, null, 2));
+}
+
+export interface ReloadResult {
+  restarted: string[];
+  added: string[];
+  removed: string[];
+}
+
+/** One line saying what a reload changed, e.g. "reloaded: restarted VI_1; added VI_3; removed none". */
+export function reloadSummary(r: ReloadResult): string {
+  const list = (xs: string[]): string => (xs.length ? xs.join(', ') : 'none');
+  if (!r.restarted.length && !r.added.length && !r.removed.length) return 'reloaded: no instance changed';
+  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}`;
+}
+
+/**
+ * `vipctl reload`: the daemon reads its configuration again (as on SIGHUP). Prints what was
+ * restarted, added and removed (or the JSON result); when the daemon refuses (the new file
+ * does not load), CliError exit 1 with the daemon's message: the running configuration stays.
+ */
+export async function reload(socket: string, json: boolean): Promise<void> {
+  const r = await request(socket, 'reload');
+  if (!r.ok) throw new CliError(`reload refused, the daemon keeps its running configuration: ${r.error ?? 'no reason given'}`, EXIT_DAEMON_FAILED);
+  const res = r.result as ReloadResult;
+  out(json ? JSON.stringify(res) : reloadSummary(res));
 }
 
 /** Exit code of who-owns: 0 owner known, 3 configured but no master, 4 not configured. */
@@ -77,6 +161,7 @@ export async function whoOwns(address: string, o: { socket: string; json: boolea
   return o.listen && !w.configured ? EXIT_NO_MASTER : whoExit(w);
 }
 
+/** `vipctl watch`: one line per event until Ctrl-C (exit 0) or the daemon stops (exit 1, see watch()). */
 export async function watchEvents(socket: string, json: boolean): Promise<void> {
   await watch(socket, (e) => {
     const ev = e as Record<string, unknown>;

@@ -22,6 +22,20 @@ export class Daemon {
     return join(this.dir, `${this.impl}-${this.node}.${ext}`);
   }
 
+  /** vipd's control socket (`<dir>/vipd-<node>.sock`); null for keepalived. */
+  get controlSocket(): string | null {
+    return this.impl === 'vipd' ? this.f('sock') : null;
+  }
+
+  /** The last `lines` lines of the output file (start() without onOutput), or '' when there is none. */
+  logTail(lines: number): string {
+    try {
+      return readFileSync(this.f('log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
   /** Output goes to `<impl>-<node>.log` in `dir`, or to `onOutput` when given. */
   start(config: string, onOutput?: (chunk: string) => void): void {
     writeFileSync(this.f('conf'), config);
@@ -44,12 +58,25 @@ export class Daemon {
     closeSync(log);
   }
 
-  /** Every pid doing the work: vipd's node process; keepalived's parent and VRRP child. */
+  /** Has the process we spawned not exited yet (by its exit event, never by probing a pid)? */
+  running(): boolean {
+    const p = this.proc;
+    return Boolean(p?.pid) && p!.exitCode === null && p!.signalCode === null;
+  }
+
+  /**
+   * Every pid doing the work: vipd's node process; keepalived's parent and VRRP child. Only
+   * live ones: the child's pid comes from its pid file and counts only while /proc says it
+   * is a live child of our keepalived (a stale file, or a pid reused since, is skipped).
+   */
   pids(): number[] {
-    const out = this.proc?.pid ? [this.proc.pid] : [];
+    if (!this.running()) return [];
+    const parent = this.proc!.pid!;
+    const out = [parent];
     if (this.impl === 'keepalived') {
       try {
-        out.push(Number(readFileSync(this.f('vpid'), 'utf8').trim()));
+        const child = Number(readFileSync(this.f('vpid'), 'utf8').trim());
+        if (Number.isInteger(child) && child > 0 && parentOf(child) === parent) out.push(child);
       } catch {
         // not yet written
       }
@@ -91,7 +118,7 @@ export class Daemon {
     return kb;
   }
 
-  /** SIGKILL the whole daemon (keepalived's VRRP child first, so it cannot resign). */
+  /** SIGKILL the whole daemon (keepalived's VRRP child first, so it cannot resign); only live pids of ours. */
   async crash(): Promise<number> {
     if (this.impl === 'keepalived') {
       for (const pid of this.pids().slice(1)) {
@@ -107,12 +134,27 @@ export class Daemon {
     return t;
   }
 
+  /** Send `sig` to the daemon if it still runs; wait up to 8 s for it to exit, then SIGKILL it. */
   async signal(sig: NodeJS.Signals): Promise<void> {
     const p = this.proc;
-    if (!p?.pid || p.exitCode !== null || p.signalCode !== null) return;
+    if (!p?.pid || !this.running()) return;
     const done = new Promise((r) => p.once('exit', r));
-    process.kill(p.pid, sig);
-    await Promise.race([done, new Promise((r) => setTimeout(r, 8000))]);
-    if (p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
+    // p.kill: a no-op once Node has reaped the child, so never a pid reused since
+    p.kill(sig);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 8000)))]);
+    clearTimeout(timer);
+    if (this.running()) p.kill('SIGKILL');
+  }
+}
+
+/** The parent pid of a live, non-zombie process, or null (gone, zombie, unreadable). */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return f[0] === 'Z' || f[0] === 'X' ? null : Number(f[1]);
+  } catch {
+    return null;
   }
 }

@@ -2,15 +2,17 @@
  * `npm run lab`: three routers and a client in network namespaces; vipd (or keepalived on one
  * router) elects a master, the master is killed (SIGKILL) and the takeover is measured from
  * packets captured in the client namespace, the old master returns and preempts, then stops
- * gracefully (priority 0). Everything is torn down at the end unless --keep.
+ * gracefully (priority 0). Everything is torn down at the end (namespaces, daemons, the
+ * temporary directory), also on failure and Ctrl-C; with --keep the lab stays up and the
+ * commands to explore it and to tear it down are printed, runnable from the clone.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { masterDownIntervalUs, skewTimeUs } from '../core/timers.js';
-import { cliCommand } from './cli-command.js';
+import { cliCommand, cliCommandLine, shellWord } from './cli-command.js';
 import { labConfig } from './conf.js';
 import { Daemon } from './daemon-proc.js';
 import { NetnsLab } from './netns.js';
@@ -60,8 +62,9 @@ async function main(): Promise<number> {
   let sniffer: ChildProcess | null = null;
   const cleanup = async (): Promise<void> => {
     for (const r of routers) await r.signal('SIGTERM');
-    if (sniffer?.pid && sniffer.exitCode === null) process.kill(sniffer.pid, 'SIGTERM');
+    sniffer?.kill('SIGTERM'); // a no-op once it has exited
     lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
@@ -137,10 +140,7 @@ async function main(): Promise<number> {
     await sleep(300);
     show('r2');
     if (o.keep) {
-      const pids = routers.map((r) => r.proc?.pid).filter(Boolean).join(' ');
-      const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
-      say(`--keep: left running. Explore: ip netns exec ${lab.prefix}-client ip neigh; vipctl status --socket ${dir}/vipd-r2.sock (inside ${lab.prefix}-r2)`);
-      say(`Tear down: kill ${pids}; for n in ${names}; do ip netns del $n; done`);
+      keepMessage(lab, routers, dir);
       for (const r of routers) r.proc?.unref();
       sniffer.kill('SIGTERM');
       return 0;
@@ -151,9 +151,34 @@ async function main(): Promise<number> {
     return 0;
   } catch (e) {
     say(`FAILED: ${(e as Error).message}`);
+    for (const r of routers) {
+      const tail = r.logTail(20);
+      if (tail) say(`last lines of ${r.impl} on ${r.node}:\n${tail}`);
+    }
     await cleanup();
     return 1;
   }
+}
+
+/**
+ * --keep: what runs, and commands that work from the clone (`ip netns exec` + this vipctl,
+ * e.g. `node dist/bin/vipctl.cjs`). The teardown kills what runs in the lab's namespaces at
+ * that moment (`ip netns pids`), never a pid printed earlier that may have exited since.
+ */
+function keepMessage(lab: NetnsLab, routers: Daemon[], dir: string): void {
+  const vipctl = cliCommandLine('vipctl');
+  const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
+  const running = routers.filter((r) => r.running());
+  say(`--keep: left running: ${running.map((r) => `${r.impl} on ${r.node}`).join(', ') || 'no daemon'}. From this directory:`);
+  for (const r of running) {
+    if (r.controlSocket) console.log(`  ip netns exec ${lab.prefix}-${r.node} ${vipctl} status --socket ${shellWord(r.controlSocket)}`);
+  }
+  console.log(`  ip netns exec ${lab.prefix}-client ${vipctl} who-owns ${VIP} --listen eth0`);
+  console.log(`  ip netns exec ${lab.prefix}-client ${vipctl} sniff -i eth0`);
+  console.log(`  ip netns exec ${lab.prefix}-client ip neigh show ${VIP}`);
+  console.log(`  logs and configurations: ${dir}`);
+  say('tear down:');
+  console.log(`  for n in ${names}; do ip netns pids $n | xargs -r kill; done; sleep 1; for n in ${names}; do ip netns del $n; done; rm -rf ${shellWord(dir)}`);
 }
 
 main().then((code) => process.exit(code), (e: Error) => {

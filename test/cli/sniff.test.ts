@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 export function vipctl(args: string[], opts: { input?: string } = {}) {
@@ -55,6 +55,7 @@ describe('vipctl sniff --read', () => {
 
   it('bad, truncated or missing files: one clear line and exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vipd-cli-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const bad = join(dir, 'bad.pcap');
     writeFileSync(bad, 'hello, this is not a capture at all');
     const full = require_fixture('c01_ka_v2_ipv4_mcast.pcap');

@@ -24,7 +24,7 @@ let sniff: Sniffer;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const base = (prio: number): LabInstance => ({ name: 'VI_51', vrid: 51, priority: prio, advertInt: 0.1, version: 3, vips: [`${VIP}/24`] });
 const slow: LabInstance = { name: 'SLOW', vrid: 98, priority: 50, advertInt: 40, version: 3, vips: ['192.0.2.198/24'] };
-const many = (prio: number): LabInstance[] => Array.from({ length: 40 }, (_, k) => ({ name: `X${k}`, vrid: 100 + k, priority: prio, advertInt: 1, version: 3 as const, vips: [`203.0.113.${k + 1}/24`] }));
+const many = (prio: number, advertInt = 1): LabInstance[] => Array.from({ length: 40 }, (_, k) => ({ name: `X${k}`, vrid: 100 + k, priority: prio, advertInt, version: 3 as const, vips: [`203.0.113.${k + 1}/24`] }));
 
 function vipctl(node: string, args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync('ip', ['netns', 'exec', lab.node(node).ns, ...cliCommand('vipctl'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -87,7 +87,9 @@ describe('vipctl and the control socket', () => {
     expect(m.lastAdvertAgoMs).toBeLessThan(500);
     expect((inst.stats as { advertsReceived: number }).advertsReceived).toBeGreaterThan(5);
     const human = vipctl('r2', ['status', '--socket', d.r2!.socket]);
-    expect(human.stdout).toMatch(/VI_51\s+eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100ms\s+192\.0\.2\.200\/24\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01/);
+    expect(human.stdout).toMatch(/^VI_51\s+BACKUP\s+100\s+192\.0\.2\.200\s+192\.0\.2\.1\s+\d+s ago$/m);
+    const wide = vipctl('r2', ['status', '-o', 'wide', '--socket', d.r2!.socket]);
+    expect(wide.stdout).toMatch(/VI_51\s+eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100\s+100ms\s+192\.0\.2\.200\/24\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01/);
   });
 
   it('errors: no daemon, and a non-root user is refused by the socket', () => {
@@ -123,7 +125,8 @@ describe('vipctl and the control socket', () => {
     await sleep(200);
     const from = sniff.mark;
     for (let k = 0; k < 12; k++) {
-      d.r1!.rewrite(labConfig('r1', [base(150), ...many(k % 2 ? 10 : 20)]));
+      // another advert_int restarts the 40 instances (a priority alone would not: reload keeps them)
+      d.r1!.rewrite(labConfig('r1', [base(150), ...many(10, k % 2 ? 1 : 2)]));
       d.r1!.signal('SIGHUP');
       await sleep(250);
     }
@@ -154,7 +157,7 @@ describe('vipctl and the control socket', () => {
     let got = '';
     py.stdout.on('data', (b: Buffer) => (got += b.toString()));
     while (!got.includes('bound')) await sleep(20);
-    const p = new VipdProcess(lab, 'r3', dir, labConfig('r3x', [{ ...base(20), vrid: 97, name: 'N' }]), 'notify');
+    const p = new VipdProcess(lab, 'r3', dir, labConfig('r3x', [{ ...base(20), vrid: 97, name: 'N', vips: ['192.0.2.197/24'] }]), 'notify');
     process.env.NOTIFY_SOCKET = sock;
     try {
       p.start();
