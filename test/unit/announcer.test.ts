@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHook } from 'node:async_hooks';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Announcer } from '../../src/daemon/announcer.js';
 import type { PacketSocket } from '../../src/os/packet-socket.js';
 
@@ -41,6 +41,7 @@ describe('Announcer', () => {
   it('each takeover reads the forwarding setting again (a changed setting is never missed)', async () => {
     const { sock, frames } = fakeSocket();
     const conf = mkdtempSync(join(tmpdir(), 'vipd-ipv6conf-'));
+    onTestFinished(() => rmSync(conf, { recursive: true, force: true })); // also when it fails
     mkdirSync(join(conf, 'eth0'));
     const a = new Announcer(sock, MAC, 'eth0', (e) => { throw e; }, conf);
     const target = [{ address: '2001:db8::1', family: 6 as const }];
@@ -125,5 +126,31 @@ describe('Announcer', () => {
     expect(frames).toHaveLength(200); // IPv4 at once
     await a.idle();
     expect(frames).toHaveLength(400);
+  });
+
+  it('garp_interval / gna_interval: frames of every instance on the interface are spaced, each kind on its own; cancel drops the queued ones', async () => {
+    const times: [number, string][] = [];
+    const t0 = performance.now();
+    const sock = { send: (f: Buffer) => times.push([performance.now() - t0, f[12] === 0x86 ? 'na' : 'arp']) } as unknown as PacketSocket;
+    const conf = mkdtempSync(join(tmpdir(), 'vipd-ipv6conf-'));
+    onTestFinished(() => rmSync(conf, { recursive: true, force: true }));
+    const a = new Announcer(sock, MAC, 'eth0', (e) => { throw e; }, conf);
+    a.setPacing({ garpIntervalMs: 60, gnaIntervalMs: 0 });
+    const [x, y, z] = [{}, {}, {}];
+    a.announce(x, [{ address: '192.0.2.10', family: 4 }], 2, 0);
+    a.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0);
+    a.announce(z, [{ address: '192.0.2.12', family: 4 }], 1, 0);
+    expect(times).toHaveLength(1); // the first at once, four wait
+    expect(a.queued).toBe(4);
+    a.cancel(z); // z leaves MASTER: its queued frame is not sent
+    expect(a.queued).toBe(3);
+    a.announce({}, [{ address: '2001:db8::10', family: 6 }], 2, 0); // NAs are not paced here
+    await a.idle();
+    await sleep(300);
+    expect(times.filter((t) => t[1] === 'na')).toHaveLength(2);
+    const arps = times.filter((t) => t[1] === 'arp').map((t) => t[0]);
+    expect(arps).toHaveLength(4);
+    for (let i = 1; i < arps.length; i++) expect(arps[i]! - arps[i - 1]!).toBeGreaterThanOrEqual(59);
+    a.close();
   });
 });
