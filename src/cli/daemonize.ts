@@ -17,10 +17,11 @@
  * /sys and bind /etc/netns/NAME/* over /etc: not what keepalived does.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { NETNS_DIR } from '../os/paths.js';
+import { isJournalStream } from './logger.js';
 
 /** Set in the child's environment: the fd of its report pipe to the parent. */
 export const CHILD_ENV = 'VIPD_DAEMON_CHILD';
@@ -74,20 +75,9 @@ export function childChannel(): ChildChannel | null {
   };
 }
 
-/**
- * Is stdout the journal stream systemd gave us? systemd sets JOURNAL_STREAM=DEV:INO for the
- * stream it connects to stdout/stderr; a descendant whose stdout was redirected keeps the
- * variable, hence the check of the fd itself.
- */
+/** Is stdout the journal stream systemd gave us (src/cli/logger.ts: isJournalStream)? */
 export function stdoutIsJournal(): boolean {
-  const j = /^(\d+):(\d+)$/.exec(process.env.JOURNAL_STREAM ?? '');
-  if (!j) return false;
-  try {
-    const s = fstatSync(1, { bigint: true });
-    return s.dev === BigInt(j[1]!) && s.ino === BigInt(j[2]!);
-  } catch {
-    return false;
-  }
+  return isJournalStream(1);
 }
 
 export interface ForkOptions {

@@ -274,7 +274,7 @@ export function keepalivedNotes(o: KeepalivedOptions): ArgvNote[] {
   const other = names(OTHER_PROCESSES);
   if (other) out.push({ level: 'info', msg: `vipd runs VRRP only (keepalived's checker and BFD processes are not part of it): ${other} accepted, nothing to act on` });
   if (g.has('pid') || g.has('vrrp_pid')) out.push({ level: 'info', msg: 'vipd is one process: the main and the VRRP pid files both hold its pid' });
-  if (g.has('log-facility')) out.push({ level: 'info', msg: `${optionName('log-facility')} ${g.get('log-facility')}: vipd does not log to syslog (JSON lines on stdout, or the -g file); ignored` });
+  if (g.has('log-facility')) out.push({ level: 'info', msg: `${optionName('log-facility')} ${g.get('log-facility')}: vipd does not log to syslog (it logs on stdout, for journald, or to the -g file: --log-format text|json); ignored` });
   if (g.has('no-syslog')) out.push({ level: 'info', msg: `${optionName('no-syslog')}: vipd never logs to syslog; nothing to turn off` });
   if (g.has('log-file')) out.push({ level: 'info', msg: `${optionName('log-file')}: vipd writes its JSON log lines to ${o.logFile || '/tmp/keepalived.log'} (one file: keepalived would add _vrrp to the name for its VRRP process)` });
   if (g.has('flush-log-file')) out.push({ level: 'info', msg: '--flush-log-file: vipd writes each log line to the file as it comes; nothing more to flush' });
@@ -303,7 +303,7 @@ export function keepalivedUsage(prog: string): string {
   -l, --log-console           forking: the daemon keeps this stdout/stderr (else /dev/null,
                               or the journal when started by systemd)
   -D, --log-detail            log level debug (twice: trace)
-  -g, --log-file[=FILE]       log JSON lines to FILE (default /tmp/keepalived.log)
+  -g, --log-file[=FILE]       log to FILE (default /tmp/keepalived.log; --log-format text|json)
   -S, --log-facility=F, -G, --no-syslog   accepted (vipd does not use syslog)
   -u, --umask=MASK            file creation mask
   -X, --release-vips          accepted (always so in vipd)

@@ -1,16 +1,29 @@
 /**
  * The running daemon behind `vipd run` and keepalived mode: load the configuration, log its
- * warnings, start the instances and the control socket, write the pid files, and stop cleanly
- * (priority 0 from masters, VIPs removed, pid files removed) on SIGTERM/SIGINT; SIGHUP reloads.
+ * warnings, check everything that can fail, start the instances, write the pid files, and stop
+ * cleanly (priority 0 from masters, VIPs removed, pid files removed) on SIGTERM/SIGINT; SIGHUP
+ * reloads.
+ *
+ * Start order (docs/daemon.md, "Starting safely"): every check that can fail comes before
+ * the first change to the system, so a refused start leaves a running daemon and its VIPs
+ * alone:
+ * 1. the configuration, the log options, the --metrics address (exit 2: usage/config);
+ * 2. capabilities (CAP_NET_RAW, CAP_NET_ADMIN), pid files naming a live process (keepalived
+ *    mode: exit 0, as keepalived), the instance lock for the control socket, addresses also
+ *    managed by another vipd of this namespace, interfaces, the metrics port and the control
+ *    socket bound (exit 1: environment);
+ * 3. then only: the instances start (leftover VIPs removed under the lock, adverts), pid files
+ *    are written, READY=1. A failure there stops the instances and closes what was opened.
  */
-import { constants as fsc } from 'node:fs';
-import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
+import { readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { destination, pino, type Logger } from 'pino';
+import type { Server } from 'node:http';
+import { dumpModel } from '../config/dump.js';
 import { ConfigErrors, type DaemonConfig } from '../config/model.js';
 import { currentNetns, runStateDir, runtimePaths } from '../os/paths.js';
 import type { ChildChannel } from './daemonize.js';
-import { dumpModel } from '../config/dump.js';
+import { CliError } from './errors.js';
+import { createLogger, parseLogLevel, type LogFormat } from './logger.js';
 import { EXIT_CONFIG, loadConfig, logWarnings, refusalText } from './vipd-config.js';
 
 export interface StartNote {
@@ -25,8 +38,11 @@ export interface DaemonRunOptions {
   configId: string | null;
   /** Already loaded by the caller (keepalived mode checks it before forking). */
   config?: DaemonConfig;
+  /** One of LOG_LEVELS (src/cli/logger.ts); anything else: exit 2. */
   logLevel: string;
-  /** Log to this file (JSON lines, appended) instead of stdout. */
+  /** --log-format; null: text on a terminal or journald, else JSON (src/cli/logger.ts). */
+  logFormat: LogFormat | null;
+  /** Log to this file (appended; JSON unless logFormat says text) instead of stdout. */
   logFile: string | null;
   /** null: /run/vipd[/NETNS]/vipd[_ID].sock (src/os/paths.ts). */
   controlSocket: string | null;
@@ -45,6 +61,8 @@ export interface DaemonRunOptions {
   dumpConfig: boolean;
   /** Set in a forked daemon: where start-up errors are reported. */
   channel: ChildChannel | null;
+  /** How to run a second daemon beside a running one, for the lock message (per front end). */
+  lockHint: string;
 }
 
 /** Numeric gid of a group name (or a number), from /etc/group. */
@@ -66,60 +84,42 @@ function say(o: DaemonRunOptions, text: string): void {
   else process.stderr.write(text);
 }
 
+/** Refuse to start: one line (or a configuration's errors), exit 2 for usage/config, 1 for the environment. */
 function die(o: DaemonRunOptions, e: unknown): never {
   if (e instanceof ConfigErrors) {
     say(o, refusalText(e));
     process.exit(EXIT_CONFIG);
   }
   say(o, `vipd: ${(e as Error).message}\n`);
-  process.exit(1);
-}
-
-/** A live process named by a pid file (keepalived's check before it starts); stale or unreadable files are removed. */
-async function runningPid(file: string, log: Logger): Promise<number | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) {
-    log.info({ file }, 'removing an unreadable pid file');
-    await unlink(file).catch(() => undefined);
-    return null;
-  }
-  if (pid === process.pid) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EPERM') return pid;
-    log.info({ file, pid }, 'removing a stale pid file (no such process)');
-    await unlink(file).catch(() => undefined);
-    return null;
-  }
-}
-
-/** Write `pid` to `file` as keepalived does: mode 0644, truncated, never through a symlink. */
-async function writePidFile(file: string, pid: number): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-  const fh = await open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o644);
-  try {
-    await fh.writeFile(`${pid}\n`);
-  } finally {
-    await fh.close();
-  }
+  const code = (e as { exitCode?: unknown }).exitCode;
+  process.exit(typeof code === 'number' ? code : 1);
 }
 
 export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const config = o.config ?? (await loadConfig(o.configFile, o.configId).catch((e: unknown) => die(o, e)));
-  const dest = o.logFile ? destination({ dest: o.logFile, append: true, mkdir: true, sync: true }) : undefined;
-  const log = dest ? pino({ level: o.logLevel, base: { pid: process.pid } }, dest) : pino({ level: o.logLevel, base: { pid: process.pid } });
+  const fail = (e: unknown): never => die(o, e);
+  let level;
+  try {
+    level = parseLogLevel(o.logLevel);
+  } catch (e) {
+    die(o, e);
+  }
+  const { log } = await createLogger({ level, format: o.logFormat, file: o.logFile }).catch(fail);
   logWarnings(log, config);
   for (const n of o.notes) log[n.level](n.msg);
   if (o.dumpConfig) log.info({ config: dumpModel(config) }, 'effective configuration (-d)');
 
+  // 1. usage: the metrics address (prom-client is loaded only with --metrics)
+  const metrics = o.metrics ? await import('../daemon/metrics.js') : null;
+  let metricsAt: import('../daemon/metrics.js').MetricsListen | null = null;
+  try {
+    if (metrics && o.metrics) metricsAt = metrics.parseMetricsListen(o.metrics);
+  } catch (e) {
+    die(o, new CliError((e as Error).message));
+  }
+  // 2. the environment. Loaded after the configuration check: a bad one must not need the native addon.
+  const pre = await import('../daemon/preflight.js');
+  await pre.checkCapabilities().catch(fail);
   let paths;
   try {
     paths = runtimePaths(currentNetns(), pathId(config, o.configId));
@@ -136,32 +136,33 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   if (o.defaultPidFiles.main || o.defaultPidFiles.vrrp) ownDirs.add(dirname(paths.mainPid));
   if (o.controlSocket === null) ownDirs.add(dirname(paths.socket));
   ownDirs.delete(runStateDir());
-  if (o.refuseIfRunning) {
-    for (const f of pidFiles) {
-      const pid = await runningPid(f, log);
-      if (pid === null) continue;
-      // keepalived 2.2.7 logs "daemon is already running" and exits 0.
-      say(o, `vipd: already running (pid ${pid} in ${f}); not started\n`);
-      process.exit(0);
-    }
-  }
+  await pre.checkPidFiles(pidFiles, o.refuseIfRunning, log).catch(fail);
+  const gid = o.controlGroup ? await groupId(o.controlGroup).catch(fail) : undefined;
 
-  // Loaded after the config check: a bad config must not need the native addon.
+  // Everything is loaded before the first instance starts: a module load is synchronous
+  // work on the event loop, and after start it would delay adverts.
+  const { InstanceLock } = await import('../os/instance-lock.js');
   const { Daemon } = await import('../daemon/daemon.js');
   const { ControlServer } = await import('../daemon/control.js');
   const { whoOwns } = await import('../daemon/status.js');
-  // Everything is loaded before the first instance starts: a module load is synchronous
-  // work on the event loop, and after start it would delay adverts.
   const { sdNotify } = await import('../os/sd-notify.js');
-  const metrics = o.metrics ? await import('../daemon/metrics.js') : null;
   const daemon = new Daemon(config, log);
+  const addresses = (): string[] => pre.configAddresses(daemon.config);
+  const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses() })).catch(fail);
+  if (!attempt.ok) die(o, new Error(pre.lockHeldText(attempt.name, attempt.holder, o.configFile, o.lockHint)));
+  const lock = attempt.lock;
+  await pre.checkSharedAddresses(lock.name, addresses()).catch(fail);
+  await daemon.prepare().catch(fail);
+
+  let started = false;
   const reload = async (): Promise<unknown> => {
+    if (!started) throw new Error('vipd is still starting; reload once it runs');
     const next = await loadConfig(o.configFile, o.configId);
     logWarnings(log, next);
     return daemon.reload(next);
   };
   const control: InstanceType<typeof ControlServer> = new ControlServer(
-    { path: controlSocket, gid: o.controlGroup ? await groupId(o.controlGroup).catch((e: unknown) => die(o, e)) : undefined, maxBuffer: o.controlMaxBuffer },
+    { path: controlSocket, gid, maxBuffer: o.controlMaxBuffer },
     {
       status: () => ({ instances: daemon.status() }),
       whoOwns: (a) => whoOwns(a, daemon.status()),
@@ -170,8 +171,8 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
     },
   );
   daemon.on('event', (e) => control.broadcast({ time: new Date().toISOString(), ...e }));
+  let metricsServer: Server | null = null;
   let written: string[] = [];
-  let listening = false;
   let stopping = false;
   const stop = async (sig: string): Promise<void> => {
     if (stopping) return;
@@ -193,20 +194,24 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   for (const s of ['SIGUSR1', 'SIGUSR2'] as const) {
     process.on(s, () => log.warn({ signal: s }, 'keepalived writes its data/stats files on this signal; vipd does not: use vipctl dump / vipctl status'));
   }
+  let touched = false;
   try {
-    await daemon.start();
+    if (metrics && metricsAt) metricsServer = await metrics.serveMetrics(metricsAt, metrics.metricsRegistry(() => daemon.status()));
     await control.listen();
-    listening = true;
-    if (metrics && o.metrics) await metrics.serveMetrics(o.metrics, metrics.metricsRegistry(() => daemon.status()));
+    // 3. the first change to the system
+    touched = true;
+    await daemon.start(lock);
+    started = true;
     for (const f of pidFiles) {
-      await writePidFile(f, process.pid);
+      await pre.writePidFile(f, process.pid);
       written.push(f);
     }
     if (sdNotify('READY=1')) log.info('sent READY=1 to systemd');
   } catch (e) {
-    log.error({ err: (e as Error).message }, 'start failed');
-    await daemon.stop().catch(() => undefined);
-    if (listening) await control.close().catch(() => undefined); // (never another daemon's socket)
+    if (touched) log.error({ err: (e as Error).message }, 'start failed');
+    if (touched) await daemon.stop().catch(() => undefined);
+    await control.close().catch(() => undefined); // (only a socket this daemon opened)
+    metricsServer?.close();
     for (const f of written) await unlink(f).catch(() => undefined);
     written = [];
     die(o, e);

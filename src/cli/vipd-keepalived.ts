@@ -8,14 +8,19 @@
  * configuration's net_namespace), and without -n a daemon child is started and waited for
  * (src/cli/daemonize.ts). Pid files: -p and -r, else keepalived's default names for this
  * namespace and id (src/os/paths.ts), both holding the daemon's pid.
+ *
+ * vipd's own `--log-format json|text` is accepted here too (taken out before keepalived's
+ * options are read; src/cli/logger.ts): -l, -D, -g and -S keep their keepalived meaning.
  */
 import { constants as fsc, existsSync, openSync, writeSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigErrors, type DaemonConfig } from '../config/model.js';
+import { CliError } from './errors.js';
 import { inNamedNetns, NETNS_DIR } from '../os/paths.js';
 import { childChannel, forkDaemon, NETNS_ENV, runInNetns, stdoutIsJournal, type ChildChannel } from './daemonize.js';
 import { ArgvError, keepalivedNotes, keepalivedUsage, parseKeepalivedArgv, signumOf, type KeepalivedOptions } from './keepalived-argv.js';
+import { takeLogFormat, type LogFormat } from './logger.js';
 import { DEFAULT_CONF, EXIT_CONFIG, formatWarnings, loadConfig, refusalText } from './vipd-config.js';
 import { runDaemon, type StartNote } from './vipd-daemon.js';
 
@@ -69,18 +74,27 @@ function exitWith(channel: ChildChannel | null, text: string, code: number): nev
   process.exit(code);
 }
 
-/** Parse, and answer -h, -v, --signum; a mistake exits 2 (1 for --signum, as keepalived). */
-function options(args: string[], prog: string): KeepalivedOptions {
+/** Parse (vipd's --log-format too), and answer -h, -v, --signum; a mistake exits 2 (1 for --signum, as keepalived). */
+function options(argv: string[], prog: string): KeepalivedOptions & { logFormat: LogFormat | null } {
   let o: KeepalivedOptions;
+  let logFormat: LogFormat | null;
   try {
-    o = parseKeepalivedArgv(args);
+    const taken = takeLogFormat(argv);
+    logFormat = taken.format;
+    o = parseKeepalivedArgv(taken.args);
   } catch (e) {
-    if (!(e instanceof ArgvError)) throw e;
-    process.stderr.write(`${prog}: ${e.message}\n`);
+    if (!(e instanceof ArgvError) && !(e instanceof CliError)) throw e;
+    process.stderr.write(`${prog}: ${(e as Error).message}\n`);
     process.exit(2);
   }
   if (o.given.has('help')) {
     process.stdout.write(keepalivedUsage(prog));
+    process.stdout.write(`vipd's own options here: --log-format=json|text (default: text on a terminal or under journald, else json)
+Examples:
+  ${prog} -P -f /etc/keepalived/keepalived.conf -p /run/r1.pid -r /run/r1-vrrp.pid    fork, as Neutron
+  ${prog} -nldD -f /etc/keepalived/keepalived.conf                                    foreground, as Kolla
+  ${prog} -t -f /etc/keepalived/keepalived.conf                                       check only
+`);
     process.exit(0);
   }
   if (o.given.has('version')) {
@@ -104,7 +118,7 @@ function options(args: string[], prog: string): KeepalivedOptions {
     process.stderr.write(`${prog}: ${refuse}\n`);
     process.exit(2);
   }
-  return o;
+  return Object.assign(o, { logFormat });
 }
 
 /** Run keepalived mode with `args` (argv after the script); never returns. */
@@ -156,10 +170,11 @@ export async function keepalivedMain(args: string[], prog: string): Promise<neve
   if (channel) process.chdir('/');
 
   await runDaemon({
-    configFile: file, configId: o.configId, config, logLevel: logLevel(o.logDetail), logFile,
+    configFile: file, configId: o.configId, config, logLevel: logLevel(o.logDetail), logFormat: o.logFormat, logFile,
     controlSocket: null, controlMaxBuffer: 256 * 1024, pidFiles,
     defaultPidFiles: { main: o.pidFile === null, vrrp: o.vrrpPidFile === null },
     refuseIfRunning: true, notes, dumpConfig: o.dumpConf, channel,
+    lockHint: 'give this one its own -i ID (or net_namespace)',
   });
   process.off('uncaughtException', crash);
   process.off('unhandledRejection', crash);

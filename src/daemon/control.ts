@@ -37,23 +37,32 @@ export class ControlServer {
     private readonly h: ControlHandlers,
   ) {}
 
+  /**
+   * Create the socket (mode 0660, owner root and the --control-group gid). The caller holds
+   * the instance lock for this path, so a socket file found here is a crashed run's and is
+   * replaced; one that answers belongs to a daemon of another network namespace given the
+   * same path (file sockets are not per namespace): refused. Errors name the path.
+   */
   async listen(): Promise<void> {
-    await mkdir(dirname(this.o.path), { recursive: true, mode: 0o755 });
-    if (await answers(this.o.path)) throw new Error(`another vipd answers on ${this.o.path}; give each daemon its own --control-socket`);
-    await unlink(this.o.path).catch(() => undefined); // a stale socket from a crashed run
+    const path = this.o.path;
+    const fail = (e: unknown): never => {
+      throw new Error(`cannot open the control socket ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    };
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 }).catch(fail);
+    if (await answers(path)) throw new Error(`another vipd (in another network namespace?) answers on ${path}; give each daemon its own --control-socket`);
+    await unlink(path).catch(() => undefined); // a stale socket from a crashed run
     const server = createServer((s) => this.onClient(s));
+    // Created with no permissions for others from the first moment (umask), then 0660.
+    const umask = process.umask(0o117);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // Created with no permissions for others from the first moment (umask), then 0660.
-      const old = process.umask(0o117);
-      server.listen(this.o.path, () => {
-        process.umask(old);
-        resolve();
-      });
-    });
-    await chmod(this.o.path, 0o660);
-    if (this.o.gid !== undefined) await chown(this.o.path, 0, this.o.gid);
+      server.listen(path, resolve);
+    })
+      .finally(() => process.umask(umask))
+      .catch(fail);
     this.server = server;
+    await chmod(path, 0o660).catch(fail);
+    if (this.o.gid !== undefined) await chown(path, 0, this.o.gid).catch(fail);
   }
 
   /** Send an event to every watcher (drops the ones that do not keep up). */
@@ -134,9 +143,13 @@ export class ControlServer {
     s.write(`${JSON.stringify({ api: API, ...(id !== undefined ? { id } : {}), ...body })}\n`);
   }
 
+  /** Close the socket and remove its file; nothing when listen() did not get that far (the file may be another daemon's). */
   async close(): Promise<void> {
     for (const c of this.clients) c.destroy();
-    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    await new Promise<void>((r) => server.close(() => r()));
     await unlink(this.o.path).catch(() => undefined);
   }
 }

@@ -2,11 +2,16 @@
  * The daemon: resolves interfaces, clears VIPs left by an earlier run, opens one VRRP socket
  * per (interface, family[, unicast peers]) and one packet socket per interface, runs the
  * instances, follows link and address events, and reloads or stops cleanly.
+ *
+ * Start is two phases: prepare() only reads (interfaces must exist), start(lock) touches
+ * (scheduling, crash guardian, leftover VIPs removed, sockets opened, adverts sent) and takes
+ * the instance lock as proof that no other vipd of this namespace runs this configuration.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
+import type { InstanceLock } from '../os/instance-lock.js';
 import { PacketSocket } from '../os/packet-socket.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
 import { setNiceAllThreads, setRealtimeAllThreads } from '../os/sched.js';
@@ -152,11 +157,27 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
   }
 
-  async start(): Promise<void> {
-    await this.applyPriority(this.config);
+  private prepared = false;
+
+  /**
+   * The read-only part of start: look up every interface (an error names the one missing).
+   * Touches nothing; start() calls it when the caller has not.
+   */
+  async prepare(): Promise<void> {
     await this.resolveInterfaces(this.config);
+    this.prepared = true;
+  }
+
+  /**
+   * Run: the first call that changes anything. `lock` is this configuration's instance lock
+   * (src/os/instance-lock.ts), held: VIPs found on the interfaces are removed as an earlier
+   * run's leftovers only under it, never from under another live vipd.
+   */
+  async start(lock: InstanceLock): Promise<void> {
+    if (!this.prepared) await this.prepare();
+    await this.applyPriority(this.config);
     this.armGuardian(this.config);
-    await this.removeLeftovers(this.config.instances);
+    await this.removeLeftovers(this.config.instances, lock);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
@@ -187,8 +208,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.guardian.arm(c.instances.flatMap((i) => i.vips.map((vip) => ({ vip, dev: vip.dev ?? i.interface, holdMs: (2 * i.advertIntervalUs) / 1000 }))));
   }
 
-  /** VIPs of configured instances found on an interface at start belong to no one: remove. */
-  private async removeLeftovers(instances: InstanceModel[]): Promise<void> {
+  /** VIPs of configured instances found on an interface at start belong to no one (we hold the lock): remove. */
+  private async removeLeftovers(instances: InstanceModel[], lock: InstanceLock): Promise<void> {
+    if (!lock.held) throw new Error('internal: leftover VIPs are removed only under the instance lock');
     const present = await this.rtnl.addresses();
     for (const i of instances) {
       for (const v of i.vips) {
@@ -229,7 +251,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (!e) {
       // IPv6 multicast: the link-local (RFC 9568 5.1.2.1), named on each send; IPv6 unicast
       // without unicast_src_ip: the kernel picks a source that fits the peers' addresses.
-      const source = m.unicastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
+      const source = m.unicastSrc ?? m.mcastSrc ?? (m.family === 4 ? iface.primaryV4 : m.unicastPeers.length ? null : iface.linkLocalV6) ?? undefined;
       const sock = new VrrpSocket({ ifname: iface.name, ifindex: iface.index, family: m.family, source, unicastPeers: peers });
       const entry: SocketEntry = { sock, runners: new Map(), deps: null };
       sock.onRaw = (raw) => {

@@ -50,11 +50,28 @@ export function metricsRegistry(status: () => InstanceStatus[]): Registry {
   return reg;
 }
 
-/** `host:port` or `port` (then 127.0.0.1). */
-export async function serveMetrics(listen: string, reg: Registry): Promise<Server> {
-  const m = /^(?:\[?([^\]]+)\]?:)?(\d+)$/.exec(listen);
-  if (!m) throw new Error(`--metrics: expected HOST:PORT or PORT, got ${listen}`);
-  const host = m[1] ?? '127.0.0.1';
+/** A parsed --metrics address. */
+export interface MetricsListen {
+  host: string;
+  port: number;
+}
+
+/**
+ * `--metrics` value: `HOST:PORT`, `[IPV6]:PORT` or `PORT` (host 127.0.0.1), port 1-65535.
+ * Throws an Error with the message otherwise (the CLI exits 2: a usage mistake).
+ */
+export function parseMetricsListen(listen: string): MetricsListen {
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) throw new Error(`--metrics: expected HOST:PORT, [IPV6]:PORT or PORT (1-65535), got '${listen}'`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+/**
+ * Bind the metrics server now (before any instance starts: a busy port is refused while
+ * nothing has been touched). Rejects with "cannot serve metrics on HOST:PORT: REASON".
+ */
+export async function serveMetrics(at: MetricsListen, reg: Registry): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('see /metrics\n');
@@ -66,8 +83,11 @@ export async function serveMetrics(listen: string, reg: Registry): Promise<Serve
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(m[2]), host, resolve);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the port is in use (another process listens there: pick another port)' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+      reject(new Error(`cannot serve metrics on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}: ${why}`));
+    });
+    server.listen(at.port, at.host, resolve);
   });
   return server;
 }

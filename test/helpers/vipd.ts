@@ -43,7 +43,7 @@ export class VipdProcess {
 
   start(): void {
     this.lines.length = 0;
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--control-socket', this.socket, ...this.extraArgs]);
+    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket, ...this.extraArgs]);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try {
         this.lines.push(JSON.parse(l) as LogLine);
@@ -79,8 +79,9 @@ export class VipdProcess {
     this.mark = this.lines.length;
   }
 
+  /** Signal the daemon while it runs (a process killed by a signal has no exit code but is gone too). */
   signal(sig: NodeJS.Signals): void {
-    if (this.proc?.pid && this.proc.exitCode === null) process.kill(this.proc.pid, sig);
+    if (this.proc?.pid && this.proc.exitCode === null && this.proc.signalCode === null) process.kill(this.proc.pid, sig);
   }
 
   async exited(timeoutMs = 5000): Promise<number | null> {
