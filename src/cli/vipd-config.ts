@@ -1,10 +1,11 @@
 /**
  * Loading the configuration for vipd's commands, and printing what the loader found:
- * errors as `FILE:LINE:COL: MESSAGE`, warnings as `FILE:LINE:COL: warning: MESSAGE`.
+ * errors as `FILE:LINE:COL: MESSAGE`, warnings as `FILE:LINE:COL: warning: MESSAGE`, a file
+ * that cannot be read as `vipd: cannot read FILE: REASON`.
  */
 import type { Logger } from 'pino';
 import { dumpModel } from '../config/dump.js';
-import { fsSource } from '../config/fs-source.js';
+import { ConfigFileError, fsSource } from '../config/fs-source.js';
 import { loadKeepalivedConfig } from '../config/keepalived.js';
 import { ConfigErrors, type DaemonConfig } from '../config/model.js';
 
@@ -32,8 +33,12 @@ export function formatErrors(es: readonly Diag[]): string {
   return es.map((e) => `${where(e)}: ${e.message}\n`).join('');
 }
 
-/** The text for a refused configuration: errors, then warnings, then a summary line. */
+/**
+ * The text for a refused configuration: errors, then warnings, then a summary line; for a
+ * file that cannot be read at all, the one line `vipd: cannot read FILE: REASON`.
+ */
 export function refusalText(e: ConfigErrors): string {
+  if (e instanceof ConfigFileError) return `vipd: ${e.message}\n`;
   const n = e.errors.length;
   return `${formatErrors(e.errors)}${formatWarnings(e.warnings ?? [])}vipd: ${n} error${n === 1 ? '' : 's'} in the configuration; nothing was changed\n`;
 }

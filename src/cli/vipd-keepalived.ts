@@ -12,6 +12,7 @@
  * vipd's own `--log-format json|text` is accepted here too (taken out before keepalived's
  * options are read; src/cli/logger.ts): -l, -D, -g and -S keep their keepalived meaning.
  */
+import { whyNot } from '../config/fs-source.js';
 import { constants as fsc, existsSync, openSync, writeSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -45,7 +46,7 @@ export async function configTest(file: string, o: KeepalivedOptions): Promise<nu
   try {
     await access(file, fsc.R_OK);
   } catch (e) {
-    out(`${file}: cannot read the configuration: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    out(`vipd: cannot read ${file}: ${whyNot(e)}\n`);
     return EXIT_TEST_CANNOT_RUN;
   }
   try {

@@ -9,6 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Pos, Reporter } from './lexer.js';
+import { ConfigErrors } from './model.js';
 import type { FileKind, FileSource } from './tree.js';
 
 /** `a{b,c{d,e}}f` -> `abf`, `acdf`, `acef`, in order; a `{` without a matching `}` stays as it is. */
@@ -148,8 +149,33 @@ const W = 4;
 const B = 8;
 const CHECKS: Record<string, number> = { include: 0, includer: R, includem: R | M, includew: R | M | W, includeb: R | B, includea: R | M | W | B };
 
+/** Why a file could not be read, in words (`no such file`, `permission denied`, `a directory`); else the error's message. */
 export function whyNot(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'a directory';
+  if (code === 'ELOOP') return 'too many symbolic links';
+  return (e as Error).message;
+}
+
+/**
+ * The configuration file itself cannot be read: no line to point at, so the CLI prints
+ * `vipd: cannot read FILE: REASON` (and exits 2), not a `FILE:LINE:COL:` diagnostic. Its one
+ * entry in `errors` has line and column 0.
+ */
+export class ConfigFileError extends ConfigErrors {
+  readonly reason: string;
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const reason = whyNot(cause);
+    super([{ pos: { file: path, line: 0, col: 0 }, message: `cannot read ${path}: ${reason}` }]);
+    this.reason = reason;
+    this.message = `cannot read ${path}: ${reason}`;
+    this.name = 'ConfigFileError';
+  }
 }
 
 /**
@@ -182,7 +208,8 @@ export async function openInclude(req: IncludeReq, from: string, sink: IncludeSi
       const kind = src.kind ? await src.kind(f) : 'file';
       if (kind !== 'file') {
         const why = kind === null ? 'no such file' : kind === 'dir' ? 'a directory' : kind === 'exec' ? 'an executable file' : 'not a regular file';
-        if (!wild || checks & R) sink.error(pos, `cannot read included file ${f}: ${why}${kind ? ' (keepalived 2.2.7 skips it)' : odd}`);
+        const ka = kind ? ' (keepalived 2.2.7 skips it)' : checks & M ? ' (keepalived 2.2.7 reports "Config files missing" as an error)' : ' (keepalived 2.2.7 logs "Config files missing" and reads on without it)';
+        if (!wild || checks & R) sink.error(pos, `cannot read included file ${f}: ${why}${ka}${kind ? '' : odd}`);
         else sink.warn(pos, `included ${f} is ${why}: skipped, as keepalived 2.2.7 does`);
       } else if (sink.frames.some((fr) => fr.file === f)) {
         sink.error(pos, `include loop: ${f} is already being read (keepalived 2.2.7 reads it again until it runs out of file descriptors)`);

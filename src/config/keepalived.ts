@@ -10,24 +10,34 @@ import { instanceTable, newInstance, type InstanceDraft } from './kw-instance.js
 import { parseRouteBlock, parseRuleBlock, parseVipBlock } from './kw-net.js';
 import { crossCheckTracking, topTrackKeywords } from './kw-track.js';
 import { ConfigError, type Pos } from './lexer.js';
-import { ConfigErrors, type DaemonConfig, type InstanceModel } from './model.js';
+import { ConfigErrors, type DaemonConfig, type GarpGroupModel, type InstanceModel } from './model.js';
 import { Builder, warned, type Kw, type Table } from './spec.js';
-import { parseFileWithWarnings, type FileSource } from './tree.js';
+import { parseFileWithWarnings, type FileSource, type Statement } from './tree.js';
 
 type C = DaemonConfig;
 
-/** Sub-blocks walked for typos only: what they say is warned about at the block (issues #17, #18). */
+/** Sub-blocks walked for typos only: what they say is warned about at the block (issue #18). */
 const quiet = (name: string, syntax: string, note: string, min = 0, max = Infinity): Kw<C> => ({
   name, syntax, status: 'implemented', note, repeat: true, handle: (b, st) => { if (st.block) b.block(st); else b.words(st, min, max); },
 });
 const trackGroupTable: Table<C> = { block: 'track_group', keywords: [quiet('group', '{ INSTANCE … }', 'The instances whose tracking the group follows.')] };
+/** The garp_group being read (the handler pushes it before walking its block). */
+const lastGroup = (c: C): GarpGroupModel => c.garpGroups[c.garpGroups.length - 1]!;
+/** keepalived 2.2.7: one interface in one garp_group only ("garp_group already specified"). */
+function groupInterface(b: Builder, st: Statement, c: C, name: string, at: Statement['pos']): void {
+  if (c.garpGroups.some((g) => g.interfaces.includes(name))) b.warn(at, `garp_group already specified for ${name}: this one is ignored (as keepalived does)`);
+  else lastGroup(c).interfaces.push(name);
+}
 const garpGroupTable: Table<C> = {
   block: 'garp_group',
   keywords: [
-    quiet('garp_interval', 'SECONDS (decimal)', 'Delay between gratuitous ARPs on these interfaces.', 1, 1),
-    quiet('gna_interval', 'SECONDS (decimal)', 'Delay between unsolicited NAs on these interfaces.', 1, 1),
-    quiet('interface', 'IFNAME', 'One interface of the group.', 1, 1),
-    quiet('interfaces', '{ IF … }', 'Several interfaces of the group.'),
+    { name: 'garp_interval', syntax: 'SECONDS (decimal)', status: 'implemented', note: 'Least time between two gratuitous ARPs on the group\'s interfaces.', handle: (b, st, c) => { const v = b.num(st, 0, 2147); if (v !== null) lastGroup(c).garpIntervalS = v; } },
+    { name: 'gna_interval', syntax: 'SECONDS (decimal)', status: 'implemented', note: 'Least time between two unsolicited NAs on the group\'s interfaces.', handle: (b, st, c) => { const v = b.num(st, 0, 2147); if (v !== null) lastGroup(c).gnaIntervalS = v; } },
+    { name: 'interface', syntax: 'IFNAME', status: 'implemented', note: 'One interface of the group.', repeat: true, handle: (b, st, c) => { const w = b.word(st); if (w !== null) groupInterface(b, st, c, w, st.args[0]!.pos); } },
+    {
+      name: 'interfaces', syntax: '{ IF … }', status: 'implemented', note: 'Several interfaces of the group.', repeat: true,
+      handle: (b, st, c) => { for (const s of b.block(st)) { b.words(s, 0, 0); groupInterface(b, s, c, s.keyword, s.pos); } },
+    },
   ],
 };
 
@@ -41,9 +51,7 @@ function instanceKw(): Kw<C> {
       const name = st.args[0]?.text;
       if (!name || st.args.length !== 1) b.err(st.pos, 'vrrp_instance needs exactly one name');
       const d = newInstance(name ?? '?', st.pos, c);
-      const before = b.errors.length;
-      d.seen.present = b.walk(instanceTable, b.block(st), d, `vrrp_instance ${d.name}`);
-      d.seen.walkErrors = b.errors.length - before;
+      d.seen.broken = b.walk(instanceTable, b.block(st), d, `vrrp_instance ${d.name}`);
       c.instances.push(d);
     },
   };
@@ -66,11 +74,14 @@ const topKeywords: Kw<C>[] = [
     handle: (b, st, c) => { b.walk(trackGroupTable, b.block(st), c, `track_group ${st.args[0]?.text ?? ''}`); },
   },
   {
-    name: 'garp_group', syntax: '{ garp_interval S; gna_interval S; interface IF | interfaces { IF … } }', status: 'planned', issue: 17, repeat: true, sub: garpGroupTable as Table<never>,
-    note: 'keepalived spaces gratuitous ARPs / NAs on these interfaces by the given intervals.',
-    handle: (b, st, c) => { b.walk(garpGroupTable, b.block(st), c, 'garp_group'); },
+    name: 'garp_group', syntax: '{ garp_interval S; gna_interval S; interface IF | interfaces { IF … } }', status: 'implemented', repeat: true, sub: garpGroupTable as Table<never>,
+    note: 'Announcements on these interfaces share one spacing, whichever instance sends them (beats the global vrrp_garp_interval / vrrp_gna_interval there).',
+    handle: (b, st, c) => {
+      c.garpGroups.push({ garpIntervalS: null, gnaIntervalS: null, interfaces: [] });
+      b.walk(garpGroupTable, b.block(st), c, 'garp_group');
+    },
   },
-  { name: 'interface_up_down_delays', syntax: '{ IF UP_DELAY [DOWN_DELAY] … }', status: 'planned', issue: 17, repeat: true, note: 'keepalived debounces link changes of these interfaces.', handle: (b, st) => { b.block(st); } },
+  { name: 'interface_up_down_delays', syntax: '{ IF UP_DELAY [DOWN_DELAY] … }', status: 'planned', issue: 18, repeat: true, note: 'keepalived debounces link changes of these interfaces.', handle: (b, st) => { b.block(st); } },
   {
     name: 'net_namespace', syntax: 'NAME', status: 'implemented', note: 'vipd runs in network namespace NAME (as `--namespace NAME`), with per-namespace pid files and control socket.',
     handle: (b, st, c) => { const w = b.word(st); if (w !== null) c.netNamespace = w; },
@@ -94,7 +105,7 @@ export const topTable: Table<C> = { block: 'the top level', keywords: topKeyword
 function emptyConfig(file: string): C {
   return {
     file, routerId: null, vrrpPriority: null, vrrpRtPriority: null, netNamespace: null, instanceName: null, global: defaultGlobals(), instances: [], scripts: [],
-    trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], warnings: [],
+    trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], garpGroups: [], warnings: [],
   };
 }
 
@@ -104,12 +115,12 @@ function finish(b: Builder, d: InstanceDraft, c: C): InstanceModel {
   const s = d.seen;
   const where = `vrrp_instance ${d.name}`;
   d.strict = s.strict ?? g.strict;
-  if (!d.interface && !s.present.has('interface')) {
+  if (!d.interface && !s.broken.has('interface')) {
     b.err(d.pos, d.unicastPeers.length
       ? `${where}: 'interface' is required (keepalived can run a unicast instance on unicast_src_ip alone; vipd needs the interface)`
       : `${where}: 'interface' is required (keepalived refuses it too: "Unknown interface")`);
   }
-  if (!d.vrid && !s.present.has('virtual_router_id')) b.err(d.pos, `${where}: 'virtual_router_id' is required`);
+  if (!d.vrid && !s.broken.has('virtual_router_id')) b.err(d.pos, `${where}: 'virtual_router_id' is required`);
   const fams = new Set(d.vips.map((v) => v.family));
   if (fams.size > 1) b.err(d.vips.find((v) => v.family !== d.vips[0]!.family)?.pos ?? d.pos, `${where}: IPv4 and IPv6 addresses in one virtual_ipaddress (keepalived ignores those of the other family; use one instance per family, or virtual_ipaddress_excluded)`);
   d.family = d.vips[0]?.family ?? (d.unicastSrc ? parseIP(d.unicastSrc)!.family : 4);
@@ -117,25 +128,15 @@ function finish(b: Builder, d: InstanceDraft, c: C): InstanceModel {
     if (s.version === 2) b.err(d.pos, `${where}: VRRPv2 has no IPv6 (RFC 3768); use version 3`);
     d.version = 3;
   } else d.version = s.version ?? g.vrrpVersion;
-  if (d.vips.length === 0 && !(s.present.has('virtual_ipaddress') && s.walkErrors)) {
+  if (d.vips.length === 0 && !s.broken.has('virtual_ipaddress')) {
     if (d.version === 3 || d.strict) b.err(d.pos, `${where}: 'virtual_ipaddress' with at least one address is required for VRRPv3 (keepalived refuses the instance too)`);
     else b.warn(d.pos, `${where} has no virtual_ipaddress: it elects a master that holds no address, as keepalived does`);
   }
-  if (!s.priority && d.initialState === 'MASTER') {
+  if (!s.priority && !s.broken.has('priority') && d.initialState === 'MASTER') {
     d.priority = 255;
     b.warn(d.pos, `${where}: state MASTER without priority makes it the address owner (priority 255), as keepalived does`);
   }
-  if (d.authType && d.version === 3) {
-    b.warn(s.authPos!, `${where}: VRRPv3 has no authentication (RFC 9568): it is ignored, as keepalived does`);
-    d.authType = 0;
-    d.authPass = null;
-  } else if (d.authType && !d.authPass) {
-    b.warn(s.authPos!, `${where}: auth_type PASS without auth_pass: no authentication is used, as keepalived does`);
-    d.authType = 0;
-  } else if (!d.authType && d.authPass !== null) {
-    b.warn(s.authPos!, `${where}: auth_pass without auth_type: no authentication is used, as keepalived does`);
-    d.authPass = null;
-  }
+  authentication(b, d);
   if (d.priority === 255 && !d.preempt) {
     b.warn(s.nopreempt!, `${where}: nopreempt does nothing for the address owner (priority 255): ignored, as keepalived does`);
     d.preempt = true;
@@ -164,6 +165,47 @@ function finish(b: Builder, d: InstanceDraft, c: C): InstanceModel {
   for (const p of d.unicastPeers) if (parseIP(p.address)!.family !== d.family) b.err(d.pos, `${where}: unicast_peer ${p.address} is not IPv${d.family}`);
   const { seen: _seen, ...model } = d;
   return model;
+}
+
+/**
+ * keepalived 2.2.7 (vrrp_complete_instance) drops an instance's authentication, reporting it
+ * (so `keepalived -t` exits 5) but running the instance: under strict mode, for VRRPv3 (which
+ * has none, RFC 9568), and for auth_type without auth_pass; auth_pass without auth_type is
+ * dropped without a word. vipd drops it the same way (its adverts then match keepalived's)
+ * with a warning that says what to change. None suggests giving up a password that is sent:
+ * VRRPv2, keepalived's default version, carries it.
+ */
+function authentication(b: Builder, d: InstanceDraft): void {
+  const s = d.seen;
+  // a broken authentication block: its error is told and the file is refused
+  if ((!d.authType && d.authPass === null) || s.broken.has('authentication')) return;
+  const where = `vrrp_instance ${d.name}`;
+  const everyRouter = 'on every router of this VRID';
+  if (d.authType && (d.strict || d.version === 3)) {
+    let why: string;
+    let fix: string;
+    if (d.strict) {
+      why = `${s.strict !== null ? 'strict_mode' : 'vrrp_strict'} allows no authentication`;
+      fix = d.version === 3 ? 'remove `authentication` (VRRPv3 has none either)' : `remove \`authentication\`, or remove \`${s.strict !== null ? 'strict_mode' : 'vrrp_strict'}\` to keep the password (${everyRouter})`;
+    } else if (d.family === 6) {
+      why = 'VRRPv3 has no authentication (RFC 9568), and IPv6 is VRRPv3 only';
+      fix = 'remove `authentication`';
+    } else {
+      why = 'VRRPv3 has no authentication (RFC 9568)';
+      fix = s.version === 3
+        ? `remove \`authentication\`, or change \`version 3\` to \`version 2\` (keepalived's default) to keep the password (${everyRouter})`
+        : `remove \`authentication\`, or add \`version 2\` to this instance to keep the password (global_defs has \`vrrp_version 3\`; keepalived's default is VRRPv2; ${everyRouter})`;
+    }
+    b.warn(s.authPos!, `${where}: ${why}: keepalived ignores \`authentication\` (\`keepalived -t\` reports it as an error), and so does vipd; ${fix}`);
+    d.authType = 0;
+    d.authPass = null;
+  } else if (d.authType && !d.authPass) {
+    b.warn(s.authPos!, `${where}: auth_type PASS without auth_pass: keepalived uses no authentication (\`keepalived -t\` reports it as an error), and so does vipd; add \`auth_pass\` with the password of the other routers, or remove \`auth_type\``);
+    d.authType = 0;
+  } else if (!d.authType) {
+    b.warn(s.authPos!, `${where}: auth_pass without auth_type: keepalived uses no authentication, and so does vipd; add \`auth_type PASS\` to use the password (${everyRouter})`);
+    d.authPass = null;
+  }
 }
 
 /** advert_int as keepalived rounds it: v2 to whole seconds (at least 1), v3 to centiseconds, with a warning. */

@@ -12,7 +12,7 @@ export function defaultGlobals(): GlobalModel {
   return {
     routerId: null, vrrpVersion: 2, strict: false, garpMasterDelayS: 5, garpMasterRepeat: 5, garpMasterRefreshS: 0,
     garpMasterRefreshRepeat: 1, garpLowerPrioDelayS: null as unknown as number, garpLowerPrioRepeat: null as unknown as number,
-    lowerPrioNoAdvert: false, higherPrioSendAdvert: false, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
+    lowerPrioNoAdvert: false, higherPrioSendAdvert: false, downTimerAdverts: 3, garpIntervalS: 0, gnaIntervalS: 0, skipCheckAdvAddr: false, startupDelayS: 0, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
     maxAutoPriority: null, scriptUser: null, enableScriptSecurity: false, dynamicInterfaces: 'off', defaultInterface: null,
     notifyFifo: null, vrrpNotifyFifo: null,
     mail: { emails: [], from: null, smtpServer: null, smtpHelo: null, connectTimeoutS: 30, alert: false },
@@ -21,6 +21,15 @@ export function defaultGlobals(): GlobalModel {
 }
 
 type G = DaemonConfig;
+
+/** keepalived's vrrp_min_garp: the GARP settings still at their defaults become the minimal ones. */
+function minGarp(b: Builder, st: Statement, c: G): void {
+  if (st.args.length && bool(b, st) !== true) return;
+  const g = c.global;
+  if (g.garpMasterRepeat === 5) g.garpMasterRepeat = 1;
+  if (g.garpMasterRefreshRepeat === 1) g.garpMasterRefreshRepeat = 0;
+  if (g.garpMasterDelayS === 5) g.garpMasterDelayS = 0;
+}
 
 /** Stores the words in `global.other` (values the reference shows; nothing acts on them). */
 function keep(b: Builder, st: Statement, c: G, min = 0, max = Infinity): void {
@@ -64,20 +73,20 @@ const keywords: Kw<G>[] = [
   planned('default_interface', 20, 'IFNAME', 'eth0', 'keepalived puts static_ipaddress entries without dev on this interface.', (b, st, c) => { c.global.defaultInterface = b.word(st) ?? c.global.defaultInterface; }),
   impl('vrrp_mcast_group4', 'ADDR', '224.0.0.18', 'IPv4 multicast group of adverts.', mcast(4)),
   impl('vrrp_mcast_group6', 'ADDR', 'ff02::12', 'IPv6 multicast group of adverts.', mcast(6)),
-  planned('vrrp_garp_master_refresh', 17, 'SECONDS', '0 (off)', 'keepalived repeats the gratuitous ARPs / NAs every N seconds while MASTER.', (b, st, c) => { c.global.garpMasterRefreshS = b.int(st, 0, 4294967) ?? c.global.garpMasterRefreshS; }),
-  planned('vrrp_garp_master_refresh_repeat', 17, 'COUNT', '1', 'keepalived sends this many per refresh.', (b, st, c) => { c.global.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? c.global.garpMasterRefreshRepeat; }),
-  planned('vrrp_garp_lower_prio_delay', 17, 'SECONDS', 'vrrp_garp_master_delay', 'keepalived re-announces the VIPs this long after hearing a lower-priority master.', (b, st, c) => { c.global.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? c.global.garpLowerPrioDelayS; }),
-  planned('vrrp_garp_lower_prio_repeat', 17, 'COUNT', 'vrrp_garp_master_repeat', 'keepalived sends this many gratuitous ARPs / NAs when it hears a lower-priority master.', (b, st, c) => { c.global.garpLowerPrioRepeat = b.int(st, 0, 255) ?? c.global.garpLowerPrioRepeat; }),
-  planned('vrrp_higher_prio_send_advert', 17, '[true|false]', 'false', 'keepalived sends one advert before yielding to a higher-priority master.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.higherPrioSendAdvert = v; }),
-  planned('vrrp_down_timer_adverts', 17, 'COUNT (1..100)', '3', 'keepalived counts this many missed adverts in Master_Down_Interval instead of 3.', (b, st, c) => { const v = b.int(st, 1, 100); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
-  planned('vrrp_garp_interval', 17, 'SECONDS (decimal)', '0', 'keepalived spaces the gratuitous ARPs of a burst by this delay.', (b, st, c) => { const v = b.num(st, 0, 1); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
-  planned('vrrp_gna_interval', 17, 'SECONDS (decimal)', '0', 'keepalived spaces the unsolicited NAs of a burst by this delay.', (b, st, c) => { const v = b.num(st, 0, 1); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
-  planned('vrrp_min_garp', 17, '[true|false]', 'false', 'keepalived sends a single gratuitous ARP / NA per burst and no second burst.', (b, st, c) => keep(b, st, c, 0, 1)),
+  impl('vrrp_garp_master_refresh', 'SECONDS', '0 (off)', 'While MASTER, the gratuitous ARPs / NAs are sent again every N seconds (checked as each advert goes out, as keepalived does).', (b, st, c) => { c.global.garpMasterRefreshS = b.int(st, 0, 4294967) ?? c.global.garpMasterRefreshS; }),
+  impl('vrrp_garp_master_refresh_repeat', 'COUNT', '1', 'Gratuitous ARPs / NAs per refresh.', (b, st, c) => { c.global.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? c.global.garpMasterRefreshRepeat; }),
+  impl('vrrp_garp_lower_prio_delay', 'SECONDS', 'vrrp_garp_master_delay', 'A MASTER that hears a lower-priority master announces its VIPs again now and once more after this delay (0: no second burst).', (b, st, c) => { c.global.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? c.global.garpLowerPrioDelayS; }),
+  impl('vrrp_garp_lower_prio_repeat', 'COUNT', 'vrrp_garp_master_repeat', 'Gratuitous ARPs / NAs per burst when a MASTER hears a lower-priority master (0: none).', (b, st, c) => { c.global.garpLowerPrioRepeat = b.int(st, 0, 255) ?? c.global.garpLowerPrioRepeat; }),
+  impl('vrrp_higher_prio_send_advert', '[true|false]', 'false', 'Default of the instances\' higher_prio_send_advert: a MASTER sends one advert before yielding to a higher-priority one.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.higherPrioSendAdvert = v; }),
+  impl('vrrp_down_timer_adverts', 'COUNT (1..100)', '3', 'Default of the instances\' down_timer_adverts: adverts missed in Master_Down_Interval (the RFC\'s 3).', (b, st, c) => { c.global.downTimerAdverts = b.int(st, 1, 100) ?? c.global.downTimerAdverts; }),
+  impl('vrrp_garp_interval', 'SECONDS (decimal)', '0', 'Least time between two gratuitous ARPs on an interface, whichever instance sends them (a garp_group sets it per interface); frames that come sooner wait their turn.', (b, st, c) => { c.global.garpIntervalS = b.num(st, 0, 4294) ?? c.global.garpIntervalS; }),
+  impl('vrrp_gna_interval', 'SECONDS (decimal)', '0', 'Least time between two unsolicited NAs on an interface (as vrrp_garp_interval).', (b, st, c) => { c.global.gnaIntervalS = b.num(st, 0, 4294) ?? c.global.gnaIntervalS; }),
+  impl('vrrp_min_garp', '[true|false]', 'false', 'One gratuitous ARP / NA on becoming MASTER and no second burst: sets vrrp_garp_master_repeat 1, vrrp_garp_master_delay 0 and no refresh, where they still have their defaults at this line (keepalived 2.2.7).', (b, st, c) => minGarp(b, st, c)),
   planned('vrrp_garp_extra_if', 20, '[SECONDS] [all]', 'off', 'keepalived also sends gratuitous ARPs for a VMAC on its base interface.', (b, st, c) => keep(b, st, c, 0, 2)),
   planned('vrrp_vmac_garp_intvl', 20, '[SECONDS] [all]', 'off', 'deprecated name of vrrp_garp_extra_if.', (b, st, c) => keep(b, st, c, 0, 2)),
-  planned('vrrp_strict', 17, '', 'off', 'keepalived enforces RFC conformance: no unicast, no authentication, no_accept, IPv6 link-local first address.', (b, st, c) => { if (b.flag(st)) c.global.strict = true; }),
-  planned('vrrp_check_unicast_src', 17, '', 'off', 'keepalived drops unicast adverts whose source is not a configured unicast_peer.', (b, st, c) => keep(b, st, c, 0, 0)),
-  planned('vrrp_skip_check_adv_addr', 17, '', 'off', 'keepalived stops comparing the addresses in adverts with its own VIPs.', (b, st, c) => keep(b, st, c, 0, 0)),
+  planned('vrrp_strict', 20, '', 'off', 'keepalived enforces RFC conformance: no unicast, no authentication, no_accept (the defaults it implies are applied: accept off, lower_prio_no_advert, no lower-priority GARPs).', (b, st, c) => { if (b.flag(st)) c.global.strict = true; }),
+  impl('vrrp_check_unicast_src', '', 'off', 'Always on in vipd: a unicast advert from an address that is not a unicast_peer is dropped and counted (keepalived accepts it unless this is set).', (b, st) => { b.flag(st); }),
+  impl('vrrp_skip_check_adv_addr', '', 'off', 'Default of the instances\' skip_check_adv_addr: the addresses in adverts are not compared with the VIPs (no drop for VRRPv2, no warning).', (b, st, c) => { if (b.flag(st)) c.global.skipCheckAdvAddr = true; }),
   planned('vrrp_iptables', 20, '[IN_CHAIN [OUT_CHAIN]]', 'no firewall', 'keepalived drops traffic to the VIPs of non-accept-mode instances with iptables.', (b, st, c) => keep(b, st, c, 0, 2)),
   planned('vrrp_ipsets', 20, '[SET4 [SET6 [SET6LL [SETIF [SETIGMP [SETMLD]]]]]]', 'none', 'keepalived keeps the VIPs in ipsets for its iptables rules.', (b, st, c) => keep(b, st, c, 0, 6)),
   planned('nftables', 20, '[TABLE]', 'no firewall', 'keepalived drops traffic to the VIPs of non-accept-mode instances with nftables.', (b, st, c) => keep(b, st, c, 0, 1)),
@@ -92,7 +101,7 @@ const keywords: Kw<G>[] = [
     if (w[0] !== undefined && w[0] !== 'allow_if_changes') b.err(st.args[0]!.pos, `dynamic_interfaces takes no argument or 'allow_if_changes', got '${w[0]}'`);
     else c.global.dynamicInterfaces = w[0] ? 'allow_if_changes' : 'on';
   }),
-  planned('vrrp_startup_delay', 17, 'SECONDS (decimal)', '0', 'keepalived waits this long after start before running VRRP.', (b, st, c) => { const v = b.num(st, 0, 3600); if (v !== null) c.global.other[st.keyword] = [String(v)]; }),
+  impl('vrrp_startup_delay', 'SECONDS (decimal)', '0', 'The instances start this long after the daemon (not on reload); the checks, the lock and the removal of leftovers come first.', (b, st, c) => { c.global.startupDelayS = b.num(st, 0, 3600) ?? c.global.startupDelayS; }),
   planned('log_unknown_vrids', 16, '', 'off', 'keepalived logs each advert for a VRID it does not serve (vipd counts them: `vipctl dump`).', (b, st, c) => keep(b, st, c, 0, 0)),
   planned('disable_local_igmp', 20, '', 'off', 'keepalived stops the kernel sending IGMP reports for its VMAC interfaces.', (b, st, c) => keep(b, st, c, 0, 0)),
   planned('reload_check_config', 21, '[LOG_FILE]', 'off', 'keepalived checks the new configuration in a child before reloading (vipd always checks it before touching anything).', (b, st, c) => keep(b, st, c, 0, 1)),

@@ -29,10 +29,8 @@ interface Seen {
   nopreempt: Pos | null;
   preemptDelay: Pos | null;
   authPos: Pos | null;
-  /** Keywords present in the block, valid or not. */
-  present: Set<string>;
-  /** Errors reported while the block was read (a bad VIP line already said what is wrong). */
-  walkErrors: number;
+  /** Keywords written but broken (an error is already told): the checks that need them stay quiet. */
+  broken: Set<string>;
 }
 
 export type InstanceDraft = InstanceModel & { seen: Seen };
@@ -90,7 +88,7 @@ const keywords: Kw<D>[] = [
   }),
   impl('interface', 'IFNAME', 'required', 'Interface the instance speaks VRRP on.', (b, st, d) => {
     const w = b.word(st);
-    if (w !== null && (Buffer.byteLength(w) > 15 || w.includes('/'))) b.err(st.args[0]!.pos, `'${w}' is not a valid interface name (at most 15 bytes, no '/')`);
+    if (w !== null && (w === '' || Buffer.byteLength(w) > 15 || w.includes('/'))) b.err(st.args[0]!.pos, `'${w}' is not a valid interface name (1 to 15 bytes, no '/')`);
     else if (w !== null) d.interface = w;
   }),
   impl('virtual_router_id', '1..255', 'required', 'Virtual Router Identifier (RFC 9568 5.2.3), one per interface and family.', (b, st, d) => { const v = b.int(st, 1, 255); if (v !== null) d.vrid = v; }),
@@ -109,14 +107,14 @@ const keywords: Kw<D>[] = [
   impl('accept', '', 'accept (no_accept with vrrp_strict)', 'Accept_Mode true: vipd installs no filter, so a master accepts traffic to its VIPs (keepalived\'s default without vrrp_strict).', (b, st, d) => { if (b.flag(st)) d.seen.accept = true; }),
   planned('no_accept', 20, '', 'accept', 'keepalived drops traffic to the VIPs of a non-owner master with iptables/nftables (when vrrp_iptables/nftables is set); vipd accepts it until accept-mode filters land.', (b, st, d) => { if (b.flag(st)) d.seen.accept = false; }),
   impl('lower_prio_no_advert', '[true|false]', 'global vrrp_lower_prio_no_advert (false)', 'A master does not answer a lower-priority advert with its own.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.lowerPrioNoAdvert = v; }),
-  planned('higher_prio_send_advert', 17, '[true|false]', 'global vrrp_higher_prio_send_advert (false)', 'keepalived sends one advert before yielding to a higher-priority master.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.higherPrioSendAdvert = v; }),
+  impl('higher_prio_send_advert', '[true|false]', 'global vrrp_higher_prio_send_advert (false)', 'A MASTER sends one advert before yielding to a higher-priority one.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.higherPrioSendAdvert = v; }),
   impl('garp_master_delay', 'SECONDS', 'global vrrp_garp_master_delay (5)', 'Delay of the second gratuitous ARP / NA burst (0: none).', (b, st, d) => { d.garpMasterDelayS = b.int(st, 0, 4294) ?? d.garpMasterDelayS; }),
   impl('garp_master_repeat', 'COUNT', 'global vrrp_garp_master_repeat (5)', 'Gratuitous ARPs / NAs per burst.', (b, st, d) => { d.garpMasterRepeat = b.int(st, 1, 255) ?? d.garpMasterRepeat; }),
-  planned('garp_master_refresh', 17, 'SECONDS', 'global vrrp_garp_master_refresh (0: off)', 'keepalived repeats the gratuitous ARPs / NAs every N seconds while MASTER.', (b, st, d) => { d.garpMasterRefreshS = b.int(st, 0, 4294967) ?? d.garpMasterRefreshS; }),
-  planned('garp_master_refresh_repeat', 17, 'COUNT', 'global (1)', 'keepalived sends this many per refresh.', (b, st, d) => { d.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? d.garpMasterRefreshRepeat; }),
-  planned('garp_lower_prio_delay', 17, 'SECONDS', 'global (garp_master_delay)', 'keepalived re-announces the VIPs this long after hearing a lower-priority master.', (b, st, d) => { d.seen.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? d.seen.garpLowerPrioDelayS; }),
-  planned('garp_lower_prio_repeat', 17, 'COUNT', 'global (garp_master_repeat)', 'keepalived sends gratuitous ARPs / NAs when it hears a lower-priority master.', (b, st, d) => { d.seen.garpLowerPrioRepeat = b.int(st, 0, 255) ?? d.seen.garpLowerPrioRepeat; }),
-  planned('down_timer_adverts', 17, 'COUNT (1..100)', 'global (3)', 'keepalived counts this many missed adverts in Master_Down_Interval instead of 3.', (b, st, d) => { const v = b.int(st, 1, 100); if (v !== null) d.other[st.keyword] = [String(v)]; }),
+  impl('garp_master_refresh', 'SECONDS', 'global vrrp_garp_master_refresh (0: off)', 'While MASTER, the gratuitous ARPs / NAs are sent again every N seconds (checked as each advert goes out, as keepalived does).', (b, st, d) => { d.garpMasterRefreshS = b.int(st, 0, 4294967) ?? d.garpMasterRefreshS; }),
+  impl('garp_master_refresh_repeat', 'COUNT', 'global vrrp_garp_master_refresh_repeat (1)', 'Gratuitous ARPs / NAs per refresh.', (b, st, d) => { d.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? d.garpMasterRefreshRepeat; }),
+  impl('garp_lower_prio_delay', 'SECONDS', 'global vrrp_garp_lower_prio_delay (global vrrp_garp_master_delay)', 'A MASTER that hears a lower-priority master announces its VIPs again now and once more after this delay (0: no second burst).', (b, st, d) => { d.seen.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? d.seen.garpLowerPrioDelayS; }),
+  impl('garp_lower_prio_repeat', 'COUNT', 'global vrrp_garp_lower_prio_repeat (global vrrp_garp_master_repeat)', 'Gratuitous ARPs / NAs per burst when a MASTER hears a lower-priority master (0: none).', (b, st, d) => { d.seen.garpLowerPrioRepeat = b.int(st, 0, 255) ?? d.seen.garpLowerPrioRepeat; }),
+  impl('down_timer_adverts', 'COUNT (1..100)', 'global vrrp_down_timer_adverts (3)', 'Adverts missed in Master_Down_Interval before a backup takes over (the RFC\'s 3).', (b, st, d) => { d.downTimerAdverts = b.int(st, 1, 100) ?? d.downTimerAdverts; }),
   impl('unicast_src_ip', 'ADDR', 'the interface\'s primary address', 'Source address of unicast adverts.', (b, st, d) => { d.unicastSrc = address(b, st) ?? d.unicastSrc; }),
   impl('unicast_peer', '{ ADDR [min_ttl N] [max_ttl N] … }', 'multicast', 'Adverts go to these addresses instead of the multicast group (min_ttl/max_ttl: issue #17).', (b, st, d) => {
     for (const e of b.list(st)) {
@@ -149,16 +147,16 @@ const keywords: Kw<D>[] = [
   }, true),
   planned('virtual_routes', 20, '{ ROUTE … }', 'none', 'keepalived adds these routes on MASTER and removes them otherwise.', (b, st, d) => { d.routes.push(...parseRouteBlock(b, st)); }, true),
   planned('virtual_rules', 20, '{ RULE … }', 'none', 'keepalived adds these policy-routing rules on MASTER and removes them otherwise.', (b, st, d) => { d.rules.push(...parseRuleBlock(b, st)); }, true),
-  planned('mcast_src_ip', 17, 'ADDR', 'the interface\'s primary address', 'keepalived sends multicast adverts from this address.', (b, st, d) => { d.mcastSrc = address(b, st) ?? d.mcastSrc; }),
-  planned('mcast_dst_ip', 17, 'ADDR', 'global vrrp_mcast_group4/6', 'keepalived sends adverts to this multicast group.', (b, st, d) => { d.mcastDst = address(b, st) ?? d.mcastDst; }),
-  planned('unicast_ttl', 17, '1..255', '255', 'keepalived sends unicast adverts with this TTL (IPv4).', (b, st, d) => { d.unicastTtl = b.int(st, 1, 255) ?? d.unicastTtl; }),
-  planned('check_unicast_src', 17, '', 'off', 'keepalived drops unicast adverts whose source is not a unicast_peer.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('unicast_fault_no_peer', 17, '', 'off', 'keepalived puts a unicast instance without peers in FAULT.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('old_unicast_checksum', 17, '[never]', 'off', 'keepalived computes unicast v3 checksums over the multicast group (pre-2.0 peers).', (b, st, d) => keep(b, st, d, 0, 1)),
-  planned('track_src_ip', 17, '', 'off', 'keepalived puts the instance in FAULT when its configured source address goes away.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('native_ipv6', 17, '', 'off', 'keepalived forces IPv6 for an instance without IPv6 VIPs.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('strict_mode', 17, '[true|false]', 'global vrrp_strict', 'keepalived enforces RFC conformance for this instance.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.strict = v; }),
-  planned('skip_check_adv_addr', 17, '[true|false]', 'global vrrp_skip_check_adv_addr', 'keepalived stops comparing the addresses in adverts with its own VIPs.', (b, st, d) => keep(b, st, d, 0, 1)),
+  impl('mcast_src_ip', 'ADDR', 'the interface\'s primary address', 'Source address of the adverts (as unicast_src_ip, without making the instance unicast; keepalived sets the same source for both).', (b, st, d) => { d.mcastSrc = address(b, st) ?? d.mcastSrc; }),
+  planned('mcast_dst_ip', 24, 'ADDR', 'global vrrp_mcast_group4/6', 'keepalived sends adverts to this multicast group.', (b, st, d) => { d.mcastDst = address(b, st) ?? d.mcastDst; }),
+  planned('unicast_ttl', 24, '1..255', '255', 'keepalived sends unicast adverts with this TTL (IPv4).', (b, st, d) => { d.unicastTtl = b.int(st, 1, 255) ?? d.unicastTtl; }),
+  impl('check_unicast_src', '', 'off', 'Always on in vipd: a unicast advert from an address that is not a unicast_peer is dropped and counted (keepalived accepts it unless this is set).', (b, st) => { b.flag(st); }),
+  planned('unicast_fault_no_peer', 18, '', 'off', 'keepalived puts a unicast instance without peers in FAULT.', (b, st, d) => keep(b, st, d, 0, 0)),
+  planned('old_unicast_checksum', 24, '[never]', 'off', 'keepalived computes unicast v3 checksums over the multicast group (pre-2.0 peers).', (b, st, d) => keep(b, st, d, 0, 1)),
+  planned('track_src_ip', 18, '', 'off', 'keepalived puts the instance in FAULT when its configured source address goes away.', (b, st, d) => keep(b, st, d, 0, 0)),
+  planned('native_ipv6', 24, '', 'off', 'keepalived forces IPv6 for an instance without IPv6 VIPs.', (b, st, d) => keep(b, st, d, 0, 0)),
+  planned('strict_mode', 20, '[true|false]', 'global vrrp_strict', 'keepalived enforces RFC conformance for this instance.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.strict = v; }),
+  impl('skip_check_adv_addr', '[true|false]', 'global vrrp_skip_check_adv_addr (off)', 'The addresses in adverts are not compared with the VIPs: no drop (VRRPv2), no warning (VRRPv3).', (b, st, d) => { const v = bool(b, st); if (v !== null) d.skipCheckAdvAddr = v; }),
   planned('use_vmac', 20, '[IFNAME]', 'off', 'keepalived creates a macvlan with the VRRP virtual MAC (RFC 9568 7.3) and moves the VIPs there.', (b, st, d) => {
     const w = b.words(st, 0, 1);
     if (w) d.vmac = { name: w[0] ?? null, xmitBase: d.vmac?.xmitBase ?? false, mac: d.vmac?.mac ?? null };
@@ -185,7 +183,7 @@ export function newInstance(name: string, pos: Pos, c: DaemonConfig): InstanceDr
   const g = c.global;
   return {
     name, interface: '', vrid: 0, priority: 100, version: g.vrrpVersion, advertIntervalUs: 1_000_000, preempt: true, preemptDelayUs: 0,
-    acceptMode: true, lowerPrioNoAdvert: g.lowerPrioNoAdvert, higherPrioSendAdvert: g.higherPrioSendAdvert, initialState: null, family: 4,
+    acceptMode: true, lowerPrioNoAdvert: g.lowerPrioNoAdvert, higherPrioSendAdvert: g.higherPrioSendAdvert, downTimerAdverts: g.downTimerAdverts, skipCheckAdvAddr: g.skipCheckAdvAddr, initialState: null, family: 4,
     vips: [], vipsExcluded: [], routes: [], rules: [], unicastPeers: [], unicastSrc: null, mcastSrc: null, mcastDst: null, unicastTtl: 255,
     authType: 0, authPass: null, garpMasterDelayS: g.garpMasterDelayS, garpMasterRepeat: g.garpMasterRepeat,
     garpMasterRefreshS: g.garpMasterRefreshS, garpMasterRefreshRepeat: g.garpMasterRefreshRepeat, garpLowerPrioDelayS: 0, garpLowerPrioRepeat: 0,
@@ -194,7 +192,7 @@ export function newInstance(name: string, pos: Pos, c: DaemonConfig): InstanceDr
     smtpAlert: null as unknown as boolean, syncGroup: null, other: {}, pos,
     seen: {
       advertInt: null, priority: false, version: null, accept: null, lowerPrioNoAdvert: null, higherPrioSendAdvert: null, garpLowerPrioDelayS: null,
-      garpLowerPrioRepeat: null, strict: null, nopreempt: null, preemptDelay: null, authPos: null, present: new Set(), walkErrors: 0,
+      garpLowerPrioRepeat: null, strict: null, nopreempt: null, preemptDelay: null, authPos: null, broken: new Set(),
     },
   };
 }

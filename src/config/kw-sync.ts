@@ -130,7 +130,8 @@ export const syncGroupKw: Kw<DaemonConfig> = {
       name, instances: [], notify: emptyNotify(), smtpAlert: null, trackingWeight: false,
       trackInterfaces: [], trackScripts: [], trackFiles: [], trackProcesses: [], trackBfd: [], pos: st.pos,
     };
-    b.walk(quiet(groupTable), b.block(st), g, `vrrp_sync_group ${name}`);
+    const broken = b.walk(quiet(groupTable), b.block(st), g, `vrrp_sync_group ${name}`);
+    if (!g.instances.length && !broken.has('group') && st.block) b.err(st.pos, `vrrp_sync_group ${name} has no 'group { INSTANCE … }' (keepalived 2.2.7 reports it and removes the group)`);
     const first = c.syncGroups.find((x) => x.name === name);
     if (first) b.err(st.pos, `vrrp_sync_group ${name} already defined at line ${first.pos.line} (keepalived 2.2.7 skips this one)`);
     else c.syncGroups.push(g as SyncGroupModel);
@@ -148,10 +149,15 @@ function duplicates(b: Builder, items: readonly Named[], what: string): void {
   });
 }
 
-/** Resolves references to `defs` (first definition wins, as keepalived's find_*_by_name), with defaults from the object. */
-function resolve(b: Builder, refs: TrackRef[], defs: readonly Named[], kw: string, what: string, owner: string): void {
+/**
+ * Resolves references to `defs` (first definition wins, as keepalived's find_*_by_name), with
+ * defaults from the object. A name whose definition (keyword `what` or one of `alias`) was
+ * refused with an error is not reported again as missing.
+ */
+function resolve(b: Builder, refs: TrackRef[], defs: readonly Named[], kw: string, what: string, owner: string, alias: string[] = []): void {
   for (const r of refs) {
     const d = defs.find((x) => x.name === r.name);
+    if (!d && [what, ...alias].some((k) => b.isBroken(k, r.name))) continue;
     if (!d) {
       const s = suggest(r.name, defs.map((x) => x.name));
       b.err(r.pos, `${kw} of ${owner}: no ${what} ${r.name}${s ? ` (did you mean '${s}'?)` : ''}; keepalived 2.2.7 reports "not found" and runs without it`);
@@ -182,16 +188,20 @@ export function crossCheckTracking(b: Builder, c: DaemonConfig): void {
   const owners: { o: Lists; name: string }[] = [...c.instances.map((i) => ({ o: i, name: i.name })), ...c.syncGroups.map((g) => ({ o: g, name: `sync group ${g.name}` }))];
   for (const { o, name } of owners) {
     resolve(b, o.trackScripts, c.scripts, 'track_script', 'vrrp_script', name);
-    resolve(b, o.trackFiles, c.trackFiles, 'track_file', 'track_file', name);
+    resolve(b, o.trackFiles, c.trackFiles, 'track_file', 'track_file', name, ['vrrp_track_file']);
     resolve(b, o.trackProcesses, c.trackProcesses, 'track_process', 'vrrp_track_process', name);
   }
 
   const byName = new Map(c.instances.map((i) => [i.name, i]));
   for (const g of c.syncGroups) {
-    if (!g.instances.length) b.err(g.pos, `vrrp_sync_group ${g.name} has no 'group { INSTANCE … }' (keepalived 2.2.7 reports it and removes the group)`);
     const members: InstanceModel[] = [];
+    let broken = 0;
     for (const n of g.instances) {
       const i = byName.get(n);
+      if (!i && b.isBroken('vrrp_instance', n)) {
+        broken++; // its error is told
+        continue;
+      }
       if (!i) {
         const s = suggest(n, byName.keys());
         b.err(g.pos, `vrrp_sync_group ${g.name}: no vrrp_instance ${n}${s ? ` (did you mean '${s}'?)` : ''}; keepalived 2.2.7 reports it and leaves it out`);
@@ -202,7 +212,7 @@ export function crossCheckTracking(b: Builder, c: DaemonConfig): void {
         members.push(i);
       }
     }
-    if (members.length === 1) b.warn(g.pos, `vrrp_sync_group ${g.name} has one member (${members[0]!.name}): keepalived 2.2.7 reports "this probably isn't what you want" and runs it`);
+    if (members.length === 1 && !broken) b.warn(g.pos, `vrrp_sync_group ${g.name} has one member (${members[0]!.name}): keepalived 2.2.7 reports "this probably isn't what you want" and runs it`);
     g.smtpAlert = (g.smtpAlert as boolean | null) ?? c.global.mail.alert;
     if (members.some((m) => m.priority === 255)) {
       for (const r of [...g.trackInterfaces, ...g.trackScripts, ...g.trackFiles, ...g.trackProcesses]) {
@@ -244,7 +254,8 @@ export function crossCheckTracking(b: Builder, c: DaemonConfig): void {
   }
 
   const used = new Set(owners.flatMap(({ o }) => o.trackScripts.map((r) => r.name)));
-  for (const s of c.scripts) if (!used.has(s.name)) b.warn(s.pos, `vrrp_script ${s.name} is not used by any track_script (keepalived 2.2.7 reports it and never runs it)`);
+  // a broken track_script or instance may be the one that used it: its error is already told
+  if (!['track_script', 'vrrp_instance', 'vrrp_sync_group'].some((k) => b.isBroken(k))) for (const s of c.scripts) if (!used.has(s.name)) b.warn(s.pos, `vrrp_script ${s.name} is not used by any track_script (keepalived 2.2.7 reports it and never runs it)`);
 
   for (const key of ['notifyFifo', 'vrrpNotifyFifo'] as const) {
     const f = c.global[key];

@@ -46,11 +46,15 @@ function secondWeight(b: Builder, st: Statement, o: { weight: number }, kept: bo
   return !kept;
 }
 
-/** The block of a named top-level tracker: exactly one name, then the block walked quietly. */
-function named<C>(b: Builder, st: Statement, table: Table<C>, ctx: C): string {
+/**
+ * The block of a named top-level tracker: exactly one name, then the block walked quietly.
+ * Returns the name and the keywords written but broken (a misspelt or bad required keyword:
+ * its error is already told, so "has no …" stays quiet).
+ */
+function named<C>(b: Builder, st: Statement, table: Table<C>, ctx: C): { name: string; broken: Set<string> } {
   if (st.args.length !== 1) b.err(st.pos, `'${st.keyword}' needs exactly one name`);
-  b.walk(quiet(table), b.block(st), ctx, `${st.keyword} ${st.args[0]?.text ?? '?'}`);
-  return st.args[0]?.text ?? '?';
+  const broken = b.walk(quiet(table), b.block(st), ctx, `${st.keyword} ${st.args[0]?.text ?? '?'}`);
+  return { name: st.args[0]?.text ?? '?', broken };
 }
 
 // ---------------------------------------------------------------- vrrp_script
@@ -94,9 +98,10 @@ const scriptKw: Kw<DaemonConfig> = {
   handle: (b, st, c) => {
     // vrrp_data.c alloc_vrrp_script: interval 1 s, timeout 0 (= interval), weight 0, rise 1, fall 1
     const s: VrrpScriptModel = { name: '', script: [], intervalS: 1, timeoutS: 0, weight: 0, weightReverse: false, rise: 1, fall: 1, user: null, initFail: false, pos: st.pos };
-    s.name = named(b, st, scriptTable, s);
+    const { name, broken } = named(b, st, scriptTable, s);
+    s.name = name;
     if (!s.script.length) {
-      b.err(st.pos, `vrrp_script ${s.name} has no 'script' (keepalived 2.2.7 reports it and removes the script)`);
+      if (!broken.has('script')) b.err(st.pos, `vrrp_script ${s.name} has no 'script' (keepalived 2.2.7 reports it and removes the script)`);
       return;
     }
     s.timeoutS ||= s.intervalS; // vrrp_scheduler.c vrrp_script_thread: timeout 0 means the interval
@@ -145,10 +150,11 @@ function fileKw(name: string): Kw<DaemonConfig> {
     note: deprecated ? 'Deprecated name of track_file (keepalived 2.2.7 logs it).' : 'keepalived watches the file (inotify) and applies its number to the instances that track it.',
     handle: (b, st, c) => {
       const f: TrackFileModel = { name: '', file: '', weight: 1, weightReverse: false, initFile: null, pos: st.pos };
-      f.name = named(b, st, fileTable, f);
+      const { name: fname, broken } = named(b, st, fileTable, f);
+      f.name = fname;
       if (deprecated) b.warn(st.pos, `'vrrp_track_file' is deprecated: write 'track_file' (keepalived 2.2.7 logs the same)`);
       if (!f.file) {
-        b.err(st.pos, `${name} ${f.name} has no 'file' (keepalived 2.2.7 reports it and ignores the block)`);
+        if (!broken.has('file')) b.err(st.pos, `${name} ${f.name} has no 'file' (keepalived 2.2.7 reports it and ignores the block)`);
         return;
       }
       mark(f);
@@ -241,9 +247,10 @@ const processKw: Kw<DaemonConfig> = {
       name: '', process: '', params: [], paramMatch: null, weight: 0, weightReverse: false, quorum: 1, quorumMax: null,
       terminateDelayS: 0, forkDelayS: 0, fullCommand: false, pos: st.pos,
     };
-    p.name = named(b, st, processTable, p);
+    const { name, broken } = named(b, st, processTable, p);
+    p.name = name;
     if (!p.process) {
-      b.err(st.pos, `vrrp_track_process ${p.name} has no 'process' (keepalived 2.2.7 reports it and removes the block)`);
+      if (!broken.has('process')) b.err(st.pos, `vrrp_track_process ${p.name} has no 'process' (keepalived 2.2.7 reports it and removes the block)`);
       return;
     }
     mark(p);

@@ -28,6 +28,10 @@ export interface InstanceModel {
   acceptMode: boolean;
   lowerPrioNoAdvert: boolean;
   higherPrioSendAdvert: boolean;
+  /** keepalived `skip_check_adv_addr`: the addresses in adverts are not compared with the VIPs. */
+  skipCheckAdvAddr: boolean;
+  /** keepalived `down_timer_adverts` (1..100, default global vrrp_down_timer_adverts, 3): adverts missed before a backup takes over. */
+  downTimerAdverts: number;
   /** keepalived `state`: informational; every non-owner starts in BACKUP (RFC 9568 6.4.1). */
   initialState: 'MASTER' | 'BACKUP' | null;
   family: Family;
@@ -106,6 +110,15 @@ export interface GlobalModel {
   garpLowerPrioRepeat: number;
   lowerPrioNoAdvert: boolean;
   higherPrioSendAdvert: boolean;
+  /** vrrp_down_timer_adverts (1..100, default 3). */
+  downTimerAdverts: number;
+  /** vrrp_garp_interval / vrrp_gna_interval, seconds (0: no spacing); garp_group overrides per interface. */
+  garpIntervalS: number;
+  gnaIntervalS: number;
+  /** vrrp_skip_check_adv_addr: default of the instances' skipCheckAdvAddr. */
+  skipCheckAdvAddr: boolean;
+  /** vrrp_startup_delay, seconds: the instances start this long after the daemon (not on reload). */
+  startupDelayS: number;
   mcastGroup4: string;
   mcastGroup6: string;
   /** `max_auto_priority`: -1 off, else the SCHED_RR ceiling keepalived may pick by itself. */
@@ -119,6 +132,17 @@ export interface GlobalModel {
   mail: MailModel;
   /** Keywords read with values vipd keeps but has no field for (keyword -> words). */
   other: Record<string, string[]>;
+}
+
+/**
+ * A `garp_group`: gratuitous ARPs (NAs) sent on any of its interfaces are at least
+ * garpIntervalS (gnaIntervalS) apart, whichever instance sends them; null: that kind is not
+ * spaced there (the global vrrp_garp_interval does not apply to a grouped interface).
+ */
+export interface GarpGroupModel {
+  garpIntervalS: number | null;
+  gnaIntervalS: number | null;
+  interfaces: string[];
 }
 
 export interface DaemonConfig {
@@ -141,6 +165,8 @@ export interface DaemonConfig {
   staticAddresses: VipConfig[];
   staticRoutes: RouteModel[];
   staticRules: RuleModel[];
+  /** `garp_group` blocks: interfaces whose announcements share one spacing (keepalived 2.2.7). */
+  garpGroups: GarpGroupModel[];
   /** What vipd read but will not act on, or acts on differently from the file's words. */
   warnings: Diagnostic[];
 }

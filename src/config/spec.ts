@@ -88,6 +88,14 @@ const DEC = /^\d+(\.\d+)?$/;
 export class Builder {
   readonly errors: Diagnostic[] = [];
   readonly warnings: Diagnostic[] = [];
+  /**
+   * What the file says but could not be read, because of an error already reported: keywords
+   * (`track_script`) and named blocks (`vrrp_script chk`) whose statement had an error, and
+   * the keyword an unknown one was suggested for (`virtual_router_idd` is a broken
+   * `virtual_router_id`). A check that would call such a thing missing stays quiet: one
+   * mistake, one error. Read with `isBroken`.
+   */
+  private readonly broken = new Set<string>();
   /** Every keyword of every table, for suggestions across blocks ("it belongs in global_defs"). */
   private readonly homes = new Map<string, string>();
 
@@ -103,19 +111,32 @@ export class Builder {
     for (const t of tables) for (const k of t.keywords) if (!this.homes.has(k.name)) this.homes.set(k.name, t.block);
   }
 
+  /** True when `keyword` (with first argument `name`, when given) was written but not read because of an error already reported. */
+  isBroken(keyword: string, name?: string): boolean {
+    return this.broken.has(name === undefined ? keyword : `${keyword} ${name}`);
+  }
+  private markBroken(keyword: string, st: Statement): void {
+    this.broken.add(keyword);
+    if (st.args[0]) this.broken.add(`${keyword} ${st.args[0].text}`);
+  }
+
   /**
    * Runs `stmts` through `table` into `ctx`: unknown keywords are errors, repeats checked,
-   * warnings for what is not acted on. Returns the keywords present (valid or not), so a
-   * "required" check does not add a second error to a bad value.
+   * warnings for what is not acted on. Returns the keywords of `table` written but broken:
+   * those whose statement had an error, and those a misspelt keyword was taken for
+   * (`interfce` -> `interface`). A "required" check skips them: their error is already told.
    */
   walk<C>(table: Table<C>, stmts: readonly Statement[], ctx: C, where = table.block): Set<string> {
     const seen = new Map<string, Pos>();
-    const present = new Set<string>();
+    const broken = new Set<string>();
     for (const st of stmts) {
-      present.add(st.keyword);
       const kw = table.keywords.find((k) => k.name === st.keyword);
       if (!kw) {
-        this.unknown(st, table, where);
+        const meant = this.unknown(st, table, where);
+        if (meant !== null) {
+          broken.add(meant);
+          this.markBroken(meant, st);
+        }
         continue;
       }
       if (!kw.repeat) {
@@ -126,8 +147,12 @@ export class Builder {
       const before = this.errors.length;
       kw.handle(this, st, ctx);
       if (this.errors.length === before) this.statusWarning(kw, st.pos);
+      else {
+        broken.add(kw.name);
+        this.markBroken(kw.name, st);
+      }
     }
-    return present;
+    return broken;
   }
 
   /** The warning of a keyword vipd reads but does not act on. */
@@ -136,15 +161,17 @@ export class Builder {
     else if (kw.status === 'outside' || kw.status === 'not-needed') this.warn(pos, `'${kw.name}' is not acted on by vipd: ${kw.note}`);
   }
 
-  unknown(st: Statement, table: Table<never> | Table<unknown>, where: string): void {
+  /** The error for a keyword not in `table`; returns the keyword of `table` it is a likely typo of, if any. */
+  unknown(st: Statement, table: Table<never> | Table<unknown>, where: string): string | null {
     const names = table.keywords.map((k) => k.name);
     const home = this.homes.get(st.keyword);
     if (home && home !== table.block) {
       this.err(st.pos, `'${st.keyword}' belongs in ${home}, not in ${where}`);
-      return;
+      return null;
     }
     const s = suggest(st.keyword, names);
     this.err(st.pos, `unknown keyword '${st.keyword}' in ${where}${s ? ` (did you mean '${s}'?)` : ''}`);
+    return s;
   }
 
   /** Between `min` and `max` arguments, and no block. */
@@ -196,10 +223,12 @@ export class Builder {
     }
     return v;
   }
-  /** The statement's block; an error if it has none. */
+  /** The statement's block; an error if it has none (unless one was just told about its arguments: "takes a { block }, not arguments"). */
   block(st: Statement): Statement[] {
     if (!st.block) {
-      this.err(st.pos, `'${st.keyword}' needs a { block }`);
+      const last = this.errors[this.errors.length - 1]?.pos;
+      const told = last && st.args.some((a) => a.pos.file === last.file && a.pos.line === last.line && a.pos.col === last.col);
+      if (!told) this.err(st.pos, `'${st.keyword}' needs a { block }`);
       return [];
     }
     return st.block;

@@ -12,10 +12,11 @@
  * a `\` ending a plain line, an undefined `${NAME}` whose braces become a block, …) vipd
  * reports an error with file:line:column; where it quietly keeps something odd, a warning.
  */
-import { openInclude, whyNot, type IncludeReq, type IncludeSink } from './fs-source.js';
+import { ConfigFileError, openInclude, type IncludeReq, type IncludeSink } from './fs-source.js';
 import { BACKSLASH, cut, decomment, Defs, findBrace, isBlank, isSpace, lineAt, MAX_LINE, parseSeq, posAt, QUOTE, type Def, type Line, type Pos, type Reporter, type Seq } from './lexer.js';
 import { ConfigErrors } from './model.js';
 import type { Diagnostic } from './spec.js';
+import { Blocks } from './tree-braces.js';
 
 export interface Statement {
   keyword: string;
@@ -348,16 +349,11 @@ const NO_ARGS: Statement['args'] = Object.freeze([]);
 /** Words of the line being read (reused: a statement copies its arguments out at their length). */
 const scratch: Word[] = [];
 
-/** Where the main file's text ends (the position of a "missing '}'"). */
-function endOf(file: string, text: string): Pos {
-  const lines = text.split('\n');
-  return { file, line: lines.length, col: lines[lines.length - 1]!.length + 1 };
-}
-
 /**
  * The statements of `path` with what keepalived 2.2.7 does to lines before keywords (see the
  * file comment), and the warnings for what it keeps but vipd finds doubtful. Throws
- * `ConfigErrors` listing every error (file:line:column), with the warnings so far.
+ * `ConfigErrors` listing every error (file:line:column), with the warnings so far, or
+ * `ConfigFileError` when `path` itself cannot be read.
  */
 export async function parseFileWithWarnings(path: string, src: FileSource, opts: ParseOptions = {}): Promise<ParseResult> {
   let text: string;
@@ -365,13 +361,12 @@ export async function parseFileWithWarnings(path: string, src: FileSource, opts:
     if (src.kind && (await src.kind(path)) === 'exec') throw new Error('an executable file (keepalived 2.2.7 reads nothing from it and reports success)');
     text = await src.read(path);
   } catch (e) {
-    throw new ConfigErrors([{ pos: { file: path, line: 0, col: 0 }, message: `cannot read configuration: ${whyNot(e)}` }]);
+    throw new ConfigFileError(path, e);
   }
   const rd = new Reader(opts.configId ?? src.hostname?.(), opts.random ?? Math.random, (f) => src.resolve(f, '.'));
   rd.push([{ file: path, text }]);
   const top: Statement[] = [];
-  const open: { list: Statement[]; owner: Statement }[] = [];
-  let list = top;
+  const blocks = new Blocks(top, rd);
   for (;;) {
     const l = rd.next();
     if (l === null) break;
@@ -382,31 +377,15 @@ export async function parseFileWithWarnings(path: string, src: FileSource, opts:
       continue;
     }
     const t = l.text;
-    if (t === '{') {
-      // keepalived takes a block on the line after its keyword
-      const last = list[list.length - 1];
-      if (!last || last.block) rd.error(posAt(l, 0), "unexpected '{'");
-      else {
-        open.push({ list, owner: last });
-        list = last.block = [];
-      }
-    } else if (t === '}') {
-      const o = open.pop();
-      if (!o) rd.error(posAt(l, 0), "unexpected '}'");
-      else {
-        o.owner.block = list.slice();
-        list = o.list;
-      }
-    } else if (splitWords(l, scratch, rd) && scratch.length) {
+    // keepalived takes a block on the line after its keyword too
+    if (t === '{') blocks.openBrace(posAt(l, 0));
+    else if (t === '}') blocks.closeBrace(posAt(l, 0));
+    else if (splitWords(l, scratch, rd) && scratch.length) {
       const kw = scratch[0]!;
-      list.push({ keyword: kw.text, args: scratch.length > 1 ? scratch.slice(1) : NO_ARGS, block: null, pos: kw.pos });
+      blocks.add({ keyword: kw.text, args: scratch.length > 1 ? scratch.slice(1) : NO_ARGS, block: null, pos: kw.pos });
     }
   }
-  if (open.length) rd.error(endOf(path, text), "missing '}' at end of file");
-  for (const o of open.reverse()) {
-    o.owner.block = list.slice();
-    list = o.list;
-  }
+  blocks.end();
   if (rd.errors.length) throw new ConfigErrors(rd.errors, rd.warnings);
   return { statements: top.slice(), warnings: rd.warnings };
 }

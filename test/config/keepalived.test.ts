@@ -1,16 +1,23 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { fsSource } from '../../src/config/fs-source.js';
 import { loadKeepalivedConfig } from '../../src/config/keepalived.js';
 import { ConfigErrors } from '../../src/config/model.js';
 import { parseFile } from '../../src/config/tree.js';
 
+/** Every directory write() made, removed after the file's tests. */
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function write(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'vipd-conf-'));
+  dirs.push(dir);
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), text);
@@ -188,8 +195,8 @@ vrrp_instance V {
   });
 
   it('syntax errors: unbalanced braces, unterminated quotes, missing include', async () => {
-    expect(await errors('vrrp_instance V {\n interface eth0\n')).toEqual(["3:1 missing '}' at end of file"]);
-    expect(await errors('}\n')).toEqual(["1:1 unexpected '}'"]);
+    expect(await errors('vrrp_instance V {\n interface eth0\n')).toEqual(["1:1 vrrp_instance V opened here is never closed (missing '}')"]);
+    expect(await errors('}\n')).toEqual(["1:1 unexpected '}': no block is open here (an extra '}'?)"]);
     expect(await errors('vrrp_instance "V {\n')).toEqual(['1:15 unterminated quoted string']);
     expect((await errors('include /nonexistent/vipd.conf\n'))[0]).toMatch(/^1:1 cannot read included file \/nonexistent\/vipd.conf: no such file/);
   });
