@@ -31,6 +31,10 @@ export interface InstanceConfig {
   preemptDelayUs?: number;
   /** RFC 9568 Accept_Mode (the daemon acts on it; carried here for status). */
   acceptMode?: boolean;
+  /** keepalived `down_timer_adverts`: missed adverts in Master_Down_Interval (default 3, RFC). */
+  downTimerAdverts?: number;
+  /** keepalived `higher_prio_send_advert`: a MASTER sends one advert before yielding to a higher one. */
+  higherPrioSendAdvert?: boolean;
   /** keepalived `lower_prio_no_advert`: do not answer a lower-priority advert with our own. */
   lowerPrioNoAdvert?: boolean;
   /** Primary IP address of the interface, for the tie-break of RFC 9568 6.4.3. */
@@ -82,7 +86,7 @@ export class VrrpInstance {
   constructor(config: InstanceConfig, sink?: ActionSink) {
     this.log = sink ? null : new ActionLog();
     this.out = sink ?? this.log!;
-    this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, ...config };
+    this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, downTimerAdverts: 3, higherPrioSendAdvert: false, ...config };
     this.masterAdverIntervalUs = config.advertIntervalUs;
     this.basePriority = config.priority;
     for (const t of config.trackers ?? []) this.trackers.push({ name: t.name, weight: t.weight, up: t.up ?? true });
@@ -100,7 +104,7 @@ export class VrrpInstance {
   }
 
   get masterDownIntervalUs(): number {
-    return masterDownIntervalUs(this.config.version, this.effective, this.masterAdverIntervalUs);
+    return masterDownIntervalUs(this.config.version, this.effective, this.masterAdverIntervalUs, this.config.downTimerAdverts);
   }
 
   get skewTimeUs(): number {
@@ -260,6 +264,9 @@ export class VrrpInstance {
       return;
     }
     if (this.senderWins(adv)) {
+      // keepalived's higher_prio_send_advert: one advert first, so that a peer that hears
+      // only this router (a one-way partition) learns of it too
+      if (this.config.higherPrioSendAdvert) this.out.send(this.effective);
       // 6.4.3: a better master exists -> Backup with its interval
       const interval = this.config.version === 3 ? adv.intervalUs : this.masterAdverIntervalUs;
       this.toBackup(now, 'higher priority advert received', interval);

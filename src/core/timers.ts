@@ -14,9 +14,12 @@ export function skewTimeUs(version: Version, priority: number, masterAdverInterv
   return Math.floor(((256 - priority) * masterAdverIntervalUs) / 256);
 }
 
-/** Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time (RFC 9568 6.1, RFC 3768 6.1). */
-export function masterDownIntervalUs(version: Version, priority: number, masterAdverIntervalUs: number): number {
-  return 3 * masterAdverIntervalUs + skewTimeUs(version, priority, masterAdverIntervalUs);
+/**
+ * Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time (RFC 9568 6.1, RFC 3768 6.1).
+ * keepalived's `down_timer_adverts` N (1..100) replaces the 3.
+ */
+export function masterDownIntervalUs(version: Version, priority: number, masterAdverIntervalUs: number, downTimerAdverts = 3): number {
+  return downTimerAdverts * masterAdverIntervalUs + skewTimeUs(version, priority, masterAdverIntervalUs);
 }
 
 /** The same in whole centiseconds with the RFC's integer division (for reports and examples). */

@@ -14,6 +14,7 @@ import { parseIP } from '../protocol/addr.js';
 import { buildGratuitousArp } from '../protocol/arp.js';
 import { buildUnsolicitedNa } from '../protocol/ndisc.js';
 import type { PacketSocket } from '../os/packet-socket.js';
+import type { Pacer } from './pacer.js';
 
 export interface AnnounceTarget {
   address: string;
@@ -34,24 +35,6 @@ interface SecondBurst {
   repeat: number;
 }
 
-/**
- * keepalived's garp_interval / gna_interval (global vrrp_garp_interval / vrrp_gna_interval,
- * or a garp_group for this interface): the least time between two gratuitous ARPs, and
- * between two unsolicited NAs, sent on the interface, whatever instance sends them. A frame
- * that comes sooner waits its turn in a queue (one per kind); none is dropped.
- */
-export interface Pacing {
-  garpIntervalMs: number;
-  gnaIntervalMs: number;
-}
-
-/** One kind's queue: frames (with their owners, for cancel) and when the next may go. */
-interface Paced {
-  intervalMs: number;
-  nextAt: number;
-  queue: { owner: object; frame: Buffer }[];
-}
-
 export class Announcer {
   private readonly pending = new Map<object, SecondBurst>();
   private timer: NodeJS.Timeout | null = null;
@@ -63,9 +46,8 @@ export class Announcer {
   /** The read of the forwarding setting in flight, shared by every announcement meanwhile. */
   private reading: Promise<void> | null = null;
   sent = 0;
-  /** [gratuitous ARPs, unsolicited NAs] when paced. */
-  private paced: [Paced, Paced] = [{ intervalMs: 0, nextAt: 0, queue: [] }, { intervalMs: 0, nextAt: 0, queue: [] }];
-  private paceTimer: NodeJS.Timeout | null = null;
+  /** Spacing of this interface's frames (src/daemon/pacer.ts), shared with its garp_group. */
+  private pacer: Pacer | null = null;
 
   constructor(
     private readonly sock: PacketSocket,
@@ -76,10 +58,9 @@ export class Announcer {
     private readonly ipv6Conf = '/proc/sys/net/ipv6/conf',
   ) {}
 
-  /** Set (or on reload change) the spacing of this interface's announcements. */
-  setPacing(p: Pacing): void {
-    this.paced[0].intervalMs = p.garpIntervalMs;
-    this.paced[1].intervalMs = p.gnaIntervalMs;
+  /** Set (or on reload change) the pacer of this interface's announcements (null: none). */
+  setPacer(p: Pacer | null): void {
+    this.pacer = p;
   }
 
   /** Start a burst for `owner` now and a second one after delayS (cancelling its pending one). */
@@ -108,7 +89,7 @@ export class Announcer {
   cancel(owner: object): void {
     this.starting.delete(owner);
     this.pending.delete(owner);
-    for (const k of this.paced) if (k.queue.length) k.queue = k.queue.filter((q) => q.owner !== owner);
+    this.pacer?.cancel(owner);
     if (this.pending.size === 0 && this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -141,10 +122,11 @@ export class Announcer {
   }
 
   private burst(owner: object, frames: Buffer[], repeat: number): void {
+    const p = this.pacer;
     for (let i = 0; i < repeat; i++) {
       for (const f of frames) {
-        const k = this.paced[isNa(f) ? 1 : 0];
-        if (k.intervalMs > 0) this.pace(k, owner, f);
+        const kind = isNa(f) ? 1 : 0;
+        if (p?.paces(kind)) p.submit(kind, owner, () => this.send(owner, f));
         else this.send(owner, f);
       }
     }
@@ -159,47 +141,9 @@ export class Announcer {
     }
   }
 
-  /** Send now if the kind's interval has passed and nothing waits, else queue. */
-  private pace(k: Paced, owner: object, frame: Buffer): void {
-    const now = performance.now();
-    if (!k.queue.length && now >= k.nextAt) {
-      k.nextAt = now + k.intervalMs;
-      this.send(owner, frame);
-      return;
-    }
-    k.queue.push({ owner, frame });
-    this.armPace();
-  }
-
-  private armPace(): void {
-    if (this.paceTimer) return;
-    const due = Math.min(...this.paced.filter((k) => k.queue.length).map((k) => k.nextAt));
-    if (due === Infinity) return;
-    this.paceTimer = setTimeout(() => {
-      this.paceTimer = null;
-      const now = performance.now();
-      for (const k of this.paced) {
-        if (!k.queue.length || k.nextAt > now + 1) continue; // a timer may fire up to a millisecond early
-        const { owner, frame } = k.queue.shift()!;
-        k.nextAt = now + k.intervalMs;
-        this.send(owner, frame);
-      }
-      this.armPace();
-    }, Math.max(0, due - performance.now()));
-    this.paceTimer.unref();
-  }
-
-  /** Drop every pending burst and paced frame (the daemon stops). */
+  /** Drop every pending burst (the daemon stops); the pacer's queue loses this interface's frames. */
   close(): void {
     for (const o of [...this.pending.keys(), ...this.starting.keys()]) this.cancel(o);
-    for (const k of this.paced) k.queue = [];
-    if (this.paceTimer) clearTimeout(this.paceTimer);
-    this.paceTimer = null;
-  }
-
-  /** Frames queued for pacing (for tests and status). */
-  get queued(): number {
-    return this.paced[0].queue.length + this.paced[1].queue.length;
   }
 
   /**

@@ -20,7 +20,7 @@ import { VrrpSocket } from '../os/vrrp-socket.js';
 import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
 import { parseIP as parsePacketIP } from '../protocol/ip.js';
 import { vrrpFramesFilter } from '../os/linux.js';
-import { Announcer } from './announcer.js';
+import { Announcers } from './announcers.js';
 import { Guardian } from './guardian.js';
 import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
@@ -63,10 +63,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
   private readonly sockets = new Map<string, SocketEntry>();
-  /** Send-only packet socket per interface, shared by the announcers. */
-  private readonly packetSockets = new Map<string, PacketSocket>();
-  /** One announcer per interface, shared by its instances. */
-  private readonly announcers = new Map<string, Announcer>();
+  /** One announcer per interface, shared by its instances, and the pacers of their frames. */
+  private readonly announcers: Announcers;
   private readonly ifaces = new Map<string, Interface>();
   private readonly guardian = new Guardian();
   /** vrrp_rt_priority in force (SCHED_RR set through chrt), to apply a change on reload only. */
@@ -79,6 +77,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     private readonly log: Logger,
   ) {
     super();
+    this.announcers = new Announcers(config, log);
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
     // that was off the CPU reads a backlog bigger than one loop turn takes (8 batches).
     this.scheduler.beforeFire = () => {
@@ -158,6 +157,10 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private prepared = false;
+  /** The vrrp_startup_delay timer while it runs; stop() clears it. */
+  private delayed: NodeJS.Timeout | null = null;
+  private endDelay: () => void = () => undefined;
+  private stopped = false;
 
   /**
    * The read-only part of start: look up every interface (an error names the one missing).
@@ -183,6 +186,18 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.monitor.on('lost', (e) => void this.resync(e));
     this.macRefresh = setInterval(() => this.refreshMacs(), MAC_REFRESH_MS);
     this.macRefresh.unref();
+    const delayS = this.config.global.startupDelayS;
+    if (delayS > 0) {
+      // keepalived's vrrp_startup_delay: the instances start later (a reload meanwhile only
+      // replaces the configuration they will start with)
+      this.log.info({ seconds: delayS }, `Delaying startup for ${delayS} seconds (vrrp_startup_delay)`);
+      await new Promise<void>((r) => {
+        this.delayed = setTimeout(r, delayS * 1000);
+        this.endDelay = r;
+      });
+      this.delayed = null;
+      if (this.stopped) return;
+    }
     for (const m of this.config.instances) this.startInstance(m);
     this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
@@ -222,26 +237,6 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
           .catch((e: Error) => this.log.error({ err: e.message }, 'could not remove leftover VIP'));
       }
     }
-  }
-
-  private packetSocket(iface: Interface): PacketSocket {
-    let sock = this.packetSockets.get(iface.name);
-    if (!sock) {
-      sock = new PacketSocket(iface.index);
-      this.packetSockets.set(iface.name, sock);
-    }
-    return sock;
-  }
-
-  private announcer(iface: Interface): Announcer {
-    let a = this.announcers.get(iface.name);
-    if (!a) {
-      // owners: a runner (MASTER bursts) or { owner: runner } (its re-announcements)
-      a = new Announcer(this.packetSocket(iface), iface.mac, iface.name, (e, owner) =>
-        this.log.warn({ err: e.message, instance: ((owner as { owner?: InstanceRunner }).owner ?? (owner as InstanceRunner)).model.name }, 'announce send failed'));
-      this.announcers.set(iface.name, a);
-    }
-    return a;
   }
 
   private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
@@ -293,7 +288,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       if (e.type === 'transition' && this.learners.has(iface.name) && this.macsKnown(iface.name)) this.stopLearning(iface.name);
       this.emit('event', e);
     };
-    return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcer(iface), announcerOf: (i) => this.announcer(i), emit };
+    return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcers.of(iface), announcerOf: (i) => this.announcers.of(i), emit };
   }
 
   private async stopInstance(name: string): Promise<void> {
@@ -352,6 +347,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
     const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
     await this.resolveInterfaces(next, this.config);
+    if (this.delayed) {
+      this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
+      this.announcers.reconfigure(next);
+      this.armGuardian(next);
+      return res;
+    }
     for (const [name, m] of old) {
       const n = next.instances.find((x) => x.name === name);
       if (!n) res.removed.push(name);
@@ -364,6 +365,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
     this.config = next;
+    this.announcers.reconfigure(next);
     await this.applyPriority(next);
     this.armGuardian(next);
     for (const name of [...res.restarted, ...res.added]) this.startInstance(next.instances.find((x) => x.name === name)!);
@@ -373,12 +375,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
 
   /** Graceful stop: every master sends priority 0 and drops its VIPs; then close everything. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.delayed) clearTimeout(this.delayed);
+    this.endDelay();
     await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
     this.scheduler.stop();
     this.monitor?.close();
-    for (const sock of this.packetSockets.values()) sock.close();
-    this.packetSockets.clear();
-    this.announcers.clear();
+    this.announcers.close();
     for (const l of this.learners.values()) l.close();
     this.learners.clear();
     if (this.macRefresh) clearInterval(this.macRefresh);

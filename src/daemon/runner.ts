@@ -89,7 +89,9 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     public model: InstanceModel,
     private readonly d: RunnerDeps,
   ) {
-    const primary = model.family === 4 ? (model.unicastSrc ?? d.iface.primaryV4) : d.iface.linkLocalV6;
+    // keepalived: unicast_src_ip and mcast_src_ip both set the advert source; else the
+    // interface's primary IPv4 / own link-local IPv6 (RFC 9568 5.1.1.1 / 5.1.2.1)
+    const primary = model.unicastSrc ?? model.mcastSrc ?? (model.family === 4 ? d.iface.primaryV4 : d.iface.linkLocalV6);
     if (!primary) throw new Error(`${model.interface} has no ${model.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
     this.source = primary;
     this.dests = d.socket.destinations();
@@ -101,14 +103,16 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       ...(model.version === 2 ? { authType: model.authType, authData } : {}),
     };
     this.expect = {
-      version: model.version, vrid: model.vrid, addresses: this.advert.addresses,
+      // skip_check_adv_addr: the VIP list in adverts is not compared (no drop, no warning)
+      version: model.version, vrid: model.vrid, addresses: model.skipCheckAdvAddr ? undefined : this.advert.addresses,
       ...(model.version === 2 ? { authType: model.authType, authData, interval: this.advert.interval } : {}),
     };
     this.dropLog = new DropLog(d.log, { instance: model.name, vrid: model.vrid, version: model.version, intervalUs: model.advertIntervalUs, vips: this.advert.addresses });
     this.core = new VrrpInstance({
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
-      acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert,
+      acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert, higherPrioSendAdvert: model.higherPrioSendAdvert,
+      downTimerAdverts: model.downTimerAdverts,
       primaryAddress: sharedBytes(primary),
     }, this);
   }

@@ -150,6 +150,21 @@ describe('state machine (RFC 9568 6.4)', () => {
       expect(i.state).toBe('MASTER');
     });
   }
+  it('down_timer_adverts N: Master_Down_Interval is N adverts plus Skew_Time (keepalived)', () => {
+    const i = mk({ downTimerAdverts: 5 });
+    i.start(0);
+    expect(i.deadline).toBe(5 * S + 609_375);
+    i.advert(S, { priority: 150, intervalUs: 200_000, src: ip('192.0.2.1') });
+    expect(i.deadline).toBe(S + 5 * 200_000 + 121_875);
+  });
+  it('higher_prio_send_advert: a MASTER sends one advert before it yields', () => {
+    for (const [on, want] of [[false, ['removeVips', 'arm', 'MASTER->BACKUP']], [true, ['send(100)', 'removeVips', 'arm', 'MASTER->BACKUP']]] as const) {
+      const i = mk({ higherPrioSendAdvert: on });
+      i.start(0);
+      i.timerFired(i.deadline!);
+      expect(types(i.advert(5 * S, { priority: 150, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(want);
+    }
+  });
   it('priority 0 from the master: backup waits only Skew_Time', () => {
     const i = mk();
     i.start(0);

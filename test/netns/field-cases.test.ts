@@ -193,3 +193,51 @@ describe('adverts an operator can fix are logged (issue #16)', () => {
     expect(v1.lines.filter((l) => l.reason === 'version-mismatch')).toHaveLength(1);
   }, 20_000);
 });
+
+describe('announcement and timing keywords end to end (issue #17)', () => {
+  it('vrrp_startup_delay holds the first advert back; vrrp_garp_interval spaces the gratuitous ARPs of a takeover', async () => {
+    const vips = ['192.0.2.181/24', '192.0.2.182/24', '192.0.2.183/24'];
+    const from = sniff.mark;
+    const v1 = new VipdProcess(lab, 'r1', dir, labConfig('r1', [{ vrid: 78, priority: 255, advertInt: 1, version: 3, vips, extra: ['garp_master_repeat 2', 'garp_master_delay 0'] }], ['vrrp_garp_interval 0.2', 'vrrp_startup_delay 1.5']));
+    vipds.push(v1);
+    v1.start();
+    const delaying = await v1.waitFor((l) => /^Delaying startup for 1.5 seconds/.test(l.msg), 10_000, 'the startup delay');
+    const first = await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 78, 10_000, 'the first advert', from);
+    expect(first.time * 1000 - (delaying.time as number)).toBeGreaterThanOrEqual(1400);
+    await sleep(1500); // six frames, 0.2 s apart
+    const arps = sniff.lines.filter((l) => l.time >= from && l.type === 'arp' && l.senderMac === r1Mac && vips.some((v) => v.startsWith(`${l.senderIp}/`)));
+    expect(arps).toHaveLength(6);
+    const gaps = arps.slice(1).map((a, i) => (a.time - arps[i]!.time) * 1000);
+    console.log(`vrrp_garp_interval 0.2: gaps between the takeover's gratuitous ARPs ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(180);
+  }, 30_000);
+
+  it('down_timer_adverts, mcast_src_ip, skip_check_adv_addr', async () => {
+    const r1 = lab.node('r1').ns;
+    lab.exec(r1, ['ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0']);
+    try {
+      const from = sniff.mark;
+      const v1 = vipd('r1', [{ vrid: 79, priority: 200, advertInt: 0.1, version: 3, vips: ['192.0.2.191/24'], extra: ['mcast_src_ip 198.51.100.1'] }]);
+      const v2 = vipd('r2', [{ vrid: 79, priority: 100, advertInt: 0.1, version: 3, vips: ['192.0.2.191/24', '192.0.2.192/24'], extra: ['down_timer_adverts 10', 'skip_check_adv_addr'] }]);
+      await v1.waitState('MASTER', 10_000);
+      await when(() => v2.state === 'BACKUP', 5000, 'r2 BACKUP');
+      await sleep(1000);
+      const ads = sniff.adverts(79, from).filter((a) => a.srcMac === r1Mac);
+      expect(ads.length).toBeGreaterThan(5);
+      expect([...new Set(ads.map((a) => a.src))]).toEqual(['198.51.100.1']); // mcast_src_ip, not 192.0.2.1
+      // r2 lists another VIP than r1's adverts: without skip_check_adv_addr it would warn at once
+      expect(v2.lines.some((l) => l.reason === 'addresses-differ')).toBe(false);
+      // r1 dies: r2 waits 10 adverts + Skew_Time (1.06 s), not the RFC's 3 (0.36 s)
+      const mark = sniff.mark;
+      v1.proc!.kill('SIGKILL');
+      const t = await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 79 && l.srcMac === r2Mac && (l.priority ?? 0) > 0, 5000, 'r2 takes over', mark);
+      const last = sniff.adverts(79, from).filter((a) => a.srcMac === r1Mac).at(-1)!;
+      const gapMs = (t.time - last.time) * 1000;
+      console.log(`down_timer_adverts 10 at 0.1 s: takeover ${gapMs.toFixed(0)} ms after the master's last advert`);
+      expect(gapMs).toBeGreaterThanOrEqual(950);
+      expect(gapMs).toBeLessThan(2500);
+    } finally {
+      lab.exec(r1, ['ip', 'addr', 'del', '198.51.100.1/24', 'dev', 'eth0'], { allowFail: true });
+    }
+  }, 30_000);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createHook } from 'node:async_hooks';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Announcer } from '../../src/daemon/announcer.js';
+import { Pacer } from '../../src/daemon/pacer.js';
 import type { PacketSocket } from '../../src/os/packet-socket.js';
 
 const MAC = Uint8Array.from([2, 0, 0, 0, 0, 1]);
@@ -128,29 +129,32 @@ describe('Announcer', () => {
     expect(frames).toHaveLength(400);
   });
 
-  it('garp_interval / gna_interval: frames of every instance on the interface are spaced, each kind on its own; cancel drops the queued ones', async () => {
+  it('garp_interval / gna_interval: frames of every instance on the interfaces of one pacer are spaced, each kind on its own; cancel drops the queued ones', async () => {
     const times: [number, string][] = [];
     const t0 = performance.now();
-    const sock = { send: (f: Buffer) => times.push([performance.now() - t0, f[12] === 0x86 ? 'na' : 'arp']) } as unknown as PacketSocket;
+    const sock = (ifname: string): PacketSocket => ({ send: (f: Buffer) => times.push([performance.now() - t0, `${ifname} ${f[12] === 0x86 ? 'na' : 'arp'}`]) }) as unknown as PacketSocket;
     const conf = mkdtempSync(join(tmpdir(), 'vipd-ipv6conf-'));
     onTestFinished(() => rmSync(conf, { recursive: true, force: true }));
-    const a = new Announcer(sock, MAC, 'eth0', (e) => { throw e; }, conf);
-    a.setPacing({ garpIntervalMs: 60, gnaIntervalMs: 0 });
+    const pacer = new Pacer(60, 0); // one garp_group of eth0 and eth1: garp_interval 0.06, no gna_interval
+    onTestFinished(() => pacer.close());
+    const a = new Announcer(sock('eth0'), MAC, 'eth0', (e) => { throw e; }, conf);
+    const b = new Announcer(sock('eth1'), MAC, 'eth1', (e) => { throw e; }, conf);
+    a.setPacer(pacer);
+    b.setPacer(pacer);
     const [x, y, z] = [{}, {}, {}];
     a.announce(x, [{ address: '192.0.2.10', family: 4 }], 2, 0);
-    a.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0);
+    b.announce(y, [{ address: '192.0.2.11', family: 4 }], 2, 0);
     a.announce(z, [{ address: '192.0.2.12', family: 4 }], 1, 0);
     expect(times).toHaveLength(1); // the first at once, four wait
-    expect(a.queued).toBe(4);
+    expect(pacer.queued).toBe(4);
     a.cancel(z); // z leaves MASTER: its queued frame is not sent
-    expect(a.queued).toBe(3);
+    expect(pacer.queued).toBe(3);
     a.announce({}, [{ address: '2001:db8::10', family: 6 }], 2, 0); // NAs are not paced here
     await a.idle();
     await sleep(300);
-    expect(times.filter((t) => t[1] === 'na')).toHaveLength(2);
-    const arps = times.filter((t) => t[1] === 'arp').map((t) => t[0]);
-    expect(arps).toHaveLength(4);
-    for (let i = 1; i < arps.length; i++) expect(arps[i]! - arps[i - 1]!).toBeGreaterThanOrEqual(59);
-    a.close();
+    expect(times.filter((t) => t[1].endsWith('na'))).toHaveLength(2);
+    const arps = times.filter((t) => t[1].endsWith('arp'));
+    expect(arps.map((t) => t[1])).toEqual(['eth0 arp', 'eth0 arp', 'eth1 arp', 'eth1 arp']);
+    for (let i = 1; i < arps.length; i++) expect(arps[i]![0] - arps[i - 1]![0]).toBeGreaterThanOrEqual(59);
   });
 });
