@@ -159,8 +159,6 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private prepared = false;
   /** The vrrp_startup_delay timer while it runs; stop() clears it. */
   private delayed: NodeJS.Timeout | null = null;
-  private endDelay: () => void = () => undefined;
-  private stopped = false;
 
   /**
    * The read-only part of start: look up every interface (an error names the one missing).
@@ -188,16 +186,20 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.macRefresh.unref();
     const delayS = this.config.global.startupDelayS;
     if (delayS > 0) {
-      // keepalived's vrrp_startup_delay: the instances start later (a reload meanwhile only
-      // replaces the configuration they will start with)
+      // keepalived's vrrp_startup_delay: the instances start later (start() returns now: pid
+      // files and READY=1 do not wait; a reload meanwhile replaces the configuration they
+      // will start with, and a stop cancels it)
       this.log.info({ seconds: delayS }, `Delaying startup for ${delayS} seconds (vrrp_startup_delay)`);
-      await new Promise<void>((r) => {
-        this.delayed = setTimeout(r, delayS * 1000);
-        this.endDelay = r;
-      });
-      this.delayed = null;
-      if (this.stopped) return;
+      this.delayed = setTimeout(() => {
+        this.delayed = null;
+        this.startInstances();
+      }, delayS * 1000);
+      return;
     }
+    this.startInstances();
+  }
+
+  private startInstances(): void {
     for (const m of this.config.instances) this.startInstance(m);
     this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
@@ -375,9 +377,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
 
   /** Graceful stop: every master sends priority 0 and drops its VIPs; then close everything. */
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.delayed) clearTimeout(this.delayed);
-    this.endDelay();
+    this.delayed = null;
     await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
     this.scheduler.stop();
     this.monitor?.close();

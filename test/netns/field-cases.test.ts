@@ -204,6 +204,9 @@ describe('announcement and timing keywords end to end (issue #17)', () => {
     const delaying = await v1.waitFor((l) => /^Delaying startup for 1.5 seconds/.test(l.msg), 10_000, 'the startup delay');
     const first = await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 78, 10_000, 'the first advert', from);
     expect(first.time * 1000 - (delaying.time as number)).toBeGreaterThanOrEqual(1400);
+    // readiness (pid files, READY=1, control socket) does not wait for the delay
+    const ready = v1.lines.find((l) => l.msg.startsWith('ready:'));
+    expect(ready && first.time * 1000 - (ready.time as number)).toBeGreaterThanOrEqual(1000);
     await sleep(1500); // six frames, 0.2 s apart
     const arps = sniff.lines.filter((l) => l.time >= from && l.type === 'arp' && l.senderMac === r1Mac && vips.some((v) => v.startsWith(`${l.senderIp}/`)));
     expect(arps).toHaveLength(6);
