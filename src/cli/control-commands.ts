@@ -38,6 +38,9 @@ export function duration(seconds: number): string {
 
 /** Longest instance name the narrow table shows whole; longer ones end in "…" (-o wide: whole). */
 export const NAME_WIDTH = 24;
+/** Widest VIPS and MASTER cells (an IPv6 address is up to 39 characters): the row stays within 100 columns. */
+export const ADDR_WIDTH = 20;
+const cut = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /**
  * The default `vipctl status` table, made to fit 80–100 columns: INSTANCE, STATE, PRIO (the
@@ -50,10 +53,11 @@ export function statusTable(instances: InstanceStatus[], nowMs: number): string 
   if (instances.length === 0) return 'no VRRP instance configured';
   const rows = [['INSTANCE', 'STATE', 'PRIO', 'VIPS', 'MASTER', 'SINCE']];
   for (const i of instances) {
-    const name = i.name.length > NAME_WIDTH ? `${i.name.slice(0, NAME_WIDTH - 1)}…` : i.name;
+    const name = cut(i.name, NAME_WIDTH);
     const prio = i.priority === i.effectivePriority ? String(i.priority) : `${i.effectivePriority} (${i.priority})`;
-    const vips = i.vips.length === 0 ? '-' : `${i.vips[0]!.split('/')[0]}${i.vips.length > 1 ? ` +${i.vips.length - 1}` : ''}`;
-    const master = i.master.address ? `${i.master.address}${i.master.self ? ' (self)' : ''}` : '-';
+    const more = i.vips.length > 1 ? ` +${i.vips.length - 1}` : '';
+    const vips = i.vips.length === 0 ? '-' : `${cut(i.vips[0]!.split('/')[0]!, ADDR_WIDTH - more.length)}${more}`;
+    const master = i.master.address ? `${cut(i.master.address, i.master.self ? ADDR_WIDTH - 7 : ADDR_WIDTH)}${i.master.self ? ' (self)' : ''}` : '-';
     const since = i.lastTransition ? `${duration((nowMs - Date.parse(i.lastTransition.time)) / 1000)} ago` : '-';
     rows.push([name, i.state, prio, vips, master, since]);
   }
@@ -105,13 +109,16 @@ export interface ReloadResult {
   restarted: string[];
   added: string[];
   removed: string[];
+  /** Instances whose priority alone changed: state and VIPs kept (older daemons: absent). */
+  reprioritised?: string[];
 }
 
 /** One line saying what a reload changed, e.g. "reloaded: restarted VI_1; added VI_3; removed none". */
 export function reloadSummary(r: ReloadResult): string {
   const list = (xs: string[]): string => (xs.length ? xs.join(', ') : 'none');
-  if (!r.restarted.length && !r.added.length && !r.removed.length) return 'reloaded: no instance changed';
-  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}`;
+  const reprio = r.reprioritised ?? [];
+  if (!r.restarted.length && !r.added.length && !r.removed.length && !reprio.length) return 'reloaded: no instance changed';
+  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}; new priority, state kept ${list(reprio)}`;
 }
 
 /**

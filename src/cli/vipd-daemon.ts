@@ -155,11 +155,28 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   await daemon.prepare().catch(fail);
 
   let started = false;
-  const reload = async (): Promise<unknown> => {
+  // Reloads run one at a time, in order (a SIGHUP storm must not run two at once: they would
+  // share the rtnetlink socket's one dump); a refusal is logged whoever asked (SIGHUP or vipctl).
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadOnce = async (): Promise<unknown> => {
     if (!started) throw new Error('vipd is still starting; reload once it runs');
-    const next = await loadConfig(o.configFile, o.configId);
+    let next;
+    try {
+      next = await loadConfig(o.configFile, o.configId);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'reload refused: configuration invalid, keeping the running one');
+      throw e;
+    }
     logWarnings(log, next);
-    return daemon.reload(next);
+    return daemon.reload(next).catch((e: Error) => {
+      log.error({ err: e.message }, 'reload failed; the instances not yet reloaded keep the running configuration');
+      throw e;
+    });
+  };
+  const reload = (): Promise<unknown> => {
+    const run = reloading.then(reloadOnce, reloadOnce);
+    reloading = run.catch(() => undefined);
+    return run;
   };
   const control: InstanceType<typeof ControlServer> = new ControlServer(
     { path: controlSocket, gid, maxBuffer: o.controlMaxBuffer },
@@ -188,7 +205,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => {
-    reload().catch((e: Error) => log.error({ err: e.message }, 'reload refused: configuration invalid, keeping the running one'));
+    reload().catch(() => undefined); // logged by reloadOnce
   });
   // keepalived's DATA and STATS signals (and, for SIGUSR1, Node's debugger): answered in the log.
   for (const s of ['SIGUSR1', 'SIGUSR2'] as const) {

@@ -51,6 +51,8 @@ describe('status formatting (no daemon)', () => {
   ];
 
   it('the default table: essentials only, every line within 100 columns', () => {
+    const longV6 = inst('long_ipv6_addresses_here_x', { family: 6, vips: ['2001:db8:ffff:ffff:ffff:ffff:ffff:1/64', '2001:db8::2/64'], master: { address: '2001:db8:ffff:ffff:ffff:ffff:ffff:2', mac: null, self: false, priority: 150, lastAdvertAgoMs: 20 } });
+    expect(widest(statusTable([...three, longV6], now))).toBeLessThanOrEqual(100);
     const t = statusTable(three, now);
     expect(widest(t), t).toBeLessThanOrEqual(100);
     const lines = t.split('\n');
@@ -74,7 +76,8 @@ describe('status formatting (no daemon)', () => {
 
   it('durations and reload summaries read as words', () => {
     expect([0, 59, 60, 3599, 3600, 86_399, 86_400 * 3 + 7200, -5].map(duration)).toEqual(['0s', '59s', '1m00s', '59m59s', '1h00m', '23h59m', '3d02h', '0s']);
-    expect(reloadSummary({ restarted: ['A'], added: [], removed: ['B', 'C'] })).toBe('reloaded: restarted A; added none; removed B, C');
+    expect(reloadSummary({ restarted: ['A'], added: [], removed: ['B', 'C'] })).toBe('reloaded: restarted A; added none; removed B, C; new priority, state kept none');
+    expect(reloadSummary({ restarted: [], added: [], removed: [], reprioritised: ['VI_6'] })).toBe('reloaded: restarted none; added none; removed none; new priority, state kept VI_6');
     expect(reloadSummary({ restarted: [], added: [], removed: [] })).toBe('reloaded: no instance changed');
   });
 });
@@ -167,7 +170,7 @@ describe('vipctl against a daemon in a lab namespace', () => {
     r2.rewrite(labConfig('r2', next));
     const r = await ctl(['reload', '--socket', r2.socket]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('reloaded: restarted kolla_internal_vip_51; added new_vip_9; removed haproxy_external_vip\n');
+    expect(r.stdout).toBe('reloaded: restarted kolla_internal_vip_51; added new_vip_9; removed haproxy_external_vip; new priority, state kept none\n');
     expect((await ctl(['--socket', r2.socket, 'reload'])).stdout).toBe('reloaded: no instance changed\n');
     r2.rewrite(`${labConfig('r2', next)}\nvrrp_instance X {\n    wieght 3\n}\n`);
     const bad = await ctl(['reload', '--socket', r2.socket]);
