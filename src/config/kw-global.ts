@@ -12,7 +12,7 @@ export function defaultGlobals(): GlobalModel {
   return {
     routerId: null, vrrpVersion: 2, strict: false, garpMasterDelayS: 5, garpMasterRepeat: 5, garpMasterRefreshS: 0,
     garpMasterRefreshRepeat: 1, garpLowerPrioDelayS: null as unknown as number, garpLowerPrioRepeat: null as unknown as number,
-    lowerPrioNoAdvert: false, higherPrioSendAdvert: false, downTimerAdverts: 3, garpIntervalS: 0, gnaIntervalS: 0, skipCheckAdvAddr: false, startupDelayS: 0, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
+    lowerPrioNoAdvert: false, higherPrioSendAdvert: true, downTimerAdverts: 3, garpIntervalS: 0, gnaIntervalS: 0, skipCheckAdvAddr: false, startupDelayS: 0, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
     maxAutoPriority: null, scriptUser: null, enableScriptSecurity: false, dynamicInterfaces: 'off', defaultInterface: null,
     notifyFifo: null, vrrpNotifyFifo: null,
     mail: { emails: [], from: null, smtpServer: null, smtpHelo: null, connectTimeoutS: 30, alert: false },
@@ -77,7 +77,7 @@ const keywords: Kw<G>[] = [
   impl('vrrp_garp_master_refresh_repeat', 'COUNT', '1', 'Gratuitous ARPs / NAs per refresh.', (b, st, c) => { c.global.garpMasterRefreshRepeat = b.int(st, 1, 255) ?? c.global.garpMasterRefreshRepeat; }),
   impl('vrrp_garp_lower_prio_delay', 'SECONDS', 'vrrp_garp_master_delay', 'A MASTER that hears a lower-priority master announces its VIPs again now and once more after this delay (0: no second burst).', (b, st, c) => { c.global.garpLowerPrioDelayS = b.int(st, 0, 4294) ?? c.global.garpLowerPrioDelayS; }),
   impl('vrrp_garp_lower_prio_repeat', 'COUNT', 'vrrp_garp_master_repeat', 'Gratuitous ARPs / NAs per burst when a MASTER hears a lower-priority master (0: none).', (b, st, c) => { c.global.garpLowerPrioRepeat = b.int(st, 0, 255) ?? c.global.garpLowerPrioRepeat; }),
-  impl('vrrp_higher_prio_send_advert', '[true|false]', 'false', 'Default of the instances\' higher_prio_send_advert: a MASTER sends one advert before yielding to a higher-priority one.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.higherPrioSendAdvert = v; }),
+  impl('vrrp_higher_prio_send_advert', '[true|false]', 'false', 'Default of the instances\' higher_prio_send_advert: a MASTER sends one advert before yielding to a higher-priority one. vipd\'s default is true (keepalived: false): after a partition heals, the surviving master then always hears the other and announces its VIPs again.', (b, st, c) => { const v = bool(b, st); if (v !== null) c.global.higherPrioSendAdvert = v; }),
   impl('vrrp_down_timer_adverts', 'COUNT (1..100)', '3', 'Default of the instances\' down_timer_adverts: adverts missed in Master_Down_Interval (the RFC\'s 3).', (b, st, c) => { c.global.downTimerAdverts = b.int(st, 1, 100) ?? c.global.downTimerAdverts; }),
   impl('vrrp_garp_interval', 'SECONDS (decimal)', '0', 'Least time between two gratuitous ARPs on an interface, whichever instance sends them (a garp_group sets it per interface); frames that come sooner wait their turn.', (b, st, c) => { c.global.garpIntervalS = b.num(st, 0, 4294) ?? c.global.garpIntervalS; }),
   impl('vrrp_gna_interval', 'SECONDS (decimal)', '0', 'Least time between two unsolicited NAs on an interface (as vrrp_garp_interval).', (b, st, c) => { c.global.gnaIntervalS = b.num(st, 0, 4294) ?? c.global.gnaIntervalS; }),

@@ -107,7 +107,7 @@ const keywords: Kw<D>[] = [
   impl('accept', '', 'accept (no_accept with vrrp_strict)', 'Accept_Mode true: vipd installs no filter, so a master accepts traffic to its VIPs (keepalived\'s default without vrrp_strict).', (b, st, d) => { if (b.flag(st)) d.seen.accept = true; }),
   planned('no_accept', 20, '', 'accept', 'keepalived drops traffic to the VIPs of a non-owner master with iptables/nftables (when vrrp_iptables/nftables is set); vipd accepts it until accept-mode filters land.', (b, st, d) => { if (b.flag(st)) d.seen.accept = false; }),
   impl('lower_prio_no_advert', '[true|false]', 'global vrrp_lower_prio_no_advert (false)', 'A master does not answer a lower-priority advert with its own.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.lowerPrioNoAdvert = v; }),
-  impl('higher_prio_send_advert', '[true|false]', 'global vrrp_higher_prio_send_advert (false)', 'A MASTER sends one advert before yielding to a higher-priority one.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.higherPrioSendAdvert = v; }),
+  impl('higher_prio_send_advert', '[true|false]', 'global vrrp_higher_prio_send_advert (false)', 'A MASTER sends one advert before yielding to a higher-priority one (vipd\'s default: on, off under strict; see vrrp_higher_prio_send_advert).', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.higherPrioSendAdvert = v; }),
   impl('garp_master_delay', 'SECONDS', 'global vrrp_garp_master_delay (5)', 'Delay of the second gratuitous ARP / NA burst (0: none).', (b, st, d) => { d.garpMasterDelayS = b.int(st, 0, 4294) ?? d.garpMasterDelayS; }),
   impl('garp_master_repeat', 'COUNT', 'global vrrp_garp_master_repeat (5)', 'Gratuitous ARPs / NAs per burst.', (b, st, d) => { d.garpMasterRepeat = b.int(st, 1, 255) ?? d.garpMasterRepeat; }),
   impl('garp_master_refresh', 'SECONDS', 'global vrrp_garp_master_refresh (0: off)', 'While MASTER, the gratuitous ARPs / NAs are sent again every N seconds (checked as each advert goes out, as keepalived does).', (b, st, d) => { d.garpMasterRefreshS = b.int(st, 0, 4294967) ?? d.garpMasterRefreshS; }),
@@ -116,8 +116,10 @@ const keywords: Kw<D>[] = [
   impl('garp_lower_prio_repeat', 'COUNT', 'global vrrp_garp_lower_prio_repeat (global vrrp_garp_master_repeat)', 'Gratuitous ARPs / NAs per burst when a MASTER hears a lower-priority master (0: none).', (b, st, d) => { d.seen.garpLowerPrioRepeat = b.int(st, 0, 255) ?? d.seen.garpLowerPrioRepeat; }),
   impl('down_timer_adverts', 'COUNT (1..100)', 'global vrrp_down_timer_adverts (3)', 'Adverts missed in Master_Down_Interval before a backup takes over (the RFC\'s 3).', (b, st, d) => { d.downTimerAdverts = b.int(st, 1, 100) ?? d.downTimerAdverts; }),
   impl('unicast_src_ip', 'ADDR', 'the interface\'s primary address', 'Source address of unicast adverts.', (b, st, d) => { d.unicastSrc = address(b, st) ?? d.unicastSrc; }),
-  impl('unicast_peer', '{ ADDR [min_ttl N] [max_ttl N] … }', 'multicast', 'Adverts go to these addresses instead of the multicast group (min_ttl/max_ttl: issue #17).', (b, st, d) => {
-    for (const e of b.list(st)) {
+  impl('unicast_peer', '{ ADDR [min_ttl N] [max_ttl N] … }', 'multicast', 'Adverts go to these addresses instead of the multicast group (min_ttl/max_ttl: issue #24). An empty block leaves the instance on multicast, with a warning (keepalived: deprecated).', (b, st, d) => {
+    const entries = b.list(st);
+    if (!entries.length && st.block) b.warn(st.pos, 'unicast_peer without any peer: adverts go to the multicast group (keepalived 2.2.7 does the same and calls it deprecated); list the peers or remove the block');
+    for (const e of entries) {
       const p = parseIP(e.text);
       if (!p) { b.err(e.pos, `unicast_peer entries are addresses, got '${e.text}'`); continue; }
       const peer = { address: canonicalIP(e.text)!, minTtl: null as number | null, maxTtl: null as number | null };
@@ -128,7 +130,7 @@ const keywords: Kw<D>[] = [
         const v = w[i + 1];
         if (!v || !/^\d+$/.test(v.text) || Number(v.text) > 255) { b.err((v ?? w[i]!).pos, `${k} takes 0..255`); break; }
         if (k === 'min_ttl') peer.minTtl = Number(v.text); else peer.maxTtl = Number(v.text);
-        b.warn(w[i]!.pos, `'${k}' is read but not acted on yet (issue #17): keepalived drops unicast adverts from this peer outside the TTL range`);
+        b.warn(w[i]!.pos, `'${k}' is read but not acted on yet (issue #24): keepalived drops unicast adverts from this peer outside the TTL range`);
       }
       if (d.unicastPeers.some((x) => x.address === peer.address)) b.warn(e.pos, `unicast_peer ${peer.address} listed twice`);
       else d.unicastPeers.push(peer);

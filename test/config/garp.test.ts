@@ -52,6 +52,8 @@ describe('gratuitous ARP keywords: the model and keepalived\'s defaults', () => 
     });
   }
   it('down_timer_adverts, higher_prio_send_advert, mcast_src_ip (global defaults, then the instance)', async () => {
+    const z = await load(conf('', ''));
+    expect([z.i.downTimerAdverts, z.i.higherPrioSendAdvert]).toEqual([3, true]); // vipd's default (keepalived: false), docs/configuration.md
     const a = await load(conf(' vrrp_down_timer_adverts 5\n vrrp_higher_prio_send_advert\n', ''));
     expect([a.i.downTimerAdverts, a.i.higherPrioSendAdvert, a.i.mcastSrc]).toEqual([5, true, null]);
     const b = await load(conf('', ' down_timer_adverts 2\n higher_prio_send_advert false\n mcast_src_ip 192.0.2.1\n'));
@@ -67,6 +69,15 @@ describe('gratuitous ARP keywords: the model and keepalived\'s defaults', () => 
     expect(c.warnings ?? []).toEqual([]);
     writeFileSync(f, `garp_group {\n interface eth1\n}\ngarp_group {\n interfaces {\n  eth1\n }\n}\n${conf('', '')}`);
     expect(((await loadKeepalivedConfig(f, fsSource)).warnings ?? []).map((w) => `${w.pos.line}:${w.pos.col}: ${w.message}`)).toEqual(['6:3: garp_group already specified for eth1: this one is ignored (as keepalived does)']);
+  });
+  it('an empty unicast_peer block: multicast, with a warning (keepalived 2.2.7 reports it as deprecated)', async () => {
+    const text = conf('', ' unicast_src_ip 192.0.2.1\n unicast_peer {\n }\n');
+    const { i, warnings } = await load(text);
+    expect(i.unicastPeers).toEqual([]);
+    expect(warnings).toEqual(['unicast_peer without any peer: adverts go to the multicast group (keepalived 2.2.7 does the same and calls it deprecated); list the peers or remove the block']);
+    const r = await keepalivedCheck(text);
+    expect(r.exitCode).toBe(5);
+    expect(r.errors.join('\n')).toMatch(/unicast keyword has been specified without any unicast peers\. Defaulting to multicast/);
   });
   it('keepalived 2.2.7 accepts every file of this table without a report', async () => {
     const texts = [

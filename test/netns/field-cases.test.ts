@@ -144,7 +144,10 @@ describe('field cases (issue #17)', () => {
       when(() => neighbour('192.0.2.174') === r1Mac, 10_000, 'keepalived VIP back on r1\'s MAC').then((t) => t - healed),
     ]);
     console.log(`partition healed: client on r1's MAC after ${vMs} ms (vipd), ${kMs} ms (keepalived 2.2.7)`);
-    expect(kMs).toBeLessThan(3000);
+    // keepalived 2.2.7 is only reported: in about one heal in ten r1's advert reaches r2 first,
+    // r2 yields without a word (higher_prio_send_advert is off by default there) and the client
+    // stays on r2's MAC for ~8 s. vipd's r2 sends its parting advert (on by default), so r1
+    // always hears a lower-priority master and announces again.
     expect(vMs).toBeLessThan(3000);
     await v2.waitState('BACKUP', 3000);
     expect(v1.lines.slice(v1.mark).some((l) => l.to)).toBe(false); // r1 stayed MASTER throughout
