@@ -93,8 +93,9 @@ export type StatusFormat = 'table' | 'wide' | 'json';
 export async function status(socket: string, format: StatusFormat): Promise<void> {
   const r = await request(socket, 'status');
   if (!r.ok) throw new CliError(`status: ${r.error}`, EXIT_DAEMON_FAILED);
-  const res = r.result as { instances: InstanceStatus[] };
+  const res = r.result as { instances: InstanceStatus[]; startsInMs?: number };
   if (format === 'json') return out(JSON.stringify(res));
+  if (res.startsInMs !== undefined) return out(`starting: the instances start in ${(res.startsInMs / 1000).toFixed(1)} s (vrrp_startup_delay)`);
   out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
 }
 

@@ -17,7 +17,7 @@
  * /sys and bind /etc/netns/NAME/* over /etc: not what keepalived does.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { NETNS_DIR } from '../os/paths.js';
@@ -171,6 +171,10 @@ export function forkDaemon(o: ForkOptions): Promise<number> {
  * code. (The pid files hold the inner process's pid: a signal to it stops it just the same.)
  */
 export function runInNetns(name: string, args: string[]): Promise<number> {
+  if (!existsSync(join(NETNS_DIR, name))) {
+    process.stderr.write(`vipd: no network namespace ${name} (${join(NETNS_DIR, name)} does not exist): create it first (ip netns add ${name}) or fix --namespace / net_namespace\n`);
+    return Promise.resolve(1);
+  }
   const argv = [...netnsPrefix(name), ...selfCommand(), ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, [NETNS_ENV]: name } });
   const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];

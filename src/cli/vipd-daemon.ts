@@ -148,10 +148,10 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const { sdNotify } = await import('../os/sd-notify.js');
   const daemon = new Daemon(config, log);
   const addresses = (): string[] => pre.configAddresses(daemon.config);
-  const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses() })).catch(fail);
+  const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses(), routers: pre.configRouters(daemon.config) })).catch(fail);
   if (!attempt.ok) die(o, new Error(pre.lockHeldText(attempt.name, attempt.holder, o.configFile, o.lockHint)));
   const lock = attempt.lock;
-  await pre.checkSharedAddresses(lock.name, addresses()).catch(fail);
+  await pre.checkSharedAddresses(lock.name, addresses(), undefined, pre.configRouters(daemon.config)).catch(fail);
   await daemon.prepare().catch(fail);
 
   let started = false;
@@ -181,7 +181,8 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const control: InstanceType<typeof ControlServer> = new ControlServer(
     { path: controlSocket, gid, maxBuffer: o.controlMaxBuffer },
     {
-      status: () => ({ instances: daemon.status() }),
+      // startsInMs: only while vrrp_startup_delay holds the instances back
+      status: () => ({ instances: daemon.status(), ...(daemon.startsInMs !== null ? { startsInMs: daemon.startsInMs } : {}) }),
       whoOwns: (a) => whoOwns(a, daemon.status()),
       dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
       reload,

@@ -46,7 +46,9 @@ export class ControlServer {
   async listen(): Promise<void> {
     const path = this.o.path;
     const fail = (e: unknown): never => {
-      throw new Error(`cannot open the control socket ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      const hint = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? ': give a path this user may create with --control-socket PATH' : '';
+      throw new Error(`cannot open the control socket ${path}: ${code ?? (e as Error).message}${hint}`);
     };
     await mkdir(dirname(path), { recursive: true, mode: 0o755 }).catch(fail);
     if (await answers(path)) throw new Error(`another vipd (in another network namespace?) answers on ${path}; give each daemon its own --control-socket`);

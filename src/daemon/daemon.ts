@@ -1,5 +1,5 @@
 /**
- * The daemon: resolves interfaces, clears VIPs left by an earlier run, opens one VRRP socket
+ * The daemon: resolves interfaces, clears configured VIPs found before start, opens one VRRP socket
  * per (interface, family[, unicast peers]) and one packet socket per interface, runs the
  * instances, follows link and address events, and reloads or stops cleanly.
  *
@@ -159,6 +159,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private prepared = false;
   /** The vrrp_startup_delay timer while it runs; stop() clears it. */
   private delayed: NodeJS.Timeout | null = null;
+  /** When vrrp_startup_delay ends (epoch ms), while it runs. */
+  private startsAt = 0;
+
+  /** Milliseconds until the instances start (vrrp_startup_delay), or null once they run. */
+  get startsInMs(): number | null {
+    return this.delayed ? Math.max(0, this.startsAt - Date.now()) : null;
+  }
 
   /**
    * The read-only part of start: look up every interface (an error names the one missing).
@@ -190,6 +197,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       // files and READY=1 do not wait; a reload meanwhile replaces the configuration they
       // will start with, and a stop cancels it)
       this.log.info({ seconds: delayS }, `Delaying startup for ${delayS} seconds (vrrp_startup_delay)`);
+      this.startsAt = Date.now() + delayS * 1000;
       this.delayed = setTimeout(() => {
         this.delayed = null;
         this.startInstances();
@@ -232,8 +240,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     for (const i of instances) {
       for (const v of i.vips) {
         const iface = this.ifaces.get(v.dev ?? i.interface)!;
-        if (!present.some((a) => a.ifindex === iface.index && a.address === v.address)) continue;
-        this.log.warn({ instance: i.name, vip: v.address }, 'removing VIP left on the interface by an earlier run');
+        const found = present.find((a) => a.ifindex === iface.index && a.address === v.address);
+        if (!found) continue;
+        // a VIP is on an interface only while its instance is MASTER (keepalived removes it too)
+        const own = !found.secondary && !present.some((a) => a.ifindex === iface.index && a.family === v.family && a.address !== v.address && !a.secondary);
+        this.log.warn({ instance: i.name, vip: v.address, interface: iface.name },
+          own ? `removing VIP ${v.address} from ${iface.name} before start: it is the interface's only ${v.family === 4 ? 'IPv4' : 'IPv6'} address; a VIP must not be the host's own address`
+            : `removing VIP ${v.address} from ${iface.name} before start (an earlier run's leftover, or added by hand): it is held only while the instance is MASTER`);
         await this.rtnl
           .delAddress({ family: v.family, address: parseIP(v.address)!.bytes, prefixLen: v.prefixLen, ifindex: iface.index })
           .catch((e: Error) => this.log.error({ err: e.message }, 'could not remove leftover VIP'));

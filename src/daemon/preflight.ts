@@ -102,6 +102,11 @@ export function configAddresses(c: DaemonConfig): string[] {
   return [...new Set(c.instances.flatMap((i) => [...i.vips, ...i.vipsExcluded].map((v) => canon(v.address))))];
 }
 
+/** Every virtual router `c` runs, as `INTERFACE/IPvFAMILY/VRID` (one per VRRP socket and VRID). */
+export function configRouters(c: DaemonConfig): string[] {
+  return [...new Set(c.instances.map((i) => `${i.interface}/IPv${i.family}/VRID ${i.vrid}`))];
+}
+
 function holderText(h: LockInfo): string {
   return `another vipd (pid ${h.pid}, ${h.config}, control socket ${h.controlSocket})`;
 }
@@ -112,11 +117,15 @@ function holderText(h: LockInfo): string {
  * would add and remove it. Call with our own lock held: of two daemons starting at once, each
  * then sees the other and both refuse, rather than both run.
  */
-export async function checkSharedAddresses(ownLock: string, addresses: readonly string[], holders = lockHolders): Promise<void> {
+export async function checkSharedAddresses(ownLock: string, addresses: readonly string[], holders = lockHolders, routers: readonly string[] = []): Promise<void> {
   const mine = new Set(addresses);
+  const myRouters = new Set(routers);
   for (const { name, info } of await holders(ownLock)) {
     if (!info) continue; // (a holder that does not answer is not known to manage anything)
     const shared = info.addresses.filter((a) => mine.has(a));
+    // one VRID on one link and family is one virtual router: two daemons would both advertise it
+    const router = (info.routers ?? []).find((r) => myRouters.has(r));
+    if (!shared.length && router) throw new PreflightError(`${router} is also run by ${holderText(info)} in this network namespace (lock @${name}); one virtual router needs one daemon: stop that one, or give this instance another virtual_router_id`);
     if (!shared.length) continue;
     const what = shared.length === 1 ? shared[0] : `${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ` and ${shared.length - 3} more` : ''}`;
     throw new PreflightError(`${what} ${shared.length === 1 ? 'is' : 'are'} also managed by ${holderText(info)} in this network namespace (lock @${name}); one address needs one daemon: stop that one, or remove the address from one of the configurations`);

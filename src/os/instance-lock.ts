@@ -38,6 +38,8 @@ export interface LockInfo {
   controlSocket: string;
   /** The addresses it manages (VIPs and excluded VIPs), canonical text. */
   addresses: string[];
+  /** The virtual routers it runs, `INTERFACE/IPvF/VRID N` (older holders: absent). */
+  routers?: string[];
 }
 
 /** The abstract name (without the leading NUL) for `key`; a key too long for sun_path is hashed. */

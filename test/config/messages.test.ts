@@ -128,6 +128,15 @@ describe('a file that cannot be read: `vipd: cannot read FILE: REASON`, exit 2',
 
 const VI = 'vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.10/24\n    }\n}\n';
 
+describe('a network namespace that does not exist', () => {
+  it('`--namespace NAME` or net_namespace: one line that says what to do, exit 1 (not nsenter\'s own error)', () => {
+    const name = `vipd-nosuch-${process.pid}`;
+    const r = vipd(['run', '-f', write(instance('', '')), '--namespace', name]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`vipd: no network namespace ${name} (/run/netns/${name} does not exist): create it first (ip netns add ${name}) or fix --namespace / net_namespace\n`);
+  });
+});
+
 describe('braces: the block never closed, named where it opened; an extra one explained', () => {
   const cases = [
     { name: 'the last } missing', text: VI.slice(0, -2), says: "1:1: vrrp_instance VI_1 opened here is never closed (missing '}')", ka: "There are 1 missing '}'s or extra '{'s" },

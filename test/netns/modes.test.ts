@@ -140,7 +140,7 @@ describe('protocol variants', () => {
     await holders('2001:db8::200/64', ['r2']);
   });
 
-  it('SIGHUP: a changed priority restarts the instance and moves mastership', async () => {
+  it('SIGHUP: a changed priority moves mastership (state and VIPs kept by the reloaded router)', async () => {
     const base = { vrid: 66, advertInt: 0.1, version: 3 as const, vips: ['192.0.2.214/24'] };
     const a = vipd('r1', [{ ...base, priority: 150 }]);
     const b = vipd('r2', [{ ...base, priority: 100 }]);
@@ -159,4 +159,18 @@ describe('protocol variants', () => {
     await sleep(300);
     expect(b.state).toBe('MASTER');
   });
+
+  it('a SIGHUP storm: every reload runs, one at a time, none refused (they used to share one rtnetlink dump: EBUSY)', async () => {
+    const base = { vrid: 67, advertInt: 0.1, version: 3 as const, vips: ['192.0.2.215/24'] };
+    const a = vipd('r1', [{ ...base, priority: 150 }, ...Array.from({ length: 10 }, (_, k) => ({ ...base, name: `S${k}`, priority: 100, vrid: 120 + k, vips: [`203.0.113.${100 + k}/24`] }))]);
+    await a.waitFor((l) => l.to === 'MASTER' && l.instance === 'VI_67', 10_000, 'master');
+    a.setMark();
+    for (let k = 0; k < 40; k++) {
+      a.signal('SIGHUP');
+      await sleep(5);
+    }
+    await a.waitFor(() => a.lines.slice(a.mark).filter((l) => l.msg === 'configuration reloaded').length === 40, 20_000, '40 reloads');
+    expect(a.lines.slice(a.mark).filter((l) => typeof l.msg === 'string' && /^reload (refused|failed)/.test(l.msg))).toEqual([]);
+    expect(a.state).toBe('MASTER');
+  }, 40_000);
 });

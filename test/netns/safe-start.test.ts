@@ -108,6 +108,16 @@ describe('vipd run refuses before it touches anything', () => {
     expect(first.state).toBe('MASTER');
   });
 
+  it('another configuration with the same VRID on the same link (other VIPs): exit 1 naming the virtual router; the first stays MASTER', async () => {
+    const pid = first.lines[0]!.pid as number;
+    const other = vipd('r1', labConfig('r1', [{ vrid: 51, priority: 100, advertInt: 0.1, version: 3, vips: ['192.0.2.222/24'] }]), 'r1-samevrid');
+    const r = await refused(other);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^vipd: eth0/IPv4/VRID 51 is also run by another vipd \\(pid ${pid}, [^)]*\\) in this network namespace .*give this instance another virtual_router_id\n$`));
+    expect(holdersOf(lab, ROUTERS, '192.0.2.222/24')).toEqual([]);
+    expect(first.state).toBe('MASTER');
+  });
+
   it('--metrics abc: exit 2 with one line; no VIP ever added, no advert sent', async () => {
     await sniff.ready();
     const mon = addressMonitor('r2');
