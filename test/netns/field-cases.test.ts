@@ -6,11 +6,12 @@
  * 2. a master that hears a lower-priority master (a partition healed) re-announces its VIPs;
  * 3. an IPv6 link-local VIP is never the source of the adverts (reload, start with it present).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../../src/lab/cli-command.js';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { expectHolders } from '../helpers/holders.js';
@@ -205,6 +206,9 @@ describe('announcement and timing keywords end to end (issue #17)', () => {
     vipds.push(v1);
     v1.start();
     const delaying = await v1.waitFor((l) => /^Delaying startup for 1.5 seconds/.test(l.msg), 10_000, 'the startup delay');
+    await v1.waitFor((l) => l.msg.startsWith('ready:'), 5000, 'ready');
+    const st = spawnSync('ip', ['netns', 'exec', lab.node('r1').ns, ...cliCommand('vipctl'), 'status', '--socket', v1.socket], { encoding: 'utf8' });
+    expect(st.stdout).toMatch(/^starting: the instances start in [01]\.\d s \(vrrp_startup_delay\)\n$/);
     const first = await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 78, 10_000, 'the first advert', from);
     expect(first.time * 1000 - (delaying.time as number)).toBeGreaterThanOrEqual(1400);
     // readiness (pid files, READY=1, control socket) does not wait for the delay
