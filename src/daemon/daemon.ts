@@ -21,6 +21,7 @@ import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
 import { parseIP as parsePacketIP } from '../protocol/ip.js';
 import { vrrpFramesFilter } from '../os/linux.js';
 import { Announcers } from './announcers.js';
+import { configAddresses } from './preflight.js';
 import { Guardian } from './guardian.js';
 import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
@@ -34,15 +35,6 @@ interface SocketEntry {
   runners: Map<number, InstanceRunner>;
   /** What the socket's runners share (one object and one event closure, not one per instance). */
   deps: RunnerDeps | null;
-}
-
-/** Every address vipd adds and removes for `c` (VIPs and excluded VIPs), as formatIP writes them. */
-function managedAddresses(c: DaemonConfig): string[] {
-  const canon = (a: string): string => {
-    const p = parseIP(a);
-    return p ? formatIP(p.family, p.bytes) : a;
-  };
-  return c.instances.flatMap((i) => [...i.vips, ...i.vipsExcluded].map((v) => canon(v.address)));
 }
 
 /** Receive queue for the socket's instances, at the shortest advert interval among them. */
@@ -218,7 +210,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    */
   private async resolveInterfaces(c: DaemonConfig, also?: DaemonConfig): Promise<void> {
     const names = new Set(c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]));
-    const managed = new Set([...managedAddresses(c), ...(also ? managedAddresses(also) : [])]);
+    const managed = new Set([...configAddresses(c), ...(also ? configAddresses(also) : [])]);
     for (const n of names) {
       try {
         this.ifaces.set(n, await lookupInterface(this.rtnl, n, managed));
