@@ -25,8 +25,13 @@ export interface DropContext {
   vips: readonly string[];
 }
 
+/** The reasons worth telling (advice() has words for them); the others are only counted. */
+const TOLD: ReadonlySet<Told> = new Set<Told>(['version-mismatch', 'auth-mismatch', 'interval-mismatch', 'addresses-mismatch', 'addr-count-mismatch', 'addresses-differ', 'bad-ttl', 'bad-checksum']);
+
 export class DropLog {
-  private readonly last = new Map<string, { at: number; since: number }>();
+  /** Per reason, per peer: when it was last told and how many came since. */
+  private readonly last = new Map<Told, Map<string, { at: number; since: number }>>();
+  private peers = 0;
 
   constructor(
     private readonly log: Logger,
@@ -34,21 +39,29 @@ export class DropLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Count and maybe log one advert from `peer`; `advert` is the best-effort decode. Returns whether it logged. */
+  /**
+   * Count and maybe log one advert from `peer`; `advert` is the best-effort decode. Returns
+   * whether it logged. A flood of bad packets costs a lookup each: the text is made only
+   * when it is logged.
+   */
   note(reason: Told, peer: string, advert: VrrpAdvert | undefined, ttl: number): boolean {
-    const text = advice(reason, peer, advert, ttl, this.ctx);
-    if (!text) return false;
-    const key = `${peer} ${reason}`;
+    if (!TOLD.has(reason)) return false;
+    let byPeer = this.last.get(reason);
+    if (!byPeer) this.last.set(reason, (byPeer = new Map()));
     const now = this.now();
-    const l = this.last.get(key);
+    const l = byPeer.get(peer);
     if (l && now - l.at < EVERY_MS) {
       l.since++;
       return false;
     }
-    if (!l && this.last.size >= MAX_KEYS) this.last.clear();
+    if (!l && ++this.peers > MAX_KEYS) {
+      this.last.clear();
+      this.peers = 1;
+      this.last.set(reason, (byPeer = new Map()));
+    }
     const suppressed = l?.since ?? 0;
-    this.last.set(key, { at: now, since: 0 });
-    this.log.warn({ instance: this.ctx.instance, peer, reason, ...(suppressed ? { suppressed } : {}) }, `(${this.ctx.instance}) ${text}`);
+    byPeer.set(peer, { at: now, since: 0 });
+    this.log.warn({ instance: this.ctx.instance, peer, reason, ...(suppressed ? { suppressed } : {}) }, `(${this.ctx.instance}) ${advice(reason, peer, advert, ttl, this.ctx)!}`);
     return true;
   }
 }
