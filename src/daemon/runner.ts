@@ -69,6 +69,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** The announcers' keys of the lower-priority and refresh bursts (the runner itself keys the MASTER ones). */
   private readonly lowerPrioKey = { owner: this };
   private readonly refreshKey = { owner: this };
+  /** When the last lower-priority re-announcement went out (microseconds). */
+  private reannouncedAt = -Infinity;
   /** When the next garp_master_refresh burst is due (microseconds; Infinity: none). */
   private refreshAt = Infinity;
   /** Announcers and their VIPs, made on the first announcement. */
@@ -239,6 +241,12 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   announce(why: AnnounceWhy = 'master'): void {
     if (why === 'lowerPrio') {
       if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
+      // keepalived sends a burst for every lower-priority advert; a peer that cannot hear us
+      // (a one-way partition) sends one every interval, at 10 ms too: one burst per own
+      // advert interval at most, the rest are already covered by the pending second burst
+      const now = nowUs();
+      if (now - this.reannouncedAt < this.model.advertIntervalUs) return;
+      this.reannouncedAt = now;
       this.stats.reannounced++;
       for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
       return;

@@ -94,6 +94,12 @@ describe('InstanceRunner: announcing again', () => {
     t.r.core.advert(1, lower);
     expect(t.calls).toEqual([[true, 5, 5], [false, 2, 0]]);
   });
+  it('a flood of lower-priority adverts (a peer that cannot hear us): one re-announcement per own advert interval', async () => {
+    const { r, calls } = await runner('');
+    for (let k = 0; k < 50; k++) r.core.advert(k, lower);
+    expect(calls).toEqual([[true, 5, 5], [false, 5, 5]]);
+    expect(r.stats.reannounced).toBe(1);
+  });
   it('garp_lower_prio_repeat 0: no re-announcement', async () => {
     const { r, calls } = await runner(' garp_lower_prio_repeat 0\n');
     r.core.advert(1, lower);
