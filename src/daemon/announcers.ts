@@ -12,8 +12,8 @@ import { Announcer } from './announcer.js';
 import { Pacer } from './pacer.js';
 
 export class Announcers {
-  private readonly sockets = new Map<string, PacketSocket>();
-  private readonly byIface = new Map<string, Announcer>();
+  /** Per interface: its announcer and the send-only packet socket it sends on. */
+  private readonly byIface = new Map<string, { a: Announcer; sock: PacketSocket }>();
   /** Pacer of each interface that has one. */
   private pacers = new Map<string, Pacer>();
 
@@ -24,18 +24,16 @@ export class Announcers {
 
   /** The announcer of `iface` (made on first use). */
   of(iface: Interface): Announcer {
-    let a = this.byIface.get(iface.name);
-    if (!a) {
-      let sock = this.sockets.get(iface.name);
-      if (!sock) this.sockets.set(iface.name, (sock = new PacketSocket(iface.index)));
-      // owners: a runner (MASTER bursts) or { owner: runner } (its re-announcements)
-      a = new Announcer(sock, iface.mac, iface.name, (e, owner) => {
-        const o = (owner as { owner?: { model: { name: string } } }).owner ?? (owner as { model: { name: string } });
-        this.log.warn({ err: e.message, instance: o.model.name }, 'announce send failed');
-      });
-      a.setPacer(this.pacerOf(iface.name));
-      this.byIface.set(iface.name, a);
-    }
+    const known = this.byIface.get(iface.name);
+    if (known) return known.a;
+    const sock = new PacketSocket(iface.index);
+    // owners: a runner (MASTER bursts) or { owner: runner } (its re-announcements)
+    const a = new Announcer(sock, iface.mac, iface.name, (e, owner) => {
+      const o = (owner as { owner?: { model: { name: string } } }).owner ?? (owner as { model: { name: string } });
+      this.log.warn({ err: e.message, instance: o.model.name }, 'announce send failed');
+    });
+    a.setPacer(this.pacerOf(iface.name));
+    this.byIface.set(iface.name, { a, sock });
     return a;
   }
 
@@ -46,7 +44,7 @@ export class Announcers {
     if (JSON.stringify([config.garpGroups, config.global.garpIntervalS, config.global.gnaIntervalS]) === before) return;
     for (const p of new Set(this.pacers.values())) p.close();
     this.pacers = new Map();
-    for (const [name, a] of this.byIface) a.setPacer(this.pacerOf(name));
+    for (const [name, { a }] of this.byIface) a.setPacer(this.pacerOf(name));
   }
 
   private pacerOf(ifname: string): Pacer | null {
@@ -67,11 +65,12 @@ export class Announcers {
   }
 
   close(): void {
-    for (const a of this.byIface.values()) a.close();
+    for (const { a, sock } of this.byIface.values()) {
+      a.close();
+      sock.close();
+    }
     for (const p of new Set(this.pacers.values())) p.close();
-    for (const s of this.sockets.values()) s.close();
     this.byIface.clear();
-    this.sockets.clear();
     this.pacers.clear();
   }
 }
