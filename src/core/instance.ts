@@ -9,7 +9,7 @@
  */
 import { compareAddr } from '../protocol/addr.js';
 import { ActionLog, NO_ACTIONS, type Action, type ActionSink, type State, type TimerKind } from './actions.js';
-import { effectivePriority, type TrackerState } from './priority.js';
+import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
 import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
@@ -39,7 +39,8 @@ export interface InstanceConfig {
   lowerPrioNoAdvert?: boolean;
   /** Primary IP address of the interface, for the tie-break of RFC 9568 6.4.3. */
   primaryAddress: Uint8Array;
-  trackers?: { name: string; weight: number; up?: boolean }[];
+  /** Trackers and their effect at start (names unique per instance; `priority.ts` trackerEffect). */
+  trackers?: TrackerState[];
 }
 
 export interface AdvertIn {
@@ -89,7 +90,7 @@ export class VrrpInstance {
     this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, downTimerAdverts: 3, higherPrioSendAdvert: false, ...config };
     this.masterAdverIntervalUs = config.advertIntervalUs;
     this.basePriority = config.priority;
-    for (const t of config.trackers ?? []) this.trackers.push({ name: t.name, weight: t.weight, up: t.up ?? true });
+    for (const t of config.trackers ?? []) this.trackers.push({ ...t });
     const e = effectivePriority(this.basePriority, this.trackers);
     this.effective = e.priority;
     this.faults = e.faults;
@@ -192,12 +193,18 @@ export class VrrpInstance {
     return this.done();
   }
 
-  /** A tracker changed (script, interface, file). Unknown names are ignored. */
-  setTracker(now: number, name: string, up: boolean): readonly Action[] {
+  /**
+   * A tracker's effect changed (script, interface, file, process: `trackerEffect`). Unknown
+   * names are ignored. A new effective priority goes into the next advert; a backup's running
+   * Master_Down_Timer moves by the change of Skew_Time (keepalived vrrp_set_effective_priority).
+   */
+  setTracker(now: number, name: string, effect: TrackerEffect): readonly Action[] {
     const t = this.trackers.find((x) => x.name === name);
-    if (!t || t.up === up) return this.done();
-    t.up = up;
-    return this.recompute(now, `tracker ${name} ${up ? 'up' : 'down'}`);
+    if (!t || (t.delta === effect.delta && t.fault === effect.fault)) return this.done();
+    const why = effect.fault !== t.fault ? (effect.fault ? 'down' : 'up') : `weight ${effect.delta >= 0 ? '+' : ''}${effect.delta}`;
+    t.delta = effect.delta;
+    t.fault = effect.fault;
+    return this.recompute(now, `tracker ${name} ${why}`);
   }
 
   /** The configured base priority changed (reload). */
@@ -290,9 +297,13 @@ export class VrrpInstance {
   private recompute(now: number, reason: string): readonly Action[] {
     const wasFaulted = this.state === 'FAULT';
     const e = effectivePriority(this.basePriority, this.trackers);
+    const oldDown = this.masterDownIntervalUs;
     this.effective = e.priority;
     this.faults = e.faults;
     if (this.state === 'INIT') return this.done();
+    if (this.state === 'BACKUP' && this.tKind === 'masterDown' && !this.graceArmed && this.masterDownIntervalUs !== oldDown) {
+      this.setTimer('masterDown', Math.max(now, this.tAt + this.masterDownIntervalUs - oldDown));
+    }
     if (this.hasOwnFault && !wasFaulted) this.toFault(now, reason);
     else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, reason);
     return this.done();

@@ -12,23 +12,18 @@ import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
 import type { InstanceLock } from '../os/instance-lock.js';
-import { PacketSocket } from '../os/packet-socket.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
 import { setNiceAllThreads, setRealtimeAllThreads } from '../os/sched.js';
 import { MonotonicTimer } from '../os/timer.js';
 import { VrrpSocket } from '../os/vrrp-socket.js';
-import { formatIP, formatMac, parseIP } from '../protocol/addr.js';
-import { parseIP as parsePacketIP } from '../protocol/ip.js';
-import { vrrpFramesFilter } from '../os/linux.js';
+import { parseIP } from '../protocol/addr.js';
 import { Announcers } from './announcers.js';
 import { configAddresses } from './preflight.js';
 import { Guardian } from './guardian.js';
+import { MacLearner } from './mac-learner.js';
 import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
-
-/** Re-learn masters' MACs this often (a NIC swap keeps the address but changes the MAC). */
-const MAC_REFRESH_MS = 60_000;
 
 interface SocketEntry {
   sock: VrrpSocket;
@@ -46,14 +41,11 @@ function sizeQueue(e: SocketEntry): void {
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly rtnl = new Rtnl((e) => this.log.error({ err: e.message }, 'rtnetlink receive error'));
-  /** Source MAC of the last advert seen from each address (for status on backups too). */
-  private readonly macs = new Map<string, string>();
-  private readonly learners = new Map<string, PacketSocket>();
   readonly startedAt = Date.now();
-  private macRefresh: NodeJS.Timeout | null = null;
   private monitor: RtnlMonitor | null = null;
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
+  private readonly macs: MacLearner;
   private readonly sockets = new Map<string, SocketEntry>();
   /** One announcer per interface, shared by its instances, and the pacers of their frames. */
   private readonly announcers: Announcers;
@@ -70,6 +62,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   ) {
     super();
     this.announcers = new Announcers(config, log);
+    this.macs = new MacLearner(this.runners, (n) => this.ifaces.get(n), log);
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
     // that was off the CPU reads a backlog bigger than one loop turn takes (8 batches).
     this.scheduler.beforeFire = () => {
@@ -80,48 +73,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   /** The answer to `status`: every instance. */
   status(): InstanceStatus[] {
     return [...this.runners.values()].map((r) =>
-      instanceStatus(r, (ip) => this.macs.get(ip) ?? null, this.ifaces.get(r.model.interface)?.macText ?? '?'));
-  }
-
-  /**
-   * Learn advert source MACs on an interface: a packet socket with a BPF filter that lets
-   * only VRRP frames through (raw IP sockets do not tell the link-layer source). It is open
-   * only until every instance on the interface knows its master's MAC, and again after a
-   * master change or every MAC_REFRESH_MS, so that a backup does not read each advert twice.
-   */
-  private learnMacs(iface: Interface): void {
-    if (this.learners.has(iface.name) || this.macsKnown(iface.name)) return;
-    const sock = new PacketSocket(iface.index, true, vrrpFramesFilter(), true);
-    sock.on('frame', (f) => {
-      if (f.outgoing || f.data.length < 34) return;
-      const ip = parsePacketIP(f.data.subarray(14));
-      if (!ip) return;
-      this.macs.set(formatIP(ip.family, ip.header.src), formatMac(f.data, 6));
-      if (this.macsKnown(iface.name)) this.stopLearning(iface.name);
-    });
-    sock.on('error', (e) => this.log.warn({ err: e.message }, 'MAC learner socket error'));
-    this.learners.set(iface.name, sock);
-  }
-
-  private macsKnown(ifname: string): boolean {
-    for (const r of this.runners.values()) {
-      if (r.model.interface !== ifname) continue;
-      const m = r.masterText();
-      if (!r.core.master?.self && (!m || !this.macs.has(m))) return false;
-    }
-    return true;
-  }
-
-  private stopLearning(ifname: string): void {
-    this.learners.get(ifname)?.close();
-    this.learners.delete(ifname);
-  }
-
-  private refreshMacs(): void {
-    for (const iface of new Set([...this.runners.values()].map((r) => r.model.interface))) {
-      const i = this.ifaces.get(iface);
-      if (i) this.learnMacs(i);
-    }
+      instanceStatus(r, (ip) => this.macs.macOf(ip), this.ifaces.get(r.model.interface)?.macText ?? '?'));
   }
 
   /**
@@ -181,8 +133,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
-    this.macRefresh = setInterval(() => this.refreshMacs(), MAC_REFRESH_MS);
-    this.macRefresh.unref();
+    this.macs.start();
     const delayS = this.config.global.startupDelayS;
     if (delayS > 0) {
       // keepalived's vrrp_startup_delay: the instances start later (start() returns now: pid
@@ -288,11 +239,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
 
   /** Shared by the runners of one socket (the socket implies the interface). */
   private runnerDeps(iface: Interface, socket: VrrpSocket): RunnerDeps {
-    // The MAC learner opens when a master whose MAC is unknown shows up (the 'master' event).
     const emit = (e: DaemonEvent): void => {
-      if (e.type === 'master' && e.master && !this.macs.has(e.master)) this.learnMacs(iface);
-      // A learner that only waited for this instance (now master itself) is no longer needed.
-      if (e.type === 'transition' && this.learners.has(iface.name) && this.macsKnown(iface.name)) this.stopLearning(iface.name);
+      this.macs.onEvent(iface, e);
       this.emit('event', e);
     };
     return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcers.of(iface), announcerOf: (i) => this.announcers.of(i), emit };
@@ -388,9 +336,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.scheduler.stop();
     this.monitor?.close();
     this.announcers.close();
-    for (const l of this.learners.values()) l.close();
-    this.learners.clear();
-    if (this.macRefresh) clearInterval(this.macRefresh);
+    this.macs.close();
     this.rtnl.close();
     this.guardian.release();
   }

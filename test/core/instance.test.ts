@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActionLog, NO_ACTIONS } from '../../src/core/actions.js';
 import { VrrpInstance, type Action, type InstanceConfig } from '../../src/core/instance.js';
-import { effectivePriority } from '../../src/core/priority.js';
+import { effectivePriority, trackerEffect, type TrackerLevel } from '../../src/core/priority.js';
+
+const eff = (w: number, up: boolean) => trackerEffect(w, false, { kind: 'bool', up });
+const trk = (name: string) => ({ name, delta: 0, fault: false });
 import { SyncGroup } from '../../src/core/sync-group.js';
 import { masterDownIntervalCs, masterDownIntervalUs, skewTimeCs, skewTimeUs } from '../../src/core/timers.js';
 import { parseIP } from '../../src/protocol/addr.js';
@@ -32,14 +35,45 @@ describe('timer arithmetic (RFC 9568 6.1, RFC 3768 6.1)', () => {
 
 describe('effective priority (keepalived tracker semantics)', () => {
   it('adds positive weights while up, negative while down, clamps 1..254', () => {
-    expect(effectivePriority(100, [{ name: 'a', weight: 20, up: true }, { name: 'b', weight: -30, up: false }]).priority).toBe(90);
-    expect(effectivePriority(250, [{ name: 'a', weight: 20, up: true }]).priority).toBe(254);
-    expect(effectivePriority(10, [{ name: 'a', weight: -50, up: false }]).priority).toBe(1);
-    expect(effectivePriority(255, [{ name: 'a', weight: -50, up: false }]).priority).toBe(255);
+    const st = (name: string, w: number, up: boolean) => ({ name, ...eff(w, up) });
+    expect(effectivePriority(100, [st('a', 20, true), st('b', -30, false)]).priority).toBe(90);
+    expect(effectivePriority(250, [st('a', 20, true)]).priority).toBe(254);
+    expect(effectivePriority(10, [st('a', -50, false)]).priority).toBe(1);
+    expect(effectivePriority(255, [st('a', -50, false)]).priority).toBe(255);
   });
   it('a weight-0 tracker down is a fault', () => {
-    expect(effectivePriority(100, [{ name: 'chk', weight: 0, up: false }]).faults).toEqual(['chk']);
+    expect(effectivePriority(100, [{ name: 'chk', ...eff(0, false) }]).faults).toEqual(['chk']);
   });
+  // keepalived 2.2.7 vrrp_track.c: weight multiplier -1 with reverse; a script not yet run
+  // (up null) adds nothing and holds weight 0 in FAULT; track_file: value x weight, <= -254 FAULT
+  const table: [number, boolean, TrackerLevel, number, boolean][] = [
+    [20, false, { kind: 'bool', up: true }, 20, false],
+    [20, false, { kind: 'bool', up: false }, 0, false],
+    [20, true, { kind: 'bool', up: true }, -20, false],
+    [20, true, { kind: 'bool', up: false }, 0, false],
+    [-20, false, { kind: 'bool', up: false }, -20, false],
+    [-20, false, { kind: 'bool', up: true }, 0, false],
+    [-20, true, { kind: 'bool', up: false }, 20, false],
+    [0, false, { kind: 'bool', up: false }, 0, true],
+    [0, false, { kind: 'bool', up: true }, 0, false],
+    [0, true, { kind: 'bool', up: true }, 0, true],
+    [0, true, { kind: 'bool', up: false }, 0, false],
+    [0, false, { kind: 'bool', up: null }, 0, true],
+    [20, false, { kind: 'bool', up: null }, 0, false],
+    [-20, false, { kind: 'bool', up: null }, 0, false],
+    [1, false, { kind: 'value', value: 30 }, 30, false],
+    [2, true, { kind: 'value', value: 30 }, -60, false],
+    [-10, false, { kind: 'value', value: 30 }, 0, true],
+    [10, false, { kind: 'value', value: 30 }, 253, false],
+    [0, false, { kind: 'value', value: 3 }, 0, true],
+    [0, false, { kind: 'value', value: 0 }, 0, false],
+    [0, true, { kind: 'value', value: 0 }, 0, true],
+  ];
+  for (const [w, rev, level, delta, fault] of table) {
+    it(`weight ${w}${rev ? ' reverse' : ''}, ${JSON.stringify(level)}: ${fault ? 'FAULT' : `delta ${delta}`}`, () => {
+      expect(trackerEffect(w, rev, level)).toEqual({ delta, fault });
+    });
+  }
 });
 
 describe('state machine (RFC 9568 6.4)', () => {
@@ -117,7 +151,7 @@ describe('state machine (RFC 9568 6.4)', () => {
   const intoBackup: Record<string, (i: VrrpInstance) => number> = {
     start: (i) => (i.start(0), 0),
     'FAULT -> BACKUP (link back)': (i) => (i.start(0), i.setLink(S, false), i.setLink(20 * S, true), 20 * S),
-    'FAULT -> BACKUP (tracker back)': (i) => (i.start(0), i.setTracker(S, 'chk', false), i.setTracker(20 * S, 'chk', true), 20 * S),
+    'FAULT -> BACKUP (tracker back)': (i) => (i.start(0), i.setTracker(S, 'chk', eff(0, false)), i.setTracker(20 * S, 'chk', eff(0, true)), 20 * S),
     'MASTER -> BACKUP (higher priority heard)': (i) => {
       i.start(0);
       i.timerFired(i.deadline!); // master; the delay armed at start has long expired
@@ -135,7 +169,7 @@ describe('state machine (RFC 9568 6.4)', () => {
   };
   for (const [path, enter] of Object.entries(intoBackup)) {
     it(`preempt_delay applies after every path into BACKUP: ${path}`, () => {
-      const i = mk({ preemptDelayUs: 5 * S, trackers: [{ name: 'chk', weight: 0 }] });
+      const i = mk({ preemptDelayUs: 5 * S, trackers: [trk('chk')] });
       const t0 = enter(i) + 1000;
       const prio = path.startsWith('reload') ? 150 : 50;
       expect(i.state).toBe('BACKUP');
@@ -210,20 +244,31 @@ describe('state machine (RFC 9568 6.4)', () => {
     expect(types(i.shutdown(9 * S))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->INIT']);
   });
   it('a weight-0 tracker failing sends priority 0, releases VIPs, FAULT; clearing returns to BACKUP', () => {
-    const i = mk({ trackers: [{ name: 'haproxy', weight: 0 }] });
+    const i = mk({ trackers: [trk('haproxy')] });
     i.start(0);
     i.timerFired(i.deadline!);
-    expect(types(i.setTracker(5 * S, 'haproxy', false))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->FAULT']);
+    expect(types(i.setTracker(5 * S, 'haproxy', eff(0, false)))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->FAULT']);
     expect(i.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
-    expect(types(i.setTracker(7 * S, 'haproxy', true))).toEqual(['arm', 'FAULT->BACKUP']);
+    expect(types(i.setTracker(7 * S, 'haproxy', eff(0, true)))).toEqual(['arm', 'FAULT->BACKUP']);
   });
   it('link down is a FAULT without a send; weights move the effective priority', () => {
-    const i = mk({ trackers: [{ name: 'eth1', weight: -60 }] });
+    const i = mk({ trackers: [trk('eth1')] });
     i.start(0);
     i.timerFired(i.deadline!);
-    i.setTracker(S * 5, 'eth1', false);
+    i.setTracker(S * 5, 'eth1', eff(-60, false));
     expect(i.effective).toBe(40);
     expect(types(i.setLink(S * 6, false))).toEqual(['removeVips', 'cancel', 'MASTER->FAULT']);
+  });
+  it('a backup whose priority changes moves its running Master_Down_Timer by the change of Skew_Time (keepalived)', () => {
+    const i = mk({ trackers: [trk('chk')] });
+    i.start(0);
+    i.advert(S, { priority: 200, intervalUs: S, src: ip('192.0.2.1') });
+    const before = i.deadline!;
+    const skew = i.skewTimeUs;
+    i.setTracker(2 * S, 'chk', { delta: -50, fault: false });
+    expect(i.effective).toBe(50);
+    expect(i.deadline).toBe(before + i.skewTimeUs - skew);
+    expect(i.deadline).toBeGreaterThan(before);
   });
   it('VRRPv2 keeps its own interval', () => {
     const i = mk({ version: 2 });
@@ -235,7 +280,7 @@ describe('state machine (RFC 9568 6.4)', () => {
 
 describe('sync group', () => {
   it('members follow each other to MASTER, BACKUP and FAULT', () => {
-    const a = mk({ name: 'A', trackers: [{ name: 'chk', weight: 0 }] });
+    const a = mk({ name: 'A', trackers: [trk('chk')] });
     const b = mk({ name: 'B', vrid: 52 });
     const g = new SyncGroup('G', [a, b]);
     a.start(0);
@@ -245,9 +290,9 @@ describe('sync group', () => {
     expect([a.state, b.state]).toEqual(['MASTER', 'MASTER']);
     g.apply(b, 5 * S, (i) => i.advert(5 * S, { priority: 200, intervalUs: S, src: ip('192.0.2.9') }));
     expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
-    g.apply(a, 6 * S, (i) => i.setTracker(6 * S, 'chk', false));
+    g.apply(a, 6 * S, (i) => i.setTracker(6 * S, 'chk', eff(0, false)));
     expect([a.state, b.state]).toEqual(['FAULT', 'FAULT']);
-    g.apply(a, 7 * S, (i) => i.setTracker(7 * S, 'chk', true));
+    g.apply(a, 7 * S, (i) => i.setTracker(7 * S, 'chk', eff(0, true)));
     expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
   });
 });
@@ -263,7 +308,7 @@ describe('action sink', () => {
     );
     fc.assert(
       fc.property(fc.array(ev, { maxLength: 40 }), fc.integer({ min: 1, max: 255 }), (events, priority) => {
-        const cfg = { priority, trackers: [{ name: 'chk', weight: -60 }] };
+        const cfg = { priority, trackers: [trk('chk')] };
         const plain = mk(cfg);
         const sink = new ActionLog();
         const wired = mk({ ...cfg, name: 'VI_1' });
@@ -281,7 +326,7 @@ describe('action sink', () => {
           else if (e.k === 'timer') {
             if (plain.deadline !== null && plain.deadline <= now) both((i) => i.timerFired(now));
           }
-          else if (e.k === 'tracker') both((i) => i.setTracker(now, 'chk', e.up));
+          else if (e.k === 'tracker') both((i) => i.setTracker(now, 'chk', eff(-60, e.up)));
           else if (e.k === 'link') both((i) => i.setLink(now, e.up));
           else both((i) => i.shutdown(now));
           expect(withSink.state).toBe(plain.state);
