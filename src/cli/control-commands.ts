@@ -8,6 +8,7 @@ import type { InstanceStatus, WhoOwns } from '../daemon/status.js';
 import { LINKTYPE_ETHERNET } from '../protocol/pcap.js';
 import { EXIT_DAEMON_FAILED, request, watch } from './control-client.js';
 import { SniffModel } from './sniff-report.js';
+import { trackerRows } from './status-trackers.js';
 import { CliError } from './errors.js';
 import { capture } from './sniff.js';
 
@@ -97,6 +98,8 @@ export async function status(socket: string, format: StatusFormat): Promise<void
   if (format === 'json') return out(JSON.stringify(res));
   if (res.startsInMs !== undefined) return out(`starting: the instances start in ${(res.startsInMs / 1000).toFixed(1)} s (vrrp_startup_delay)`);
   out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
+  const trackers = trackerRows(res.instances);
+  if (trackers.length) out(`\n${table(trackers)}`);
 }
 
 /** `vipctl dump`: the daemon's `dump` answer (pid, config, instances, counters), indented JSON. */

@@ -21,6 +21,8 @@ import { Announcers } from './announcers.js';
 import { configAddresses } from './preflight.js';
 import { Guardian } from './guardian.js';
 import { MacLearner } from './mac-learner.js';
+import { buildTrackers } from './trackers/build.js';
+import type { TrackerManager } from './trackers/manager.js';
 import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
@@ -46,6 +48,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
   private readonly macs: MacLearner;
+  /** The health trackers (vrrp_script, track_interface, track_file, track_process); made by prepare(). */
+  private trackers: TrackerManager | null = null;
   private readonly sockets = new Map<string, SocketEntry>();
   /** One announcer per interface, shared by its instances, and the pacers of their frames. */
   private readonly announcers: Announcers;
@@ -73,7 +77,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   /** The answer to `status`: every instance. */
   status(): InstanceStatus[] {
     return [...this.runners.values()].map((r) =>
-      instanceStatus(r, (ip) => this.macs.macOf(ip), this.ifaces.get(r.model.interface)?.macText ?? '?'));
+      instanceStatus(r, (ip) => this.macs.macOf(ip), this.ifaces.get(r.model.interface)?.macText ?? '?', this.trackers?.status(r.model.name) ?? []));
   }
 
   /**
@@ -117,6 +121,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    */
   async prepare(): Promise<void> {
     await this.resolveInterfaces(this.config);
+    // scripts checked (found, executable, secure, their users), the process connector opened
+    this.trackers = await buildTrackers(this.config, { scheduler: this.scheduler, log: this.log, linkUp: (n) => this.ifaces.get(n)?.up ?? false },
+      (instance, key, effect) => this.runners.get(instance)?.setTracker(key, effect));
     this.prepared = true;
   }
 
@@ -134,6 +141,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
     this.macs.start();
+    await this.trackers!.start();
     const delayS = this.config.global.startupDelayS;
     if (delayS > 0) {
       // keepalived's vrrp_startup_delay: the instances start later (start() returns now: pid
@@ -160,7 +168,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * reload) and of `c` are VIPs: never taken as an interface's own address.
    */
   private async resolveInterfaces(c: DaemonConfig, also?: DaemonConfig): Promise<void> {
-    const names = new Set(c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]));
+    const tracked = [...c.instances, ...c.syncGroups].flatMap((o) => o.trackInterfaces.map((t) => t.name));
+    const names = new Set([...c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]), ...tracked]);
     const managed = new Set([...configAddresses(c), ...(also ? configAddresses(also) : [])]);
     for (const n of names) {
       try {
@@ -225,7 +234,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const entry = this.vrrpSocket(m, iface);
     // a reload looks the interfaces up again: new runners get the fresh record
     if (entry.deps?.iface !== iface) entry.deps = this.runnerDeps(iface, entry.sock);
-    const r = new InstanceRunner(m, entry.deps);
+    const r = new InstanceRunner(m, entry.deps, this.trackers?.initial(m.name));
     entry.runners.set(m.vrid, r);
     sizeQueue(entry);
     this.runners.set(m.name, r);
@@ -234,7 +243,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.log.info({ instance: m.name, vrid: m.vrid, interface: m.interface, version: m.version, priority: m.priority, advertInt: m.advertIntervalUs / 1e6 },
       `instance ${m.name} speaks VRRPv${m.version}`);
     r.start();
-    if (!iface.up) r.setLink(false);
+    if (!iface.up && !m.dontTrackPrimary) r.setLink(false);
   }
 
   /** Shared by the runners of one socket (the socket implies the interface). */
@@ -269,10 +278,15 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private linkState(index: number, up: boolean): void {
     for (const r of this.runners.values()) {
       const iface = this.ifaces.get(r.model.interface);
-      if (iface?.index !== index || iface.up === up) continue;
+      // dont_track_primary: the instance's own link going down is not a FAULT (keepalived)
+      if (iface?.index !== index || iface.up === up || r.model.dontTrackPrimary) continue;
       r.setLink(up);
     }
-    for (const iface of this.ifaces.values()) if (iface.index === index) iface.up = up;
+    for (const iface of this.ifaces.values()) {
+      if (iface.index !== index) continue;
+      iface.up = up;
+      this.trackers?.linkState(iface.name, up);
+    }
   }
 
   /** The kernel dropped events for the monitor (its queue was full): read links and VIPs again. */
@@ -303,6 +317,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
     await this.resolveInterfaces(next, this.config);
     if (this.delayed) {
+      await this.trackers?.reload(next);
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
       this.announcers.reconfigure(next);
       this.armGuardian(next);
@@ -319,6 +334,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
+    await this.trackers?.reload(next);
     this.config = next;
     this.announcers.reconfigure(next);
     await this.applyPriority(next);
@@ -333,6 +349,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (this.delayed) clearTimeout(this.delayed);
     this.delayed = null;
     await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
+    await this.trackers?.stop();
     this.scheduler.stop();
     this.monitor?.close();
     this.announcers.close();

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { InstanceStatus } from './status.js';
+import type { TrackerRefStatus } from './trackers/manager.js';
 
 const STATES: Record<string, number> = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 };
 
@@ -47,7 +48,57 @@ export function metricsRegistry(status: () => InstanceStatus[]): Registry {
       for (const i of status()) for (const [reason, n] of Object.entries(i.stats.drops)) this.inc({ ...lv(i), reason }, n ?? 0);
     },
   });
+  trackerMetrics(reg, status);
   return reg;
+}
+
+/**
+ * Per tracker (kind, name): its level (1 up / OK, 0 down / failed, -1 not run yet; a
+ * track_file's value), a script's runs, skipped runs, timeouts and last duration; per
+ * instance and tracker: the priority change it makes and whether it holds the instance in FAULT.
+ */
+function trackerMetrics(reg: Registry, status: () => InstanceStatus[]): void {
+  const tl = ['kind', 'tracker'] as const;
+  const each = (f: (t: TrackerRefStatus, i: InstanceStatus) => void): void => {
+    for (const i of status()) for (const t of i.trackers) f(t, i);
+  };
+  const perTracker = (name: string, help: string, value: (t: TrackerRefStatus) => number | undefined, kind: 'gauge' | 'counter' = 'gauge'): void => {
+    const collect = function (this: Gauge | Counter): void {
+      this.reset();
+      const seen = new Set<string>();
+      each((t) => {
+        const v = value(t);
+        const k = `${t.kind}:${t.name}`;
+        if (v === undefined || seen.has(k)) return;
+        seen.add(k);
+        if (this instanceof Gauge) this.set({ kind: t.kind, tracker: t.name }, v);
+        else this.inc({ kind: t.kind, tracker: t.name }, v);
+      });
+    };
+    if (kind === 'gauge') new Gauge({ name, help, labelNames: tl, registers: [reg], collect });
+    else new Counter({ name, help, labelNames: tl, registers: [reg], collect });
+  };
+  perTracker('vipd_tracker_level', 'Tracker level: 1 up/OK, 0 down/failed, -1 not run yet; a track_file: its value', (t) =>
+    t.level.kind === 'value' ? t.level.value : t.level.up === null ? -1 : t.level.up ? 1 : 0);
+  perTracker('vipd_script_runs_total', 'vrrp_script runs started', (t) => t.runs, 'counter');
+  perTracker('vipd_script_skipped_total', 'vrrp_script runs skipped: the previous run was still going', (t) => t.skipped, 'counter');
+  perTracker('vipd_script_timeouts_total', 'vrrp_script runs killed at their timeout', (t) => t.timeouts, 'counter');
+  perTracker('vipd_script_last_duration_seconds', 'Duration of the last vrrp_script run', (t) => (t.lastDurationMs === undefined ? undefined : t.lastDurationMs / 1000));
+  const il = ['instance', 'kind', 'tracker'] as const;
+  new Gauge({
+    name: 'vipd_tracker_priority_delta', help: 'Priority change a tracker makes to an instance now', labelNames: il, registers: [reg],
+    collect() {
+      this.reset();
+      each((t, i) => this.set({ instance: i.name, kind: t.kind, tracker: t.name }, t.effect.delta));
+    },
+  });
+  new Gauge({
+    name: 'vipd_tracker_fault', help: '1 when a tracker holds the instance in FAULT', labelNames: il, registers: [reg],
+    collect() {
+      this.reset();
+      each((t, i) => this.set({ instance: i.name, kind: t.kind, tracker: t.name }, t.effect.fault ? 1 : 0));
+    },
+  });
 }
 
 /** A parsed --metrics address. */

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
+import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
@@ -90,6 +91,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     /** Replaced only by setPriority (a reload that changed nothing but the priority). */
     public model: InstanceModel,
     private readonly d: RunnerDeps,
+    /** The trackers' effects at start, keyed `kind:name` (src/daemon/trackers/manager.ts). */
+    trackers: TrackerState[] = [],
   ) {
     // keepalived: unicast_src_ip and mcast_src_ip both set the advert source; else the
     // interface's primary IPv4 / own link-local IPv6 (RFC 9568 5.1.1.1 / 5.1.2.1)
@@ -115,7 +118,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
       acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert, higherPrioSendAdvert: model.higherPrioSendAdvert,
       downTimerAdverts: model.downTimerAdverts,
-      primaryAddress: sharedBytes(primary),
+      primaryAddress: sharedBytes(primary), trackers,
     }, this);
   }
 
@@ -206,7 +209,22 @@ export class InstanceRunner implements TimerOwner, ActionSink {
    */
   setPriority(model: InstanceModel): void {
     this.model = model;
-    this.core.setBasePriority(nowUs(), model.priority);
+    this.priorityChange(() => this.core.setBasePriority(nowUs(), model.priority));
+  }
+
+  /** A tracker's effect on this instance changed (src/daemon/trackers/manager.ts). */
+  setTracker(key: string, effect: TrackerEffect): void {
+    this.priorityChange(() => this.core.setTracker(nowUs(), key, effect));
+  }
+
+  /** Runs a change and tells a new effective priority as keepalived does (vrrp_set_effective_priority). */
+  private priorityChange(change: () => void): void {
+    const before = this.core.effective;
+    change();
+    const after = this.core.effective;
+    if (after === before) return;
+    this.d.log.info({ instance: this.model.name, from: before, to: after }, `(${this.model.name}) Changing effective priority from ${before} to ${after}`);
+    this.d.emit({ type: 'priority', instance: this.model.name, priority: after });
   }
 
   setLink(up: boolean): void {

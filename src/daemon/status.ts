@@ -5,6 +5,7 @@
 import { canonicalIP } from '../protocol/addr.js';
 import { nowUs } from './clock.js';
 import type { InstanceRunner } from './runner.js';
+import type { TrackerRefStatus } from './trackers/manager.js';
 
 export interface InstanceStatus {
   name: string;
@@ -22,9 +23,11 @@ export interface InstanceStatus {
   transitions: number;
   lastTransition: { time: string; from: string; to: string; reason: string } | null;
   stats: InstanceRunner['stats'];
+  /** Each track_* reference (the instance's own, then its sync group's): the tracker's state and its effect here. */
+  trackers: TrackerRefStatus[];
 }
 
-export function instanceStatus(r: InstanceRunner, macOf: (ip: string) => string | null, ownMac: string): InstanceStatus {
+export function instanceStatus(r: InstanceRunner, macOf: (ip: string) => string | null, ownMac: string, trackers: TrackerRefStatus[] = []): InstanceStatus {
   const m = r.core.master;
   const address = r.masterText();
   return {
@@ -51,6 +54,7 @@ export function instanceStatus(r: InstanceRunner, macOf: (ip: string) => string 
       ? { time: new Date(r.lastTransition.at).toISOString(), from: r.lastTransition.from, to: r.lastTransition.to, reason: r.lastTransition.reason }
       : null,
     stats: r.stats,
+    trackers,
   };
 }
 

@@ -17,8 +17,9 @@ export interface LabInstance {
   extra?: string[];
 }
 
-export function labConfig(routerId: string, instances: LabInstance[], global: string[] = []): string {
-  const lines = ['global_defs {', `    router_id ${routerId}`, ...global.map((g) => `    ${g}`), '}', ''];
+/** `blocks`: top-level text after global_defs (vrrp_script, track_file, … blocks, as written). */
+export function labConfig(routerId: string, instances: LabInstance[], global: string[] = [], blocks: string[] = []): string {
+  const lines = ['global_defs {', `    router_id ${routerId}`, ...global.map((g) => `    ${g}`), '}', '', ...blocks];
   for (const i of instances) {
     lines.push(`vrrp_instance ${i.name ?? `VI_${i.vrid}`} {`);
     lines.push(`    state ${i.state ?? 'BACKUP'}`, `    interface ${i.interface ?? 'eth0'}`, `    virtual_router_id ${i.vrid}`, `    priority ${i.priority}`);

@@ -1,0 +1,91 @@
+/**
+ * Makes the TrackerManager of a configuration, with every check that can fail done first
+ * (Daemon.prepare, before anything is touched): each vrrp_script's user resolved and its file
+ * checked (found, executable, secure under enable_script_security: script-security.ts);
+ * the kernel's process connector available for vrrp_track_process.
+ *
+ * A script that fails its check is disabled and dropped from its instances, as keepalived
+ * 2.2.7 does (vrrp.c check_vrrp_script_security) — but never quietly: an error with the
+ * file:line of its vrrp_script, the path and what to do, and `disabled` in vipctl status.
+ */
+import type { Logger } from 'pino';
+import type { DaemonConfig } from '../../config/model.js';
+import type { TrackerEffect } from '../../core/priority.js';
+import type { Scheduler } from '../scheduler.js';
+import { initTrackFile, TrackFileTracker } from './file.js';
+import { InterfaceTracker } from './interface.js';
+import { trackerRefs, TrackerManager } from './manager.js';
+import { VrrpScriptTracker } from './script.js';
+import { checkScriptSecure, resolveScriptUser, securitySummary, systemUserDb, type ScriptCheck } from './script-security.js';
+import type { Tracker, TrackerKind } from './types.js';
+
+export interface TrackerDeps {
+  scheduler: Scheduler;
+  log: Logger;
+  /** The link state of an interface now (the daemon looked every tracked interface up). */
+  linkUp: (ifname: string) => boolean;
+}
+
+interface ScriptPlan {
+  uid: number;
+  gid: number;
+  argv: string[];
+  disabled: string | null;
+}
+
+/** Check every tracked vrrp_script of `c` (its user, then its file); logs what keepalived reports, with file:line. */
+async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, ScriptPlan>> {
+  const used = new Set(c.instances.flatMap((i) => trackerRefs(i, c)).filter((r) => r.kind === 'script').map((r) => r.name));
+  const db = systemUserDb();
+  const plans = new Map<string, ScriptPlan>();
+  const checks: ScriptCheck[] = [];
+  for (const s of c.scripts) {
+    if (!used.has(s.name)) continue;
+    const at = `${s.pos.file}:${s.pos.line}`;
+    const who = await resolveScriptUser(s.user, c.global, db);
+    if (!who.ok) {
+      log.error({ script: s.name, at }, `${at}: vrrp_script ${s.name} disabled: ${who.error} (keepalived 2.2.7 removes the script; the instances run without it)`);
+      plans.set(s.name, { uid: 0, gid: 0, argv: s.script, disabled: who.error });
+      continue;
+    }
+    for (const n of who.notes) log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${n}`);
+    const chk = await checkScriptSecure(s.script, { uid: who.uid, gid: who.gid, enableScriptSecurity: c.global.enableScriptSecurity });
+    checks.push(chk);
+    for (const w of chk.warnings) log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${w}`);
+    if (chk.disabled) log.error({ script: s.name, at }, `${at}: vrrp_script ${s.name} disabled: ${chk.disabled} (keepalived 2.2.7 removes the script; the instances run without it)`);
+    plans.set(s.name, { uid: who.uid, gid: who.gid, argv: chk.argv, disabled: chk.disabled });
+  }
+  const summary = securitySummary(checks, c.global.enableScriptSecurity);
+  if (summary) log.warn(summary);
+  return plans;
+}
+
+export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect: (instance: string, key: string, effect: TrackerEffect) => void): Promise<TrackerManager> {
+  const { log, scheduler } = deps;
+  let plans = await checkScripts(c, log);
+  const make = (kind: TrackerKind, name: string, cfg: DaemonConfig, reload: boolean): Tracker => {
+    switch (kind) {
+      case 'interface':
+        return new InterfaceTracker(name, deps.linkUp(name), log);
+      case 'file':
+        return new TrackFileTracker(cfg.trackFiles.find((f) => f.name === name)!, { log, reload });
+      case 'script': {
+        const model = cfg.scripts.find((s) => s.name === name)!;
+        const p = plans.get(name)!;
+        return new VrrpScriptTracker(model, { scheduler, log, uid: p.uid, gid: p.gid, argv: p.argv, ...(p.disabled ? { disabled: p.disabled } : {}) });
+      }
+      default:
+        throw new Error(`internal: ${kind} trackers are not built yet`);
+    }
+  };
+  const m = new TrackerManager(c, make, log, onEffect);
+  m.prepare = async (next) => {
+    plans = await checkScripts(next, log);
+  };
+  // keepalived runs init_file for every track_file block, tracked or not (track_file.c)
+  const tracked = new Set(c.instances.flatMap((i) => trackerRefs(i, c)).filter((r) => r.kind === 'file').map((r) => r.name));
+  m.onStart = async () => {
+    for (const f of c.trackFiles) if (!tracked.has(f.name)) await initTrackFile(f, log);
+  };
+  return m;
+}

@@ -1,0 +1,196 @@
+/**
+ * vrrp_script in the daemon (issue #18), on real processes:
+ * - three controllers, each with real HAProxy in front of a backend and the Kolla-style check
+ *   script (`track_script` weight 0): HAProxy stopped on the master moves the VIP within
+ *   fall × interval + Master_Down_Interval; back, the VIP returns with preempt and stays
+ *   with nopreempt;
+ * - a weighted script: the priority on the wire moves by the weight, and `reverse` inverts it;
+ * - a script that hangs is killed at its timeout (its process group with it) and counts as a
+ *   failure; a script that does not exist is reported with its path, file and line, and the
+ *   instance runs without it, as keepalived 2.2.7 does with the same file.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { labConfig, type LabInstance } from '../../src/lab/conf.js';
+import { NetnsLab } from '../../src/lab/netns.js';
+import { HaproxyNode, httpGet, requireHaproxy } from '../helpers/haproxy.js';
+import { expectHolders } from '../helpers/holders.js';
+import { KeepalivedProcess } from '../helpers/keepalived.js';
+import { Sniffer } from '../helpers/sniffer.js';
+import { requireTool } from '../helpers/tools.js';
+import { teardown, VipdProcess } from '../helpers/vipd.js';
+
+const lab = new NetnsLab('vt', 'ts');
+let dir = '';
+let vipds: VipdProcess[] = [];
+let kas: KeepalivedProcess[] = [];
+const proxies = new Map<string, HaproxyNode>();
+let sniff: Sniffer;
+const ROUTERS = ['r1', 'r2', 'r3'];
+const VIP = '192.0.2.190';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function vipd(r: string, inst: LabInstance[], blocks: string[]): VipdProcess {
+  const p = new VipdProcess(lab, r, dir, labConfig(r, inst, [], blocks));
+  vipds.push(p);
+  p.start();
+  return p;
+}
+async function keepalived(r: string, inst: LabInstance[], blocks: string[]): Promise<KeepalivedProcess> {
+  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst, [], blocks));
+  kas.push(k);
+  await k.start();
+  return k;
+}
+/** Which controller answers through the VIP (its backend's name), or the error. */
+async function answering(): Promise<string> {
+  const r = await httpGet(lab, 'client', `http://${VIP}:8080/`, 1000);
+  return 'body' in r ? r.body : r.error;
+}
+async function until(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+function script(name: string, body: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, `#!/bin/sh\n${body}\n`);
+  chmodSync(f, 0o755);
+  return f;
+}
+
+beforeAll(async () => {
+  NetnsLab.requireRoot();
+  requireHaproxy();
+  requireTool('keepalived');
+  NetnsLab.cleanStale();
+  dir = mkdtempSync(join(tmpdir(), 'vipd-trackscript-'));
+  lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
+  for (const r of ROUTERS) {
+    const h = new HaproxyNode(lab, r, dir, { address: VIP, port: 8080 });
+    proxies.set(r, h);
+    await h.start();
+  }
+  sniff = new Sniffer(lab, 'client');
+}, 60_000);
+afterEach(async () => {
+  for (const k of kas) await k.stop();
+  kas = [];
+  for (const p of vipds) await p.stop();
+  vipds = [];
+  for (const h of proxies.values()) if (!h.running()) await h.start();
+});
+afterAll(async () => {
+  await sniff?.stop();
+  for (const h of proxies.values()) await h.close();
+  await teardown(lab, dir, []);
+});
+
+describe('vrrp_script with real HAProxy (issue #18)', () => {
+  const prios: Record<string, number> = { r1: 150, r2: 100, r3: 50 };
+  const kolla = (r: string): string[] => [
+    'vrrp_script check_alive {', `    script "${proxies.get(r)!.checkScript}"`, '    interval 1', '    fall 2', '    rise 2', '    timeout 2', '}', '',
+  ];
+  const inst = (r: string, nopreempt: boolean): LabInstance => ({
+    vrid: 90, priority: prios[r]!, advertInt: 1, version: 3, vips: [`${VIP}/24`], nopreempt, authPass: 'kolla-very-long-password',
+    extra: ['track_script {', '    check_alive', '}'],
+  });
+
+  for (const nopreempt of [false, true]) {
+    it(`HAProxy stopped on the master moves the VIP; back, the VIP ${nopreempt ? 'stays (nopreempt)' : 'returns (preempt)'}`, async () => {
+      // authPass makes VRRPv2-only auth; Kolla uses the default version 2 with PASS
+      const ds = ROUTERS.map((r) => vipd(r, [{ ...inst(r, nopreempt), version: 2 }], kolla(r)));
+      const [d1, d2] = ds as [VipdProcess, VipdProcess, VipdProcess];
+      // nopreempt needs state BACKUP everywhere; r1 still wins the first election by priority
+      await d1.waitState('MASTER', 20_000);
+      await until(async () => (await answering()) === 'r1', 10_000, 'r1 answering through the VIP');
+      for (const d of ds) d.setMark();
+      await proxies.get('r1')!.stop();
+      const stopped = Date.now();
+      await d1.waitState('FAULT', 10_000);
+      await d2.waitState('MASTER', 10_000);
+      const movedMs = Date.now() - stopped;
+      await until(async () => (await answering()) === 'r2', 5000, 'r2 answering');
+      // fall 2 x interval 1 s, then r1 resigns (priority 0): r2 takes over after Skew_Time;
+      // the bound is fall x interval + Master_Down_Interval + a margin
+      expect(movedMs).toBeLessThan(2 * 1000 + 3 * 1000 + 0.6 * 1000 + 2000);
+      const fault = d1.lines.slice(d1.mark).find((l) => l.to === 'FAULT');
+      expect(fault?.reason).toMatch(/script:check_alive/);
+      expect(d1.lines.some((l) => l.msg.includes('VRRP_Script(check_alive) failed'))).toBe(true);
+      for (const d of ds) d.setMark();
+      await proxies.get('r1')!.start();
+      await d1.waitState(nopreempt ? 'BACKUP' : 'MASTER', 15_000);
+      if (nopreempt) {
+        await sleep(4000); // more than Master_Down_Interval: r1 would have preempted by now
+        expect(d1.state).toBe('BACKUP');
+        await expectHolders(lab, ROUTERS, `${VIP}/24`, ['r2']);
+        expect(await answering()).toBe('r2');
+      } else {
+        await expectHolders(lab, ROUTERS, `${VIP}/24`, ['r1']);
+        await until(async () => (await answering()) === 'r1', 5000, 'r1 answering again');
+      }
+      console.log(`HAProxy stopped on r1: VIP on r2 ${movedMs} ms later (fall 2 x interval 1 s)`);
+    }, 90_000);
+  }
+});
+
+describe('weighted and broken scripts (issue #18)', () => {
+  it('weight +20 and weight 20 reverse: the priority on the wire moves by the weight, inverted by reverse', async () => {
+    const flag = join(dir, 'healthy');
+    const ok = script('flag.sh', `test -e ${flag}`);
+    const blocks = [
+      'vrrp_script up20 {', `    script "${ok}"`, '    interval 1', '    weight 20', '}',
+      'vrrp_script rev20 {', `    script "${ok}"`, '    interval 1', '    weight 20 reverse', '}', '',
+    ];
+    vipd('r1', [
+      { vrid: 91, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.191/24'], extra: ['track_script {', '    up20', '}'] },
+      { vrid: 92, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.192/24'], extra: ['track_script {', '    rev20', '}'] },
+    ], blocks);
+    const at = (vrid: number, prio: number, from: number): Promise<unknown> =>
+      sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === vrid && l.src === '192.0.2.1' && l.priority === prio, 8000, `VRID ${vrid} at ${prio}`, from);
+    let from = sniff.mark;
+    await Promise.all([at(91, 100, from), at(92, 100, from)]); // the script fails: nothing added, nothing taken
+    writeFileSync(flag, '');
+    from = sniff.mark;
+    await Promise.all([at(91, 120, from), at(92, 80, from)]);
+    rmSync(flag);
+    from = sniff.mark;
+    await Promise.all([at(91, 100, from), at(92, 100, from)]);
+  }, 60_000);
+
+  it('a script that hangs is killed at its timeout with its process group, and counts as a failure (FAULT)', async () => {
+    const pids = join(dir, 'hang-pids');
+    const hang = script('hang.sh', `sleep 600 & echo $$ $! >> ${pids}\nwait`);
+    const d = vipd('r1', [{ vrid: 93, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.193/24'], extra: ['track_script {', '    hang', '}'] }],
+      ['vrrp_script hang {', `    script "${hang}"`, '    interval 3', '    timeout 1', '}', '']);
+    await d.waitFor((l) => l.msg.includes('VRRP_Script(hang) timed_out'), 10_000, 'the timeout');
+    await d.waitState('FAULT', 5000);
+    await until(() => existsSync(pids), 2000, 'pids written');
+    const [leader, child] = readFileSync(pids, 'utf8').trim().split('\n')[0]!.split(' ').map(Number) as [number, number];
+    await sleep(300);
+    // gone, or a zombie waiting for its reaper (the orphaned child's is this host's pid 1)
+    const alive = (pid: number): string | null => {
+      const st = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+      return st && !/^\d+ \(.*\) Z /.test(st) ? st : null;
+    };
+    for (const pid of [leader, child]) expect(alive(pid), `pid ${pid} still runs`).toBeNull();
+  }, 30_000);
+
+  it('a script that does not exist is reported with its path and file:line; the instance runs without it, as keepalived does', async () => {
+    const missing = join(dir, 'no-such-check.sh');
+    const blocks = ['vrrp_script gone {', `    script "${missing}"`, '    interval 1', '}', ''];
+    const track = ['track_script {', '    gone', '}'];
+    const d = vipd('r1', [{ vrid: 94, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.194/24'], extra: track }], blocks);
+    const k = await keepalived('r2', [{ vrid: 95, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.195/24'], extra: track }], blocks);
+    const err = await d.waitFor((l) => l.msg.includes('vrrp_script gone disabled'), 10_000, 'the error');
+    expect(err.msg).toContain(missing);
+    expect(err.msg).toMatch(/vipd-r1\.conf:\d+/);
+    expect(err.level).toBeGreaterThanOrEqual(50);
+    await Promise.all([d.waitState('MASTER', 10_000), k.waitState('MASTER', 10_000)]);
+    expect(k.log).toMatch(/Disabling track script gone since not found/);
+  }, 30_000);
+});
