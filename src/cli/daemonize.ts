@@ -15,12 +15,19 @@
  * the pid stays the daemon's and its command line keeps the configuration path (Neutron looks
  * for its router id there). `ip netns exec` would also unshare the mount namespace, remount
  * /sys and bind /etc/netns/NAME/* over /etc: not what keepalived does.
+ *
+ * vrrp_track_process needs the kernel's process connector, which answers only in the initial
+ * network namespace; a socket opened there keeps working from any other. keepalived opens it
+ * before its setns (core/main.c, open_track_processes); vipd opens and subscribes it before
+ * nsenter and hands it to the daemon as an inherited fd (`procConnector` below).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { native } from '../os/native.js';
 import { NETNS_DIR } from '../os/paths.js';
+import { connectorErrorText, openConnectorFd, PROC_CONNECTOR_ERROR_ENV, PROC_CONNECTOR_FD_ENV } from '../os/proc-connector.js';
 import { isJournalStream } from './logger.js';
 
 /** Set in the child's environment: the fd of its report pipe to the parent. */
@@ -36,6 +43,39 @@ export function selfCommand(): string[] {
 /** argv prefix that runs a command inside network namespace /run/netns/NAME. */
 export function netnsPrefix(name: string): string[] {
   return ['nsenter', `--net=${join(NETNS_DIR, name)}`, '--'];
+}
+
+/** A process connector for a child about to enter a namespace: its stdio entry and environment. */
+export interface PassedConnector {
+  /** The fd to place at the child's fd `index` (null: it could not be opened). */
+  fd: number | null;
+  /** PROC_CONNECTOR_FD_ENV=index, or PROC_CONNECTOR_ERROR_ENV=why. */
+  env: Record<string, string>;
+  /** Close this process's copy (after spawn: the child has its own). */
+  close(): void;
+}
+
+/**
+ * Open and subscribe the kernel's process connector here (the initial network namespace) for
+ * a child that will find it at fd `index` (src/os/proc-connector.ts acquireProcConnector
+ * adopts it). When it cannot be opened, the child is told why and its daemon refuses to start
+ * with that reason (procConnectorProblem).
+ */
+export function passProcConnector(index: number): PassedConnector {
+  try {
+    const fd = openConnectorFd();
+    let open = true;
+    return {
+      fd,
+      env: { [PROC_CONNECTOR_FD_ENV]: String(index) },
+      close: () => {
+        if (open) native().close(fd);
+        open = false;
+      },
+    };
+  } catch (e) {
+    return { fd: null, env: { [PROC_CONNECTOR_ERROR_ENV]: connectorErrorText(e) }, close: () => undefined };
+  }
 }
 
 /** The child's side of the report pipe. */
@@ -89,20 +129,25 @@ export interface ForkOptions {
   netns: string | null;
   /** Give up (stop the child, exit 1) when it has not reported by then. */
   timeoutMs?: number;
+  /** The configuration has a vrrp_track_process: with `netns`, pass the daemon a process connector (see above). */
+  procConnector?: boolean;
 }
 
 /** Start the daemon child and wait for its report; resolves to the parent's exit code. */
 export function forkDaemon(o: ForkOptions): Promise<number> {
   const argv = [...(o.netns ? netnsPrefix(o.netns) : []), ...selfCommand(), ...o.args];
   const out = o.keepOutput ? 'inherit' : 'ignore';
-  const stdio: StdioOptions = ['ignore', out, out, 'pipe'];
-  const env = { ...process.env, [CHILD_ENV]: '3', ...(o.netns ? { [NETNS_ENV]: o.netns } : {}) };
+  const pc = o.netns && o.procConnector ? passProcConnector(4) : null;
+  const stdio: StdioOptions = ['ignore', out, out, 'pipe', ...(pc?.fd != null ? [pc.fd] : [])];
+  const env = { ...process.env, [CHILD_ENV]: '3', ...(o.netns ? { [NETNS_ENV]: o.netns } : {}), ...pc?.env };
   let child: ChildProcess;
   try {
     child = spawn(argv[0]!, argv.slice(1), { stdio, env, detached: true });
   } catch (e) {
     process.stderr.write(`vipd: cannot start the daemon: ${(e as Error).message}\n`);
     return Promise.resolve(1);
+  } finally {
+    pc?.close();
   }
   return new Promise((resolve) => {
     let done = false;
@@ -169,14 +214,22 @@ export function forkDaemon(o: ForkOptions): Promise<number> {
  * Foreground (-n) inside a namespace: run this program again under nsenter with the same
  * arguments and stdio, pass it SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2, and resolve to its exit
  * code. (The pid files hold the inner process's pid: a signal to it stops it just the same.)
+ * `procConnector`: the configuration has a vrrp_track_process (the child gets a connector as fd 3).
  */
-export function runInNetns(name: string, args: string[]): Promise<number> {
+export function runInNetns(name: string, args: string[], opts: { procConnector?: boolean } = {}): Promise<number> {
   if (!existsSync(join(NETNS_DIR, name))) {
     process.stderr.write(`vipd: no network namespace ${name} (${join(NETNS_DIR, name)} does not exist): create it first (ip netns add ${name}) or fix --namespace / net_namespace\n`);
     return Promise.resolve(1);
   }
   const argv = [...netnsPrefix(name), ...selfCommand(), ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, [NETNS_ENV]: name } });
+  const pc = opts.procConnector ? passProcConnector(3) : null;
+  let child: ChildProcess;
+  try {
+    const stdio: StdioOptions = ['inherit', 'inherit', 'inherit', ...(pc?.fd != null ? [pc.fd] : [])];
+    child = spawn(argv[0]!, argv.slice(1), { stdio, env: { ...process.env, [NETNS_ENV]: name, ...pc?.env } });
+  } finally {
+    pc?.close();
+  }
   const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
   const pass = (s: NodeJS.Signals): void => {
     if (child.exitCode === null && child.pid) child.kill(s);

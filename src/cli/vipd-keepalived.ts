@@ -165,9 +165,9 @@ export async function keepalivedMain(args: string[], prog: string): Promise<neve
   if (!enter) delete process.env[NETNS_ENV]; // (scripts the daemon runs need not see it)
   if (!o.dontFork && !channel) {
     const keepOutput = o.logConsole || (stdoutIsJournal() && !o.given.has('no-syslog'));
-    process.exit(await forkDaemon({ args, keepOutput, netns: enter }));
+    process.exit(await forkDaemon({ args, keepOutput, netns: enter, procConnector: config.trackProcesses.length > 0 }));
   }
-  if (enter) process.exit(await runInNetns(enter, args));
+  if (enter) process.exit(await runInNetns(enter, args, { procConnector: config.trackProcesses.length > 0 }));
   if (channel) process.chdir('/');
 
   await runDaemon({

@@ -119,7 +119,7 @@ Examples:
     const ns = o.namespace ?? config.netNamespace ?? null;
     if (ns !== null && !inNamedNetns(ns)) {
       if (process.env[NETNS_ENV] === ns) fail(new Error(`entered network namespace ${ns} (${NETNS_DIR}/${ns}) but not in it`));
-      process.exit(await runInNetns(ns, process.argv.slice(2)));
+      process.exit(await runInNetns(ns, process.argv.slice(2), { procConnector: config.trackProcesses.length > 0 }));
     }
     await runDaemon({
       configFile: file, configId: o.configId ?? null, config, logLevel, logFormat, logFile: null,

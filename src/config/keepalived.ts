@@ -69,7 +69,7 @@ const topKeywords: Kw<C>[] = [
   { name: 'static_routes', syntax: '{ ROUTE … }', status: 'planned', issue: 20, repeat: true, note: 'keepalived adds these routes at start whatever the VRRP state.', handle: (b, st, c) => { c.staticRoutes.push(...parseRouteBlock(b, st)); } },
   { name: 'static_rules', syntax: '{ RULE … }', status: 'planned', issue: 20, repeat: true, note: 'keepalived adds these policy-routing rules at start whatever the VRRP state.', handle: (b, st, c) => { c.staticRules.push(...parseRuleBlock(b, st)); } },
   {
-    name: 'track_group', syntax: 'NAME { group { INSTANCE … } }', status: 'planned', issue: 18, repeat: true, sub: trackGroupTable as Table<never>,
+    name: 'track_group', syntax: 'NAME { group { INSTANCE … } }', status: 'planned', issue: 20, repeat: true, sub: trackGroupTable as Table<never>,
     note: 'keepalived lets static addresses, routes and rules with `track_group NAME` follow these instances\' tracking.',
     handle: (b, st, c) => { b.walk(trackGroupTable, b.block(st), c, `track_group ${st.args[0]?.text ?? ''}`); },
   },

@@ -399,11 +399,11 @@ export const globalNotifyKeywords: Kw<G>[] = [
   warned('lvs_notify_fifo_script', 'outside', LVS, CMD),
   ...startStopKw('startup'),
   ...startStopKw('shutdown'),
-  planned('script_user', 18, 'USER [GROUP]', 'keepalived_script if that user exists, else root', 'keepalived runs scripts without their own USER as this user (vipd will check the user exists when it starts, not here).', (b, st, c) => {
+  { name: 'script_user', syntax: 'USER [GROUP]', status: 'implemented', kaDefault: 'keepalived_script if that user exists, else root', repeat: false, note: 'Scripts without their own USER run as this user (checked when vipd starts).', handle: (b, st, c) => {
     const w = b.words(st, 1, 2);
     if (w) c.global.scriptUser = { user: w[0]!, group: w[1] ?? null };
-  }),
-  planned('enable_script_security', 18, '', 'off', 'keepalived refuses scripts that a non-root user could modify when they run as root.', (b, st, c) => {
+  } },
+  { name: 'enable_script_security', syntax: '', status: 'implemented', kaDefault: 'off', repeat: false, note: 'Scripts that a non-root user could modify are refused when they would run as root (keepalived\'s check_script_secure).', handle: (b, st, c) => {
     if (b.flag(st)) c.global.enableScriptSecurity = true;
-  }),
+  } },
 ];

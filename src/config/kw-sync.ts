@@ -63,7 +63,7 @@ function refLine(b: Builder, s: Statement, kind: RefKind, where: string): TrackR
 }
 
 /** A `track_*` keyword of an instance or a sync group: one entry per line, a name twice is an error (keepalived: "duplicate … ignoring"). */
-export function refKw<C extends Lists & { name: string }>(name: string, kind: RefKind, issue: number, note: string, status: 'planned' | 'outside' = 'planned'): Kw<C> {
+export function refKw<C extends Lists & { name: string }>(name: string, kind: RefKind, issue: number, note: string, status: 'implemented' | 'planned' | 'outside' = 'implemented'): Kw<C> {
   const max = SPEC[kind].max;
   return {
     name, status, note, repeat: true, ...(status === 'planned' ? { issue } : {}),
@@ -103,10 +103,10 @@ const groupTable: Table<GroupDraft> = {
       if (st.block && !g.instances.length) b.err(st.pos, `vrrp_sync_group ${g.name}: empty group block (keepalived 2.2.7 reports it and removes the group)`);
     }, true),
     ...(groupNotifyKeywords as unknown as Kw<GroupDraft>[]),
-    refKw<GroupDraft>('track_interface', 'interface', 18, 'keepalived applies the interface\'s state to every member (weight 0: FAULT).'),
-    refKw<GroupDraft>('track_script', 'script', 18, 'keepalived applies the script\'s result to every member.'),
-    refKw<GroupDraft>('track_file', 'file', 18, 'keepalived applies the file\'s value to every member.'),
-    refKw<GroupDraft>('track_process', 'process', 18, 'keepalived applies the process\'s presence to every member.'),
+    refKw<GroupDraft>('track_interface', 'interface', 18, 'Applies the interface\'s state to every member (weight 0: FAULT).'),
+    refKw<GroupDraft>('track_script', 'script', 18, 'Applies the script\'s result to every member.'),
+    refKw<GroupDraft>('track_file', 'file', 18, 'Applies the file\'s value to every member.'),
+    refKw<GroupDraft>('track_process', 'process', 18, 'Applies the process quorum to every member.'),
     refKw<GroupDraft>('track_bfd', 'bfd', 18, 'vipd has no BFD; keepalived\'s bfd_instance sessions would change the members\' priority or put them in FAULT (run FRR bfdd).', 'outside'),
     planned('sync_group_tracking_weight', 19, '', 'off', 'Members keep their weighted trackers (keepalived otherwise refuses them).', (b, st, g) => {
       if (b.flag(st)) g.trackingWeight = true;

@@ -6,7 +6,7 @@
  * This file is also the entry point of the tracker, notify and sync-group tables for the
  * parser (re-exports from kw-notify.ts and kw-sync.ts).
  */
-import { commandLine, keepalivedShellForm, mark, planned, quiet } from './kw-notify.js';
+import { commandLine, keepalivedShellForm, mark, quiet } from './kw-notify.js';
 import { refKw, syncGroupKw } from './kw-sync.js';
 import type { DaemonConfig, InstanceModel } from './model.js';
 import type { TrackFileModel, TrackProcessModel, VrrpScriptModel } from './model-track.js';
@@ -16,7 +16,10 @@ import type { Statement } from './tree.js';
 export { crossCheckTracking } from './kw-sync.js';
 export { emptyNotify, globalNotifyKeywords, groupNotifyKeywords, keepalivedShellForm, notifyKeywords, splitQuotedEscaped, type NotifyCtx } from './kw-notify.js';
 
-const T = 18; // the trackers' issue
+/** A keyword vipd acts on (src/daemon/trackers). */
+function impl<C>(name: string, syntax: string, kaDefault: string, note: string, handle: Kw<C>['handle'], repeat = false): Kw<C> {
+  return { name, syntax, status: 'implemented', kaDefault, note, handle, repeat };
+}
 
 /** `weight N [reverse]` of a tracker definition: [weight, reverse] or null after an error. */
 function weightLine(b: Builder, st: Statement, max: number): [number, boolean] | null {
@@ -62,39 +65,39 @@ function named<C>(b: Builder, st: Statement, table: Table<C>, ctx: C): { name: s
 const scriptTable: Table<VrrpScriptModel> = {
   block: 'vrrp_script',
   keywords: [
-    planned('script', T, 'CMD|"CMD ARGS…"', 'required', 'The command, split as keepalived does (quotes, escapes) and run without a shell; exit 0 is success. Only the first word after `script` counts.', (b, st, s) => {
+    impl('script', 'CMD|"CMD ARGS…"', 'required', 'The command, split as keepalived does (quotes, escapes) and run without a shell; exit 0 is success. Only the first word after `script` counts.', (b, st, s) => {
       const c = commandLine(b, st, false);
       if (c) s.script = c.argv;
     }),
-    planned('interval', T, 'SECONDS (1..4294)', '1', 'keepalived runs the script every interval.', (b, st, s) => {
+    impl('interval', 'SECONDS (1..4294)', '1', 'The script runs every interval, on a fixed grid (a run still going when the next is due skips it, counted).', (b, st, s) => {
       s.intervalS = b.int(st, 1, 4294) ?? s.intervalS;
     }),
-    planned('timeout', T, 'SECONDS (1..4294)', 'the interval', 'keepalived counts a run still going after this long as a failure (SIGTERM, then SIGKILL).', (b, st, s) => {
+    impl('timeout', 'SECONDS (1..4294)', 'the interval', 'A run still going after this long is a failure: SIGTERM, then SIGKILL 2 s later, to its whole process group.', (b, st, s) => {
       s.timeoutS = b.int(st, 1, 4294) ?? s.timeoutS;
     }),
-    planned('weight', T, '-253..253 [reverse]', '0', 'Added to (reverse: taken from) the priority of tracking instances while the script succeeds if positive, while it fails if negative; 0: failure means FAULT.', (b, st, s) => {
+    impl('weight', '-253..253 [reverse]', '0', 'Added to (reverse: taken from) the priority of tracking instances while the script succeeds if positive, while it fails if negative; 0: failure means FAULT.', (b, st, s) => {
       const w = weightLine(b, st, 253);
       if (w) [s.weight, s.weightReverse] = w;
     }),
-    planned('rise', T, '1..2147483647', '1', 'Successes in a row before the script counts as OK.', (b, st, s) => {
+    impl('rise', '1..2147483647', '1', 'Successes in a row before the script counts as OK.', (b, st, s) => {
       s.rise = b.int(st, 1, 2147483647) ?? s.rise;
     }),
-    planned('fall', T, '1..2147483647', '1', 'Failures in a row before the script counts as failed.', (b, st, s) => {
+    impl('fall', '1..2147483647', '1', 'Failures in a row before the script counts as failed.', (b, st, s) => {
       s.fall = b.int(st, 1, 2147483647) ?? s.fall;
     }),
-    planned('user', T, 'USER [GROUP]', 'global script_user', 'keepalived runs the script as this user (vipd checks the user exists when it starts).', (b, st, s) => {
+    impl('user', 'USER [GROUP]', 'global script_user', 'The script runs as this user (checked when vipd starts: an unknown user disables the script with an error, as keepalived drops it).', (b, st, s) => {
       const w = b.words(st, 1, 2);
       if (w) s.user = { user: w[0]!, group: w[1] ?? null };
     }),
-    planned('init_fail', T, '', 'off (starts OK)', 'The script counts as failed until it first succeeds.', (b, st, s) => {
+    impl('init_fail', '', 'off (starts OK)', 'The script counts as failed until it first succeeds.', (b, st, s) => {
       if (b.flag(st)) s.initFail = true;
     }),
   ],
 };
 
 const scriptKw: Kw<DaemonConfig> = {
-  name: 'vrrp_script', syntax: 'NAME { script …; interval …; … }', status: 'planned', issue: T, repeat: true, sub: scriptTable as Table<never>,
-  note: 'keepalived runs the command every interval and changes the priority of (or faults) the instances that track it.',
+  name: 'vrrp_script', syntax: 'NAME { script …; interval …; … }', status: 'implemented', repeat: true, sub: scriptTable as Table<never>,
+  note: 'Runs the command every interval in its own process group and changes the priority of (or faults) the instances that track it; a script not found, not executable or insecure is dropped with an error naming the file and line, as keepalived drops it.',
   handle: (b, st, c) => {
     // vrrp_data.c alloc_vrrp_script: interval 1 s, timeout 0 (= interval), weight 0, rise 1, fall 1
     const s: VrrpScriptModel = { name: '', script: [], intervalS: 1, timeoutS: 0, weight: 0, weightReverse: false, rise: 1, fall: 1, user: null, initFail: false, pos: st.pos };
@@ -119,16 +122,16 @@ const scriptKw: Kw<DaemonConfig> = {
 const fileTable: Table<TrackFileModel> = {
   block: 'track_file',
   keywords: [
-    planned('file', T, 'PATH', 'required', 'The file whose number (times the weight) is added to the priority; non-zero with weight 0 means FAULT.', (b, st, f) => {
+    impl('file', 'PATH', 'required', 'The file whose number (times the weight) is added to the priority; non-zero with weight 0 means FAULT.', (b, st, f) => {
       if (f.file) b.err(st.pos, `'file' given twice: keepalived 2.2.7 keeps the first (${f.file}) and reports an error`);
       else f.file = b.word(st) ?? '';
     }, true),
-    planned('weight', T, '-254..254 [reverse]', '1', 'The file\'s number is multiplied by this.', (b, st, f) => {
+    impl('weight', '-254..254 [reverse]', '1', 'The file\'s number is multiplied by this.', (b, st, f) => {
       if (!secondWeight(b, st, f, f.weight !== 1)) return; // track_file.c: a weight other than the default 1 is kept
       const w = weightLine(b, st, 254);
       if (w) [f.weight, f.weightReverse] = w;
     }, true),
-    planned('init_file', T, '[VALUE] [overwrite]', 'off', 'keepalived writes VALUE (default 0) to the file at start if it is missing (always, with overwrite).', (b, st, f) => {
+    impl('init_file', '[VALUE] [overwrite]', 'off', 'Writes VALUE (default 0) to the file at start if it is missing (always with overwrite, except on a reload); the directory must exist.', (b, st, f) => {
       if (st.block) b.err(st.pos, `'init_file' takes no block`);
       f.initFile = { value: 0, overwrite: false };
       for (const a of st.args) {
@@ -146,8 +149,8 @@ const fileTable: Table<TrackFileModel> = {
 function fileKw(name: string): Kw<DaemonConfig> {
   const deprecated = name === 'vrrp_track_file';
   return {
-    name, syntax: 'NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }', status: 'planned', issue: T, repeat: true, sub: fileTable as Table<never>,
-    note: deprecated ? 'Deprecated name of track_file (keepalived 2.2.7 logs it).' : 'keepalived watches the file (inotify) and applies its number to the instances that track it.',
+    name, syntax: 'NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }', status: 'implemented', repeat: true, sub: fileTable as Table<never>,
+    note: deprecated ? 'Deprecated name of track_file (keepalived 2.2.7 logs it).' : 'Watches the file\'s directory (inotify) and applies its number to the instances that track it; a missing directory drops the tracker with an error, as keepalived does.',
     handle: (b, st, c) => {
       const f: TrackFileModel = { name: '', file: '', weight: 1, weightReverse: false, initFile: null, pos: st.pos };
       const { name: fname, broken } = named(b, st, fileTable, f);
@@ -180,7 +183,7 @@ function delay(b: Builder, st: Statement): number | null {
 const processTable: Table<TrackProcessModel> = {
   block: 'vrrp_track_process',
   keywords: [
-    planned('process', T, 'NAME|PATH [PARAM …]', 'required', 'The process to count; with parameters keepalived matches the whole command line.', (b, st, p) => {
+    impl('process', 'NAME|PATH [PARAM …]', 'required', 'The process to count; with parameters the whole command line is matched.', (b, st, p) => {
       if (p.process) {
         b.err(st.pos, `'process' given twice: keepalived 2.2.7 keeps the first (${p.process}) and reports an error`);
         return;
@@ -193,7 +196,7 @@ const processTable: Table<TrackProcessModel> = {
         p.fullCommand = true;
       }
     }, true),
-    planned('param_match', T, '[initial|partial]', 'exact when parameters are given', 'How the parameters are compared (partial: the first ones; initial: the last may be longer).', (b, st, p) => {
+    impl('param_match', '[initial|partial]', 'exact when parameters are given', 'How the parameters are compared (partial: the first ones; initial: the last may be longer).', (b, st, p) => {
       const w = b.words(st, 0, 1);
       if (!w) return;
       if (w[0] !== undefined && w[0] !== 'initial' && w[0] !== 'partial') b.err(st.args[0]!.pos, `param_match takes nothing, 'initial' or 'partial', got '${w[0]}'`);
@@ -202,17 +205,17 @@ const processTable: Table<TrackProcessModel> = {
         p.fullCommand = true;
       }
     }),
-    planned('weight', T, '-254..254 [reverse]', '0', 'Added to the priority while the quorum is met (reverse: while it is not); 0: no quorum means FAULT.', (b, st, p) => {
+    impl('weight', '-254..254 [reverse]', '0', 'Added to the priority while the quorum is met (reverse: while it is not); 0: no quorum means FAULT.', (b, st, p) => {
       if (!secondWeight(b, st, p, p.weight !== 0)) return; // vrrp_parser.c vrrp_tprocess_weight_handler keeps a non-zero weight
       const w = weightLine(b, st, 254);
       if (w) [p.weight, p.weightReverse] = w;
     }, true),
-    planned('quorum', T, '1..65535', '1', 'Processes needed for the tracker to be up.', (b, st, p) => {
+    impl('quorum', '1..65535', '1', 'Processes needed for the tracker to be up.', (b, st, p) => {
       const v = b.int(st, 1, 65535);
       if (v !== null && p.quorumMax !== null && v > p.quorumMax) b.err(st.args[0]!.pos, `quorum ${v} is above quorum_max ${p.quorumMax} (keepalived 2.2.7 reports it and ignores the line)`);
       else if (v !== null) p.quorum = v;
     }),
-    planned('quorum_max', T, '0..65535', 'no limit', 'More processes than this count as down (0: any running process means down).', (b, st, p) => {
+    impl('quorum_max', '0..65535', 'no limit', 'More processes than this count as down (0: any running process means down).', (b, st, p) => {
       const v = b.int(st, 0, 65535);
       if (v === null) return;
       if ((v || p.quorum > 1) && v < p.quorum) {
@@ -222,25 +225,25 @@ const processTable: Table<TrackProcessModel> = {
       p.quorumMax = v;
       p.quorum = v === 0 ? 0 : p.quorum || 1;
     }),
-    planned('delay', T, 'SECONDS', '0', 'Sets both terminate_delay and fork_delay.', (b, st, p) => {
+    impl('delay', 'SECONDS', '0', 'Sets both terminate_delay and fork_delay.', (b, st, p) => {
       const v = delay(b, st);
       if (v !== null) p.terminateDelayS = p.forkDelayS = v;
     }),
-    planned('terminate_delay', T, 'SECONDS', '0', 'keepalived waits this long after the quorum is lost before counting the tracker down.', (b, st, p) => {
+    impl('terminate_delay', 'SECONDS', '0', 'Waits this long after the quorum is lost before counting the tracker down.', (b, st, p) => {
       p.terminateDelayS = delay(b, st) ?? p.terminateDelayS;
     }),
-    planned('fork_delay', T, 'SECONDS', '0', 'keepalived waits this long after the quorum is gained before counting the tracker up.', (b, st, p) => {
+    impl('fork_delay', 'SECONDS', '0', 'Waits this long after the quorum is gained before counting the tracker up.', (b, st, p) => {
       p.forkDelayS = delay(b, st) ?? p.forkDelayS;
     }),
-    planned('full_command', T, '', 'off (the process name)', 'Match against /proc/PID/cmdline instead of the process name.', (b, st, p) => {
+    impl('full_command', '', 'off (the process name)', 'Match against /proc/PID/cmdline instead of the process name.', (b, st, p) => {
       if (b.flag(st)) p.fullCommand = true;
     }),
   ],
 };
 
 const processKw: Kw<DaemonConfig> = {
-  name: 'vrrp_track_process', syntax: 'NAME { process …; weight …; quorum …; … }', status: 'planned', issue: T, repeat: true, sub: processTable as Table<never>,
-  note: 'keepalived follows process starts and exits (proc connector) and applies the count to the instances that track it.',
+  name: 'vrrp_track_process', syntax: 'NAME { process …; weight …; quorum …; … }', status: 'implemented', repeat: true, sub: processTable as Table<never>,
+  note: 'Follows process starts and exits through the kernel\'s process connector and applies the quorum to the instances that track it (the connector exists in the initial network namespace only: start vipd there, with --namespace or net_namespace, as keepalived needs).',
   handle: (b, st, c) => {
     // vrrp_data.c alloc_vrrp_process: zeroed, quorum 1, quorum_max UINT_MAX
     const p: TrackProcessModel = {
@@ -263,12 +266,12 @@ export const topTrackKeywords: Kw<DaemonConfig>[] = [scriptKw, fileKw('track_fil
 
 /** The track_* and dont_track_primary keywords of vrrp_instance. */
 export const instanceTrackKeywords: Kw<InstanceModel>[] = [
-  refKw<InstanceModel>('track_interface', 'interface', T, 'keepalived adds the weight while the interface is up (negative: takes it while down); weight 0: down means FAULT.'),
-  refKw<InstanceModel>('track_script', 'script', T, 'keepalived applies the vrrp_script\'s result to the priority, or FAULT for weight 0.'),
-  refKw<InstanceModel>('track_file', 'file', T, 'keepalived applies the track_file\'s value to the priority, or FAULT for weight 0.'),
-  refKw<InstanceModel>('track_process', 'process', T, 'keepalived applies the vrrp_track_process\'s quorum to the priority, or FAULT for weight 0.'),
-  refKw<InstanceModel>('track_bfd', 'bfd', T, 'vipd has no BFD; keepalived\'s bfd_instance sessions would change the priority or put the instance in FAULT (run FRR bfdd).', 'outside'),
-  planned('dont_track_primary', T, '', 'off', 'keepalived does not go to FAULT when the instance\'s own interface goes down.', (b, st, i) => {
+  refKw<InstanceModel>('track_interface', 'interface', 18, 'Adds the weight while the interface is up (negative: takes it while down); weight 0: down means FAULT.'),
+  refKw<InstanceModel>('track_script', 'script', 18, 'Applies the vrrp_script\'s result to the priority, or FAULT for weight 0.'),
+  refKw<InstanceModel>('track_file', 'file', 18, 'Applies the track_file\'s value to the priority, or FAULT for weight 0.'),
+  refKw<InstanceModel>('track_process', 'process', 18, 'Applies the vrrp_track_process\'s quorum to the priority, or FAULT for weight 0.'),
+  refKw<InstanceModel>('track_bfd', 'bfd', 18, 'vipd has no BFD; keepalived\'s bfd_instance sessions would change the priority or put the instance in FAULT (run FRR bfdd).', 'outside'),
+  impl('dont_track_primary', '', 'off', 'The instance\'s own interface going down is not a FAULT.', (b, st, i) => {
     if (b.flag(st)) i.dontTrackPrimary = true;
   }),
 ];

@@ -123,11 +123,10 @@ describe('keepalived.conf subset', () => {
     expect(await errors('global_defs {\n vrrp_instance X\n}\n')).toEqual(["2:2 'vrrp_instance' belongs in the top level, not in global_defs"]);
   });
 
-  it('keywords vipd reads but does not act on are warnings with their position, naming the issue', async () => {
-    const c = await load('vrrp_script chk {\n script "true"\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n');
+  it('keywords vipd reads but does not act on are warnings with their position, naming the issue; trackers are acted on', async () => {
+    const c = await load('vrrp_script chk {\n script "true"\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n }\n notify_master /bin/true\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n');
     expect(c.warnings.map((w) => `${w.pos.line}:${w.pos.col} ${w.message.split(':')[0]}`)).toEqual([
-      "1:1 'vrrp_script' is read but not acted on yet (issue #18)",
-      "7:2 'track_script' is read but not acted on yet (issue #18)",
+      "10:2 'notify_master' is read but not acted on yet (issue #19)",
     ]);
     expect(c.scripts[0]).toMatchObject({ name: 'chk', script: ['true'] });
   });

@@ -11,10 +11,12 @@
 import type { Logger } from 'pino';
 import type { DaemonConfig } from '../../config/model.js';
 import type { TrackerEffect } from '../../core/priority.js';
+import { procConnectorProblem } from '../../os/proc-connector.js';
 import type { Scheduler } from '../scheduler.js';
 import { initTrackFile, TrackFileTracker } from './file.js';
 import { InterfaceTracker } from './interface.js';
 import { trackerRefs, TrackerManager } from './manager.js';
+import { ProcessTracker, ProcessWatch } from './process.js';
 import { VrrpScriptTracker } from './script.js';
 import { checkScriptSecure, resolveScriptUser, securitySummary, systemUserDb, type ScriptCheck } from './script-security.js';
 import type { Tracker, TrackerKind } from './types.js';
@@ -60,9 +62,22 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
   return plans;
 }
 
+/** Refuse a configuration that tracks processes where the kernel's process events cannot be had (another network namespace). */
+async function checkProcesses(c: DaemonConfig): Promise<void> {
+  const tracked = c.instances.flatMap((i) => trackerRefs(i, c)).filter((r) => r.kind === 'process');
+  if (!tracked.length) return;
+  const problem = await procConnectorProblem();
+  if (problem) {
+    const p = c.trackProcesses.find((x) => x.name === tracked[0]!.name)!;
+    throw new Error(`${p.pos.file}:${p.pos.line}: vrrp_track_process ${p.name}: ${problem}`);
+  }
+}
+
 export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect: (instance: string, key: string, effect: TrackerEffect) => void): Promise<TrackerManager> {
   const { log, scheduler } = deps;
+  await checkProcesses(c);
   let plans = await checkScripts(c, log);
+  let watch: ProcessWatch | null = null;
   const make = (kind: TrackerKind, name: string, cfg: DaemonConfig, reload: boolean): Tracker => {
     switch (kind) {
       case 'interface':
@@ -74,14 +89,17 @@ export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect
         const p = plans.get(name)!;
         return new VrrpScriptTracker(model, { scheduler, log, uid: p.uid, gid: p.gid, argv: p.argv, ...(p.disabled ? { disabled: p.disabled } : {}) });
       }
-      default:
-        throw new Error(`internal: ${kind} trackers are not built yet`);
+      case 'process':
+        watch ??= new ProcessWatch({ log });
+        return new ProcessTracker(cfg.trackProcesses.find((p) => p.name === name)!, { watch, scheduler, log });
     }
   };
   const m = new TrackerManager(c, make, log, onEffect);
   m.prepare = async (next) => {
+    await checkProcesses(next);
     plans = await checkScripts(next, log);
   };
+  m.onStop = () => watch?.close();
   // keepalived runs init_file for every track_file block, tracked or not (track_file.c)
   const tracked = new Set(c.instances.flatMap((i) => trackerRefs(i, c)).filter((r) => r.kind === 'file').map((r) => r.name));
   m.onStart = async () => {

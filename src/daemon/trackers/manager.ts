@@ -99,6 +99,8 @@ export class TrackerManager {
 
   /** Work to do at start beside the trackers' own (init_file of a track_file no instance tracks). */
   onStart: (() => Promise<void>) | null = null;
+  /** Work to do after the trackers stopped (the process connector closed). */
+  onStop: (() => void) | null = null;
   /** Checks a configuration's trackers need before the factory runs for it (scripts' users and files), at build and at each reload. */
   prepare: ((c: DaemonConfig) => Promise<void>) | null = null;
 
@@ -190,5 +192,6 @@ export class TrackerManager {
   async stop(): Promise<void> {
     await Promise.all([...this.trackers.values()].map(({ tracker }) => tracker.stop()));
     this.trackers.clear();
+    this.onStop?.();
   }
 }
