@@ -81,7 +81,19 @@ const topKeywords: Kw<C>[] = [
       b.walk(garpGroupTable, b.block(st), c, 'garp_group');
     },
   },
-  { name: 'interface_up_down_delays', syntax: '{ IF UP_DELAY [DOWN_DELAY] … }', status: 'planned', issue: 18, repeat: true, note: 'keepalived debounces link changes of these interfaces.', handle: (b, st) => { b.block(st); } },
+  {
+    name: 'interface_up_down_delays', syntax: '{ IF DOWN_DELAY [UP_DELAY] … }', status: 'implemented', kaDefault: 'none (link changes act at once)', repeat: true,
+    note: 'Seconds (0..255) a link change of IF waits before it counts; a change back within the delay cancels it. Only after the interface was first seen up; capped below (down_timer_adverts - 1) × the advert interval of the instances on it, as keepalived does.',
+    handle: (b, st, c) => {
+      for (const l of b.block(st)) {
+        const vals = l.args.map((a) => (/^\d+(\.\d{1,6})?$/.test(a.text) && Number(a.text) <= 255 ? Number(a.text) : NaN));
+        if (!vals.length || vals.length > 2) b.err(l.pos, `interface_up_down_delays: '${l.keyword} DOWN_DELAY [UP_DELAY]' expected (seconds), got ${vals.length} value(s)`);
+        else if (vals.some((v) => Number.isNaN(v))) b.err(l.pos, `interface_up_down_delays: ${l.keyword}: delays are seconds from 0 to 255, got '${l.args.map((a) => a.text).join(' ')}'`);
+        else if (c.ifDelays.some((d) => d.name === l.keyword)) b.err(l.pos, `interface_up_down_delays: ${l.keyword} given twice`);
+        else c.ifDelays.push({ name: l.keyword, downUs: Math.round(vals[0]! * 1e6), upUs: Math.round((vals[1] ?? 0) * 1e6), pos: l.pos });
+      }
+    },
+  },
   {
     name: 'net_namespace', syntax: 'NAME', status: 'implemented', note: 'vipd runs in network namespace NAME (as `--namespace NAME`), with per-namespace pid files and control socket.',
     handle: (b, st, c) => { const w = b.word(st); if (w !== null) c.netNamespace = w; },
@@ -105,7 +117,7 @@ export const topTable: Table<C> = { block: 'the top level', keywords: topKeyword
 function emptyConfig(file: string): C {
   return {
     file, routerId: null, vrrpPriority: null, vrrpRtPriority: null, netNamespace: null, instanceName: null, global: defaultGlobals(), instances: [], scripts: [],
-    trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], garpGroups: [], warnings: [],
+    trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], garpGroups: [], ifDelays: [], warnings: [],
   };
 }
 
@@ -121,6 +133,7 @@ function finish(b: Builder, d: InstanceDraft, c: C): InstanceModel {
       : `${where}: 'interface' is required (keepalived refuses it too: "Unknown interface")`);
   }
   if (!d.vrid && !s.broken.has('virtual_router_id')) b.err(d.pos, `${where}: 'virtual_router_id' is required`);
+  if ('track_src_ip' in d.other && !d.unicastSrc && !d.mcastSrc) b.warn(d.pos, `${where}: track_src_ip without unicast_src_ip or mcast_src_ip does nothing (keepalived 2.2.7 clears it silently): give the source address to track`);
   const fams = new Set(d.vips.map((v) => v.family));
   if (fams.size > 1) b.err(d.vips.find((v) => v.family !== d.vips[0]!.family)?.pos ?? d.pos, `${where}: IPv4 and IPv6 addresses in one virtual_ipaddress (keepalived ignores those of the other family; use one instance per family, or virtual_ipaddress_excluded)`);
   d.family = d.vips[0]?.family ?? (d.unicastSrc ? parseIP(d.unicastSrc)!.family : 4);

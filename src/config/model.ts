@@ -167,6 +167,8 @@ export interface DaemonConfig {
   staticRules: RuleModel[];
   /** `garp_group` blocks: interfaces whose announcements share one spacing (keepalived 2.2.7). */
   garpGroups: GarpGroupModel[];
+  /** `interface_up_down_delays`: how long a link change of each interface waits before it counts (microseconds). */
+  ifDelays: { name: string; downUs: number; upUs: number; pos: Pos }[];
   /** What vipd read but will not act on, or acts on differently from the file's words. */
   warnings: Diagnostic[];
 }

@@ -20,8 +20,10 @@ import { parseIP } from '../protocol/addr.js';
 import { Announcers } from './announcers.js';
 import { configAddresses } from './preflight.js';
 import { Guardian } from './guardian.js';
+import { LinkDebounce, linkDelays } from './link-debounce.js';
 import { MacLearner } from './mac-learner.js';
 import { buildTrackers } from './trackers/build.js';
+import { SRC_IP, srcIpEffect } from './trackers/static.js';
 import type { TrackerManager } from './trackers/manager.js';
 import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
@@ -48,6 +50,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly scheduler = new Scheduler((fire) => new MonotonicTimer(fire));
   readonly runners = new Map<string, InstanceRunner>();
   private readonly macs: MacLearner;
+  /** interface_up_down_delays between the rtnetlink monitor and the link state. */
+  private readonly debounce: LinkDebounce;
   /** The health trackers (vrrp_script, track_interface, track_file, track_process); made by prepare(). */
   private trackers: TrackerManager | null = null;
   private readonly sockets = new Map<string, SocketEntry>();
@@ -67,6 +71,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     super();
     this.announcers = new Announcers(config, log);
     this.macs = new MacLearner(this.runners, (n) => this.ifaces.get(n), log);
+    this.debounce = new LinkDebounce(linkDelays(config, log), log, (index, up) => this.linkState(index, up));
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
     // that was off the CPU reads a backlog bigger than one loop turn takes (8 batches).
     this.scheduler.beforeFire = () => {
@@ -168,7 +173,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * reload) and of `c` are VIPs: never taken as an interface's own address.
    */
   private async resolveInterfaces(c: DaemonConfig, also?: DaemonConfig): Promise<void> {
-    const tracked = [...c.instances, ...c.syncGroups].flatMap((o) => o.trackInterfaces.map((t) => t.name));
+    const tracked = [...[...c.instances, ...c.syncGroups].flatMap((o) => o.trackInterfaces.map((t) => t.name)), ...c.ifDelays.map((d) => d.name)];
     const names = new Set([...c.instances.flatMap((i) => [i.interface, ...i.vips.map((v) => v.dev ?? i.interface)]), ...tracked]);
     const managed = new Set([...configAddresses(c), ...(also ? configAddresses(also) : [])]);
     for (const n of names) {
@@ -271,8 +276,17 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private onRtnl(e: RtnlEvent): void {
-    if (e.type === 'link') this.linkState(e.link.index, e.op === 'new' && e.link.up && e.link.lowerUp);
-    else if (e.op === 'del') for (const r of this.runners.values()) r.vipRemoved(e.addr.address);
+    if (e.type === 'link') {
+      const iface = [...this.ifaces.values()].find((i) => i.index === e.link.index);
+      if (iface) this.debounce.onLink(iface.index, iface.name, e.op === 'new' && e.link.up && e.link.lowerUp, iface.up);
+    }
+    else {
+      for (const r of this.runners.values()) {
+        if (e.op === 'del') r.vipRemoved(e.addr.address);
+        const src = srcIpEffect(r.model, this.ifaces.get(r.model.interface)?.index === e.addr.ifindex, e.addr.address, e.op === 'new');
+        if (src) r.setTracker(SRC_IP, src);
+      }
+    }
   }
 
   private linkState(index: number, up: boolean): void {
@@ -337,6 +351,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.trackers?.reload(next);
     this.config = next;
     this.announcers.reconfigure(next);
+    this.debounce.setDelays(linkDelays(next, this.log));
     await this.applyPriority(next);
     this.armGuardian(next);
     for (const name of [...res.restarted, ...res.added]) this.startInstance(next.instances.find((x) => x.name === name)!);
@@ -354,6 +369,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.monitor?.close();
     this.announcers.close();
     this.macs.close();
+    this.debounce.close();
     this.rtnl.close();
     this.guardian.release();
   }

@@ -15,6 +15,7 @@ import { EADDRNOTAVAIL, EEXIST, ENODEV, NetlinkError } from '../os/rtnl.js';
 import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
 import { DropLog } from './drop-log.js';
+import { staticTrackers } from './trackers/static.js';
 import { nowUs } from './clock.js';
 import type { Scheduler, TimerOwner } from './scheduler.js';
 
@@ -118,7 +119,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
       acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert, higherPrioSendAdvert: model.higherPrioSendAdvert,
       downTimerAdverts: model.downTimerAdverts,
-      primaryAddress: sharedBytes(primary), trackers,
+      primaryAddress: sharedBytes(primary), trackers: [...trackers, ...staticTrackers(model, d.log)],
     }, this);
   }
 

@@ -47,7 +47,7 @@ async function read(path: string): Promise<{ c: DaemonConfig; b: Builder }> {
   b.know(topTable as Table<never>, instTable as Table<never>, globalTable as Table<never>);
   const c = {
     file: path, routerId: null, vrrpPriority: null, vrrpRtPriority: null, netNamespace: null, instanceName: null, global: defaultGlobals(), instances: [],
-    scripts: [], trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], garpGroups: [], warnings: [],
+    scripts: [], trackFiles: [], trackProcesses: [], syncGroups: [], staticAddresses: [], staticRoutes: [], staticRules: [], garpGroups: [], ifDelays: [], warnings: [],
   } as DaemonConfig;
   for (const st of stmts) if (st.keyword === 'global_defs') b.walk(globalTable, (st.block ?? []).filter((s) => mine(globalTable as Table<never>, s)), c);
   for (const st of stmts) {

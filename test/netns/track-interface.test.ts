@@ -23,14 +23,14 @@ let vipds: VipdProcess[] = [];
 let kas: KeepalivedProcess[] = [];
 let sniff: Sniffer;
 
-function vipd(r: string, inst: LabInstance[]): VipdProcess {
-  const p = new VipdProcess(lab, r, dir, labConfig(r, inst));
+function vipd(r: string, inst: LabInstance[], blocks: string[] = []): VipdProcess {
+  const p = new VipdProcess(lab, r, dir, labConfig(r, inst, [], blocks));
   vipds.push(p);
   p.start();
   return p;
 }
-async function keepalived(r: string, inst: LabInstance[]): Promise<KeepalivedProcess> {
-  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst));
+async function keepalived(r: string, inst: LabInstance[], blocks: string[] = []): Promise<KeepalivedProcess> {
+  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst, [], blocks));
   kas.push(k);
   await k.start();
   return k;
@@ -50,8 +50,11 @@ afterEach(async () => {
   kas = [];
   for (const p of vipds) await p.stop();
   vipds = [];
-  lab.exec(lab.node('r1').ns, ['ip', 'link', 'set', 'eth1', 'up']);
+  const r1 = lab.node('r1').ns;
+  for (const i of ['eth0', 'eth1']) lab.exec(r1, ['ip', 'link', 'set', i, 'up']);
+  lab.exec(r1, ['ip', '-6', 'addr', 'replace', '2001:db8::1/64', 'dev', 'eth0', 'nodad']); // flushed with the link
 });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 afterAll(async () => {
   await sniff?.stop();
   await teardown(lab, dir, []);
@@ -111,4 +114,90 @@ describe('track_interface (issue #18)', () => {
     await sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === 83 && l.src === '192.0.2.1' && l.priority === 150, 10_000, 'r1 back at 150', back);
     await Promise.all([v1.waitState('MASTER', 10_000), k1.waitState('MASTER', 10_000)]);
   }, 60_000);
+
+  it('interface_up_down_delays: a link flap shorter than the down delay is no FAULT; a longer one counts after the delay (both implementations)', async () => {
+    const base = { advertInt: 1, version: 3 as const };
+    const v = { ...base, vrid: 85, vips: ['192.0.2.185/24'] };
+    const k = { ...base, vrid: 86, vips: ['192.0.2.186/24'] };
+    const delays = ['interface_up_down_delays {', '    eth0 1.5', '}', ''];
+    const v1 = vipd('r1', [{ ...v, priority: 150 }], delays);
+    const k1 = await keepalived('r1', [{ ...k, priority: 150 }], delays);
+    await Promise.all([v1.waitState('MASTER', 15_000), k1.waitState('MASTER', 15_000)]);
+    v1.setMark();
+    k1.setMark();
+    const r1 = lab.node('r1').ns;
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'down']);
+    await sleep(500);
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'up']);
+    await sleep(2500);
+    expect(v1.lines.slice(v1.mark).filter((l) => l.to)).toEqual([]);
+    expect(k1.log.slice(k1.mark)).not.toMatch(/Entering FAULT STATE/);
+    expect(v1.lines.some((l) => l.msg === 'Delay timer for eth0 cancelled')).toBe(true);
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'down']);
+    const down = Date.now();
+    await Promise.all([v1.waitState('FAULT', 5000), k1.waitState('FAULT', 5000)]);
+    const ms = Date.now() - down;
+    expect(ms).toBeGreaterThanOrEqual(1400);
+    lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'up']);
+    console.log(`interface_up_down_delays eth0 1.5: FAULT ${ms} ms after the link went down`);
+  }, 60_000);
+
+  // keepalived 2.2.7's manual says the same; its code reacts only when the removed address was
+  // the interface's primary IPv4 one with no other left (keepalived_netlink.c), and in this
+  // lab it did not react in either case: its states are printed for comparison, not asserted.
+  it('track_src_ip: the configured source address removed is a FAULT and the VIP moves (a second address, or the interface\'s only one)', async () => {
+    const r1 = lab.node('r1').ns;
+    lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.51/24', 'dev', 'eth0']);
+    const base = { advertInt: 1, version: 3 as const };
+    // eth0: the source is a second address of the interface
+    const v = { ...base, vrid: 87, vips: ['192.0.2.187/24'] };
+    const k = { ...base, vrid: 88, vips: ['192.0.2.188/24'] };
+    // eth1: the source is the interface's only IPv4 address (lab.addLan: 192.0.2.65/32 on r1);
+    // the VIPs live on eth0: a master's VIP on eth1 would count as another address of eth1 for keepalived
+    const v6 = { ...base, interface: 'eth1', vrid: 97, vips: ['198.51.100.97/24 dev eth0'] };
+    const k6 = { ...base, interface: 'eth1', vrid: 98, vips: ['198.51.100.98/24 dev eth0'] };
+    const src = (a: string): string[] => [`mcast_src_ip ${a}`, 'track_src_ip'];
+    const v2 = vipd('r2', [{ ...v, priority: 100 }, { ...v6, priority: 100 }]);
+    const v1 = vipd('r1', [{ ...v, priority: 150, extra: src('192.0.2.51') }, { ...v6, priority: 150, extra: src('192.0.2.65') }]);
+    const k2 = await keepalived('r2', [{ ...k, priority: 100 }, { ...k6, priority: 100 }]);
+    const k1 = await keepalived('r1', [{ ...k, priority: 150, extra: src('192.0.2.51') }, { ...k6, priority: 150, extra: src('192.0.2.65') }]);
+    const masters = (p: VipdProcess, n: number): Promise<unknown> => p.waitFor(() => p.lines.filter((x) => x.to === 'MASTER').length >= n, 15_000, `${n} masters`);
+    await Promise.all([masters(v1, 2), k1.waitForMaster(15_000)]);
+    await sleep(1000);
+    expect(k1.log.match(/Entering MASTER STATE/g)).toHaveLength(2);
+    for (const p of [v1, v2, k1, k2]) p.setMark();
+    lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.51/24', 'dev', 'eth0']);
+    await v1.waitState('FAULT', 5000);
+    await expectHolders(lab, ['r1', 'r2'], '192.0.2.187/24', ['r2'], 8000);
+    expect(v1.lines.slice(v1.mark).find((l) => l.to === 'FAULT')?.reason).toMatch(/track_src_ip/);
+    await sleep(3000);
+    const kaSecondary = /Entering FAULT STATE/.test(k1.log.slice(k1.mark));
+    for (const p of [v1, v2, k1, k2]) p.setMark();
+    lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.65/32', 'dev', 'eth1']);
+    await v1.waitState('FAULT', 5000);
+    await expectHolders(lab, ['r1', 'r2'], '198.51.100.97/24', ['r2'], 8000);
+    await sleep(3000);
+    const kaOnly = /Entering FAULT STATE/.test(k1.log.slice(k1.mark));
+    console.log(`track_src_ip, keepalived 2.2.7 beside vipd: FAULT on a second source address removed: ${kaSecondary}; on the interface's only IPv4 address removed: ${kaOnly}`);
+    for (const p of [v1, v2, k1, k2]) p.setMark();
+    lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.51/24', 'dev', 'eth0']);
+    lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.65/32', 'dev', 'eth1']);
+    await masters(v1, 2);
+    await expectHolders(lab, ['r1', 'r2'], '192.0.2.187/24', ['r1'], 8000);
+    lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.51/24', 'dev', 'eth0']);
+  }, 90_000);
+
+  it('unicast_fault_no_peer without a peer: FAULT, as keepalived', async () => {
+    const inst = { advertInt: 1, version: 3 as const, priority: 150, extra: ['unicast_src_ip 192.0.2.1', 'unicast_fault_no_peer'] };
+    const v1 = vipd('r1', [{ ...inst, vrid: 89, vips: ['192.0.2.189/24'] }]);
+    const k1 = await keepalived('r1', [{ ...inst, vrid: 90, vips: ['192.0.2.190/24'] }]);
+    await v1.waitState('FAULT', 10_000);
+    expect(v1.lines.some((l) => l.msg.includes('(VI_89) Cannot use unicast without any peers - going to fault state'))).toBe(true);
+    // keepalived starts in FAULT without an "Entering FAULT STATE" line (vrrp_init_state)
+    expect(k1.log).toContain('(VI_90) Cannot use unicast without any peers - going to fault state');
+    await sleep(4000); // Master_Down_Interval and more: still no master
+    expect(v1.state).toBe('FAULT');
+    expect(k1.log).not.toMatch(/Entering (MASTER|BACKUP) STATE/);
+    expect(lab.addresses('r1').filter((a) => a === '192.0.2.189/24' || a === '192.0.2.190/24')).toEqual([]);
+  }, 30_000);
 });

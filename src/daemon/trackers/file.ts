@@ -223,7 +223,7 @@ export class TrackFileTracker implements Tracker {
 
   private disable(reason: string): void {
     this.disabled = reason;
-    this.deps.log.error({ tracker: this.name, file: this.model.file }, `track_file ${this.name}: ${reason}`);
+    this.deps.log.error({ tracker: this.name, file: this.model.file }, `${this.model.pos.file}:${this.model.pos.line}: track_file ${this.name}: ${reason}`);
   }
 
   /** Log at most once a minute per key, with how many were kept quiet meanwhile. */
