@@ -2,55 +2,22 @@
  * One configured instance at run time: the sans-I/O core wired to its VRRP socket, the
  * scheduler, the VIP operations (rtnetlink), the announcer and the log. Carries the counters.
  */
-import type { Logger } from 'pino';
 import type { InstanceModel } from '../config/model.js';
 import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
-import { encodeVrrp, receiveVrrp, type DropReason, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
-import type { Interface } from '../os/iface.js';
-import type { Rtnl } from '../os/rtnl.js';
+import { encodeVrrp, receiveVrrp, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import { EADDRNOTAVAIL, EEXIST, ENODEV, NetlinkError } from '../os/rtnl.js';
-import type { RawVrrp, VrrpPacketIn, VrrpSocket } from '../os/vrrp-socket.js';
+import type { RawVrrp, VrrpPacketIn } from '../os/vrrp-socket.js';
 import type { Announcer } from './announcer.js';
 import { DropLog } from './drop-log.js';
 import { staticTrackers } from './trackers/static.js';
 import { nowUs } from './clock.js';
-import type { Scheduler, TimerOwner } from './scheduler.js';
+import type { TimerOwner } from './scheduler.js';
+import type { RunnerDeps, RunnerStats } from './runner-types.js';
 
-export interface RunnerStats {
-  advertsSent: number;
-  advertsReceived: number;
-  priorityZeroSent: number;
-  priorityZeroReceived: number;
-  transitions: number;
-  sendErrors: number;
-  /** Re-announcements after a lower-priority master was heard. */
-  reannounced: number;
-  drops: Partial<Record<DropReason, number>>;
-}
-
-export interface RunnerDeps {
-  rtnl: Rtnl;
-  scheduler: Scheduler;
-  log: Logger;
-  iface: Interface;
-  /** Interfaces of VIPs with a `dev` of their own. */
-  vipIfaces: Map<string, Interface>;
-  socket: VrrpSocket;
-  /** The announcer of the instance's interface. */
-  announcer: Announcer;
-  /** The announcer of another interface (a VIP with its own `dev` is announced there, with that interface's MAC). */
-  announcerOf?: (iface: Interface) => Announcer;
-  /** Events for the control socket's watchers. */
-  emit: (e: DaemonEvent) => void;
-}
-
-export type DaemonEvent =
-  | { type: 'transition'; instance: string; from: State; to: State; reason: string; priority: number; master: string | null }
-  | { type: 'master'; instance: string; master: string | null; priority: number | null }
-  | { type: 'priority'; instance: string; priority: number };
+export type { DaemonEvent, RunnerDeps, RunnerStats } from './runner-types.js';
 
 export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;

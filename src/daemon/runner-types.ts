@@ -1,0 +1,42 @@
+/** The shapes an InstanceRunner shares with the daemon: its counters, what it is given, the events it emits. */
+import type { Logger } from 'pino';
+import type { State } from '../core/instance.js';
+import type { Interface } from '../os/iface.js';
+import type { Rtnl } from '../os/rtnl.js';
+import type { VrrpSocket } from '../os/vrrp-socket.js';
+import type { DropReason } from '../protocol/vrrp.js';
+import type { Announcer } from './announcer.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface RunnerStats {
+  advertsSent: number;
+  advertsReceived: number;
+  priorityZeroSent: number;
+  priorityZeroReceived: number;
+  transitions: number;
+  sendErrors: number;
+  /** Re-announcements after a lower-priority master was heard. */
+  reannounced: number;
+  drops: Partial<Record<DropReason, number>>;
+}
+
+export interface RunnerDeps {
+  rtnl: Rtnl;
+  scheduler: Scheduler;
+  log: Logger;
+  iface: Interface;
+  /** Interfaces of VIPs with a `dev` of their own. */
+  vipIfaces: Map<string, Interface>;
+  socket: VrrpSocket;
+  /** The announcer of the instance's interface. */
+  announcer: Announcer;
+  /** The announcer of another interface (a VIP with its own `dev` is announced there, with that interface's MAC). */
+  announcerOf?: (iface: Interface) => Announcer;
+  /** Events for the control socket's watchers. */
+  emit: (e: DaemonEvent) => void;
+}
+
+export type DaemonEvent =
+  | { type: 'transition'; instance: string; from: State; to: State; reason: string; priority: number; master: string | null }
+  | { type: 'master'; instance: string; master: string | null; priority: number | null }
+  | { type: 'priority'; instance: string; priority: number };
