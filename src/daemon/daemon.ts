@@ -330,6 +330,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
     const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
     await this.resolveInterfaces(next, this.config);
+    await this.trackers?.check(next);
     if (this.delayed) {
       await this.trackers?.reload(next);
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one

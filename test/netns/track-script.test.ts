@@ -193,4 +193,27 @@ describe('weighted and broken scripts (issue #18)', () => {
     await Promise.all([d.waitState('MASTER', 10_000), k.waitState('MASTER', 10_000)]);
     expect(k.log).toMatch(/Disabling track script gone since not found/);
   }, 30_000);
+
+  it('a reload that changes a script\'s interval keeps the instance as it is (no transition) and the new script runs; a reload to a missing script disables it with an error and the instance keeps its state', async () => {
+    const ok = script('ok.sh', 'exit 0');
+    const blocks = (interval: number, path = ok): string[] => ['vrrp_script chk {', `    script "${path}"`, `    interval ${interval}`, '}', ''];
+    const inst: LabInstance = { vrid: 99, priority: 150, advertInt: 1, version: 3, vips: ['192.0.2.199/24'], extra: ['track_script {', '    chk', '}'] };
+    const d = vipd('r1', [inst], blocks(1));
+    await d.waitState('MASTER', 15_000);
+    d.setMark();
+    d.rewrite(labConfig('r1', [inst], [], blocks(2)));
+    d.signal('SIGHUP');
+    await d.waitFor((l) => l.msg === 'configuration reloaded', 5000, 'reload');
+    await sleep(3000);
+    expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
+    expect(d.lines.slice(d.mark).some((l) => l.msg.includes('VRRP_Script(chk) succeeded'))).toBe(true); // the new tracker ran
+    d.setMark();
+    d.rewrite(labConfig('r1', [inst], [], blocks(1, join(dir, 'gone.sh'))));
+    d.signal('SIGHUP');
+    await d.waitFor((l) => l.msg === 'configuration reloaded' || l.msg.startsWith('reload'), 5000, 'reload');
+    await sleep(2000);
+    expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
+    expect(d.lines.slice(d.mark).some((l) => l.msg.includes('vrrp_script chk disabled'))).toBe(true);
+    await expectHolders(lab, ['r1'], '192.0.2.199/24', ['r1']);
+  }, 40_000);
 });

@@ -158,11 +158,19 @@ export class TrackerManager {
   }
 
   /**
-   * A reload: trackers whose definition did not change keep running with their level (a
+   * A reload (after check(next)): trackers whose definition did not change keep running with their level (a
    * script keeps its rise/fall count); changed or new ones start afresh; unused ones stop.
    */
-  async reload(next: DaemonConfig): Promise<void> {
+  /**
+   * The checks of a new configuration's trackers (scripts, process connector): the daemon
+   * runs them before it changes anything on a reload; reload() then builds from them.
+   * @throws Error naming the file:line of what cannot run here.
+   */
+  async check(next: DaemonConfig): Promise<void> {
     await this.prepare?.(next);
+  }
+
+  async reload(next: DaemonConfig): Promise<void> {
     const keep = new Map<string, { tracker: Tracker; def: string }>();
     const stopping: Tracker[] = [];
     for (const [key, t] of this.trackers) {
