@@ -63,7 +63,7 @@ export async function runningPid(file: string, log: Logger): Promise<number | nu
     return pid;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPERM') return pid;
-    log.info({ file, pid }, 'removing a stale pid file (no such process)');
+    log.info({ file, stalePid: pid }, 'removing a stale pid file (no such process)');
     await unlink(file).catch(() => undefined);
     return null;
   }

@@ -216,4 +216,19 @@ describe('weighted and broken scripts (issue #18)', () => {
     expect(d.lines.slice(d.mark).some((l) => l.msg.includes('vrrp_script chk disabled'))).toBe(true);
     await expectHolders(lab, ['r1'], '192.0.2.199/24', ['r1']);
   }, 40_000);
+
+  it('text logs at debug level (journald, keepalived -D) with a script tracker: no crash', async () => {
+    const ok = script('ok-text.sh', 'echo hello');
+    const d = new VipdProcess(lab, 'r2', dir, labConfig('r2', [{ vrid: 98, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.198/24'], extra: ['track_script {', '    chk', '}'] }], [],
+      ['vrrp_script chk {', `    script "${ok}"`, '    interval 1', '}', '']));
+    d.extraArgs = ['--log-format', 'text'];
+    vipds.push(d);
+    d.start();
+    const end = Date.now() + 10_000;
+    while (!/Entering MASTER STATE/.test(d.stderr) && Date.now() < end) await sleep(100);
+    await sleep(2500); // several script results, each logged at debug with its output
+    expect(d.proc?.exitCode ?? null).toBeNull();
+    expect(d.stderr).toMatch(/VRRP_Script\(chk\) succeeded/);
+    expect(d.stderr).toMatch(/VRRP_Script\(chk\) output/);
+  }, 30_000);
 });

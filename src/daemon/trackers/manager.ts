@@ -138,7 +138,7 @@ export class TrackerManager {
   }
 
   private changed(key: string, level: TrackerLevel): void {
-    this.log.debug({ tracker: key, level }, 'tracker level changed');
+    this.log.debug({ tracker: key, trackerLevel: level }, 'tracker level changed');
     for (const [instance, refs] of this.refs) {
       for (const r of refs) if (r.key === key) this.onEffect(instance, key, this.effect(r));
     }

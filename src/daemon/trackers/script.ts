@@ -209,7 +209,7 @@ export class VrrpScriptTracker implements Tracker, TimerOwner {
     this.lastExit = o.exitCode;
     this.lastDurationMs = Math.round(o.durationMs * 1000) / 1000;
     if (o.output || o.droppedBytes) {
-      this.deps.log.debug({ script: n, pid: r.pid, exit: o.exitCode, signal: o.signal, droppedBytes: o.droppedBytes, output: o.output }, `VRRP_Script(${n}) output`);
+      this.deps.log.debug({ script: n, scriptPid: r.pid, exit: o.exitCode, signal: o.signal, droppedBytes: o.droppedBytes, output: o.output }, `VRRP_Script(${n}) output`);
     }
     let ok: boolean;
     let how: string; // keepalived's script_exit_type and reason
