@@ -326,7 +326,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * VIPs (the core recomputes its election); one whose other settings changed is restarted.
    */
   async reload(next: DaemonConfig): Promise<{ restarted: string[]; added: string[]; removed: string[]; reprioritised: string[] }> {
-    const key = (m: InstanceModel, priority = m.priority): string => JSON.stringify({ ...m, pos: undefined, priority });
+    // positions (of the instance, its VIPs, its track_* lines…) are not meaning: a comment added above must not restart it
+    const key = (m: InstanceModel, priority = m.priority): string => JSON.stringify({ ...m, priority }, (k, v: unknown) => (k === 'pos' ? undefined : v));
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
     const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
     await this.resolveInterfaces(next, this.config);

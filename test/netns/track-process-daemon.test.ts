@@ -83,6 +83,10 @@ describe('vrrp_track_process in the daemon (issue #18)', () => {
     r1.start();
     await r1.waitState('MASTER', 15_000);
     await expectHolders(lab, ['r1', 'r2'], '192.0.2.196/24', ['r1']);
+    // a reload keeps the connector the parent passed (it cannot be opened again in here)
+    r1.signal('SIGHUP');
+    await r1.waitFor((l) => l.msg === 'configuration reloaded' || /reload/.test(l.msg) && l.level >= 50, 5000, 'the reload');
+    expect(r1.lines.filter((l) => l.level >= 50)).toEqual([]);
     r1.setMark();
     r2.setMark();
     app.kill('SIGKILL');

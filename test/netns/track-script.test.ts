@@ -208,6 +208,11 @@ describe('weighted and broken scripts (issue #18)', () => {
     expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
     expect(d.lines.slice(d.mark).some((l) => l.msg.includes('VRRP_Script(chk) succeeded'))).toBe(true); // the new tracker ran
     d.setMark();
+    d.rewrite(`# managed by ansible\n# (every line below moves down)\n${labConfig('r1', [inst], [], blocks(2))}`);
+    d.signal('SIGHUP');
+    const same = await d.waitFor((l) => l.msg === 'configuration reloaded' && d.lines.indexOf(l) >= d.mark, 5000, 'reload');
+    expect(same).toMatchObject({ restarted: [], added: [], removed: [], reprioritised: [] });
+    d.setMark();
     d.rewrite(labConfig('r1', [inst], [], blocks(1, join(dir, 'gone.sh'))));
     d.signal('SIGHUP');
     await d.waitFor((l) => l.msg === 'configuration reloaded' || l.msg.startsWith('reload'), 5000, 'reload');
@@ -215,6 +220,12 @@ describe('weighted and broken scripts (issue #18)', () => {
     expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
     expect(d.lines.slice(d.mark).some((l) => l.msg.includes('vrrp_script chk disabled'))).toBe(true);
     await expectHolders(lab, ['r1'], '192.0.2.199/24', ['r1']);
+    // the operator fixes it and reloads: the script is checked again and runs
+    script('gone.sh', 'exit 0');
+    d.setMark();
+    d.signal('SIGHUP');
+    await d.waitFor((l) => l.msg.includes('VRRP_Script(chk) succeeded') && d.lines.indexOf(l) >= d.mark, 8000, 'the fixed script running');
+    expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
   }, 40_000);
 
   it('text logs at debug level (journald, keepalived -D) with a script tracker: no crash', async () => {

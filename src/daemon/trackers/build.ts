@@ -96,7 +96,7 @@ export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect
   };
   const m = new TrackerManager(c, make, log, onEffect);
   m.prepare = async (next) => {
-    await checkProcesses(next);
+    if (!watch) await checkProcesses(next); // a running watch holds the connector (a second open would fail: in use)
     plans = await checkScripts(next, log);
   };
   m.onStop = () => watch?.close();

@@ -177,7 +177,8 @@ export class TrackerManager {
       const [kind, ...rest] = key.split(':');
       const name = rest.join(':');
       const used = next.instances.some((i) => trackerRefs(i, next).some((r) => r.key === key));
-      if (used && definition(kind as TrackerKind, name, next) === t.def) keep.set(key, t);
+      // a disabled tracker is checked again (the script made executable, the directory created)
+      if (used && definition(kind as TrackerKind, name, next) === t.def && !t.tracker.status().disabled) keep.set(key, t);
       else stopping.push(t.tracker);
     }
     this.trackers.clear();
