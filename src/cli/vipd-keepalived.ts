@@ -50,8 +50,12 @@ export async function configTest(file: string, o: KeepalivedOptions): Promise<nu
     return EXIT_TEST_CANNOT_RUN;
   }
   try {
-    out(formatWarnings((await loadConfig(file, o.configId)).warnings ?? []));
-    return 0;
+    const c = await loadConfig(file, o.configId);
+    out(formatWarnings(c.warnings ?? []));
+    // keepalived's config test reports the scripts it would disable (check_vrrp_script_security)
+    const host = await (await import('../daemon/trackers/build.js')).scriptProblems(c);
+    out(host.warnings.map((w) => `warning: ${w}\n`).join('') + host.errors.map((e) => `${e}\n`).join(''));
+    return host.errors.length ? EXIT_TEST_ERRORS : 0;
   } catch (e) {
     if (!(e instanceof ConfigErrors)) throw e;
     out(refusalText(e));

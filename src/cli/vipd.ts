@@ -67,6 +67,14 @@ Examples:
     const c = await loadConfig(file, o.configId ?? null).catch(fail);
     const ws = c.warnings ?? [];
     process.stderr.write(formatWarnings(ws));
+    // this host: scripts that vipd (and keepalived) would disable
+    const host = await (await import('../daemon/trackers/build.js')).scriptProblems(c);
+    for (const w of host.warnings) process.stderr.write(`warning: ${w}\n`);
+    for (const e of host.errors) process.stderr.write(`${e}\n`);
+    if (host.errors.length) {
+      process.stderr.write(`vipd: ${host.errors.length} vrrp_script${host.errors.length === 1 ? '' : 's'} cannot run on this host (keepalived 2.2.7 would disable them too); nothing was changed\n`);
+      process.exit(EXIT_CONFIG);
+    }
     if (o.strict && ws.length) {
       process.stderr.write(`vipd: ${ws.length} warning${ws.length === 1 ? '' : 's'}, errors with --strict; nothing was changed\n`);
       process.exit(EXIT_CONFIG);

@@ -41,6 +41,8 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
   const db = systemUserDb();
   const plans = new Map<string, ScriptPlan>();
   const checks: ScriptCheck[] = [];
+  /** A note about the default user is the same for every script: told once. */
+  const told = new Set<string>();
   for (const s of c.scripts) {
     if (!used.has(s.name)) continue;
     const at = `${s.pos.file}:${s.pos.line}`;
@@ -50,14 +52,18 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
       plans.set(s.name, { uid: 0, gid: 0, argv: s.script, disabled: who.error });
       continue;
     }
-    for (const n of who.notes) log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${n}`);
+    for (const n of who.notes) {
+      if (told.has(n)) continue;
+      told.add(n);
+      log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${n}`);
+    }
     const chk = await checkScriptSecure(s.script, { uid: who.uid, gid: who.gid, enableScriptSecurity: c.global.enableScriptSecurity });
     checks.push(chk);
     for (const w of chk.warnings) log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${w}`);
     if (chk.disabled) log.error({ script: s.name, at }, `${at}: vrrp_script ${s.name} disabled: ${chk.disabled} (keepalived 2.2.7 removes the script; the instances run without it)`);
     plans.set(s.name, { uid: who.uid, gid: who.gid, argv: chk.argv, disabled: chk.disabled });
   }
-  const summary = securitySummary(checks, c.global.enableScriptSecurity);
+  const summary = securitySummary(checks.filter((k) => !k.disabled), c.global.enableScriptSecurity);
   if (summary) log.warn(summary);
   return plans;
 }
@@ -71,6 +77,19 @@ async function checkProcesses(c: DaemonConfig): Promise<void> {
     const p = c.trackProcesses.find((x) => x.name === tracked[0]!.name)!;
     throw new Error(`${p.pos.file}:${p.pos.line}: vrrp_track_process ${p.name}: ${problem}`);
   }
+}
+
+/**
+ * What `vipd check-config` and `keepalived -t` add to the file's own checks (keepalived's
+ * config test reports them too): each tracked vrrp_script that will be disabled on this host
+ * (errors) and the scripts' warnings (user, PATH search, no `#!`). Touches nothing.
+ */
+export async function scriptProblems(c: DaemonConfig): Promise<{ errors: string[]; warnings: string[] }> {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const collect = { error: (_o: unknown, m: string) => errors.push(m), warn: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
+  await checkScripts(c, collect);
+  return { errors, warnings };
 }
 
 export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect: (instance: string, key: string, effect: TrackerEffect) => void): Promise<TrackerManager> {
