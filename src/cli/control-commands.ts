@@ -115,14 +115,18 @@ export interface ReloadResult {
   removed: string[];
   /** Instances whose priority alone changed: state and VIPs kept (older daemons: absent). */
   reprioritised?: string[];
+  /** Trackers (`kind:name`) started afresh, and those of them that cannot run (older daemons: absent). */
+  trackers?: { started: string[]; disabled: string[] };
 }
 
 /** One line saying what a reload changed, e.g. "reloaded: restarted VI_1; added VI_3; removed none". */
 export function reloadSummary(r: ReloadResult): string {
   const list = (xs: string[]): string => (xs.length ? xs.join(', ') : 'none');
   const reprio = r.reprioritised ?? [];
-  if (!r.restarted.length && !r.added.length && !r.removed.length && !reprio.length) return 'reloaded: no instance changed';
-  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}; new priority, state kept ${list(reprio)}`;
+  const t = r.trackers ?? { started: [], disabled: [] };
+  const trackers = t.started.length ? `; trackers started afresh ${list(t.started)}${t.disabled.length ? `; DISABLED (cannot run, see the log) ${list(t.disabled)}` : ''}` : '';
+  if (!r.restarted.length && !r.added.length && !r.removed.length && !reprio.length) return `reloaded: no instance changed${trackers}`;
+  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}; new priority, state kept ${list(reprio)}${trackers}`;
 }
 
 /**

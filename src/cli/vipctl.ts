@@ -118,6 +118,12 @@ examples(reloadCmd, [
   ['vipd check-config /etc/keepalived/keepalived.conf && vipctl reload', 'check first, then apply'],
 ]);
 
+// `vipctl status | head -2`: a closed pipe ends the output, not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CliError) {
     process.stderr.write(`vipctl: ${e.message}\n`);

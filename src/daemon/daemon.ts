@@ -29,6 +29,15 @@ import { InstanceRunner, type DaemonEvent, type RunnerDeps } from './runner.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { Scheduler } from './scheduler.js';
 
+/** What a reload did (the control API's `reload` answer): instances, and trackers (re)started or disabled (`kind:name`). */
+export interface ReloadResult {
+  restarted: string[];
+  added: string[];
+  removed: string[];
+  reprioritised: string[];
+  trackers: { started: string[]; disabled: string[] };
+}
+
 interface SocketEntry {
   sock: VrrpSocket;
   runners: Map<number, InstanceRunner>;
@@ -180,7 +189,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       try {
         this.ifaces.set(n, await lookupInterface(this.rtnl, n, managed));
       } catch (e) {
-        if (e instanceof NetlinkError && e.code === 'ENODEV') throw new Error(`interface ${n} does not exist in this network namespace`);
+        if (e instanceof NetlinkError && e.code === 'ENODEV') {
+          // name the line that wants it when it is a tracker's (track_interface, interface_up_down_delays)
+          const ref = [...c.instances, ...c.syncGroups].flatMap((o) => o.trackInterfaces).find((t) => t.name === n) ?? c.ifDelays.find((d) => d.name === n);
+          const why = ref ? `${ref.pos.file}:${ref.pos.line}: ${'weight' in ref ? 'track_interface' : 'interface_up_down_delays'} ${n}: ` : '';
+          throw new Error(`${why}interface ${n} does not exist in this network namespace`);
+        }
         throw e;
       }
     }
@@ -325,15 +339,15 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * SIGHUP: apply a new config. An instance whose priority alone changed keeps its state and
    * VIPs (the core recomputes its election); one whose other settings changed is restarted.
    */
-  async reload(next: DaemonConfig): Promise<{ restarted: string[]; added: string[]; removed: string[]; reprioritised: string[] }> {
+  async reload(next: DaemonConfig): Promise<ReloadResult> {
     // positions (of the instance, its VIPs, its track_* lines…) are not meaning: a comment added above must not restart it
     const key = (m: InstanceModel, priority = m.priority): string => JSON.stringify({ ...m, priority }, (k, v: unknown) => (k === 'pos' ? undefined : v));
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
-    const res = { restarted: [] as string[], added: [] as string[], removed: [] as string[], reprioritised: [] as string[] };
+    const res: ReloadResult = { restarted: [], added: [], removed: [], reprioritised: [], trackers: { started: [], disabled: [] } };
     await this.resolveInterfaces(next, this.config);
     await this.trackers?.check(next);
     if (this.delayed) {
-      await this.trackers?.reload(next);
+      res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
       this.announcers.reconfigure(next);
       this.armGuardian(next);
@@ -350,7 +364,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
-    await this.trackers?.reload(next);
+    res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
     this.config = next;
     this.announcers.reconfigure(next);
     this.debounce.setDelays(linkDelays(next, this.log));

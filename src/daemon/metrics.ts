@@ -80,6 +80,7 @@ function trackerMetrics(reg: Registry, status: () => InstanceStatus[]): void {
   };
   perTracker('vipd_tracker_level', 'Tracker level: 1 up/OK, 0 down/failed, -1 not run yet; a track_file: its value', (t) =>
     t.level.kind === 'value' ? t.level.value : t.level.up === null ? -1 : t.level.up ? 1 : 0);
+  perTracker('vipd_tracker_disabled', '1 when the tracker cannot run (a script not found or insecure, a track_file without its directory): dropped from its instances', (t) => (t.disabled ? 1 : 0));
   perTracker('vipd_script_runs_total', 'vrrp_script runs started', (t) => t.runs, 'counter');
   perTracker('vipd_script_skipped_total', 'vrrp_script runs skipped: the previous run was still going', (t) => t.skipped, 'counter');
   perTracker('vipd_script_timeouts_total', 'vrrp_script runs killed at their timeout', (t) => t.timeouts, 'counter');

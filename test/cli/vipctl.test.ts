@@ -78,6 +78,8 @@ describe('status formatting (no daemon)', () => {
     expect([0, 59, 60, 3599, 3600, 86_399, 86_400 * 3 + 7200, -5].map(duration)).toEqual(['0s', '59s', '1m00s', '59m59s', '1h00m', '23h59m', '3d02h', '0s']);
     expect(reloadSummary({ restarted: ['A'], added: [], removed: ['B', 'C'] })).toBe('reloaded: restarted A; added none; removed B, C; new priority, state kept none');
     expect(reloadSummary({ restarted: [], added: [], removed: [], reprioritised: ['VI_6'] })).toBe('reloaded: restarted none; added none; removed none; new priority, state kept VI_6');
+    expect(reloadSummary({ restarted: [], added: [], removed: [], reprioritised: [], trackers: { started: ['script:chk'], disabled: ['script:chk'] } }))
+      .toBe('reloaded: no instance changed; trackers started afresh script:chk; DISABLED (cannot run, see the log) script:chk');
     expect(reloadSummary({ restarted: [], added: [], removed: [] })).toBe('reloaded: no instance changed');
   });
 });
@@ -255,5 +257,14 @@ describe('npm run lab -- --keep', () => {
     expect(spawnSync('bash', ['-c', teardown!]).status).toBe(0);
     expect(run('ip', ['netns', 'list'])).not.toContain(`${prefix()}-`);
     expect(existsSync(keptDir()!)).toBe(false);
+  });
+});
+
+describe('vipctl output into a closed pipe', () => {
+  it('`vipctl sniff --read FILE | true` (the reader gone first): exit 0, no EPIPE stack', () => {
+    const argv = [...cliCommand('vipctl'), 'sniff', '--read', 'test/fixtures/c05_ka_v3_ipv4_20vips.pcap'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('bash', ['-c', `set -o pipefail; ${argv} | true`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).not.toMatch(/EPIPE|internal error/);
+    expect(r.status).toBe(0);
   });
 });

@@ -15,7 +15,7 @@ import { expectHolders } from '../helpers/holders.js';
 import { KeepalivedProcess } from '../helpers/keepalived.js';
 import { Sniffer } from '../helpers/sniffer.js';
 import { requireTool } from '../helpers/tools.js';
-import { teardown, VipdProcess } from '../helpers/vipd.js';
+import { runCliIn, teardown, VipdProcess } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'ti');
 let dir = '';
@@ -199,5 +199,12 @@ describe('track_interface (issue #18)', () => {
     expect(v1.state).toBe('FAULT');
     expect(k1.log).not.toMatch(/Entering (MASTER|BACKUP) STATE/);
     expect(lab.addresses('r1').filter((a) => a === '192.0.2.189/24' || a === '192.0.2.190/24')).toEqual([]);
+  }, 30_000);
+
+  it('a tracked interface that does not exist: vipd refuses to start, naming the track_interface line', async () => {
+    const p = new VipdProcess(lab, 'r1', dir, labConfig('r1', [{ vrid: 91, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.191/24'], extra: ['track_interface {', '    eth9', '}'] }]), 'noif');
+    const r = await runCliIn(lab, 'r1', 'vipd', ['run', '-f', p.conf, '--control-socket', join(dir, 'noif.sock')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/vipd-noif\.conf:\d+: track_interface eth9: interface eth9 does not exist/);
   }, 30_000);
 });

@@ -170,7 +170,7 @@ export class TrackerManager {
     await this.prepare?.(next);
   }
 
-  async reload(next: DaemonConfig): Promise<void> {
+  async reload(next: DaemonConfig): Promise<{ started: string[]; disabled: string[] }> {
     const keep = new Map<string, { tracker: Tracker; def: string }>();
     const stopping: Tracker[] = [];
     for (const [key, t] of this.trackers) {
@@ -196,6 +196,7 @@ export class TrackerManager {
       if (level.kind === 'bool' && level.up === null) continue;
       this.changed(key, level);
     }
+    return { started: fresh.map(([k]) => k), disabled: fresh.filter(([, v]) => v.tracker.status().disabled).map(([k]) => k) };
   }
 
   async stop(): Promise<void> {
