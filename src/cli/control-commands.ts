@@ -98,7 +98,7 @@ export async function status(socket: string, format: StatusFormat): Promise<void
   if (format === 'json') return out(JSON.stringify(res));
   if (res.startsInMs !== undefined) return out(`starting: the instances start in ${(res.startsInMs / 1000).toFixed(1)} s (vrrp_startup_delay)`);
   out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
-  const trackers = trackerRows(res.instances);
+  const trackers = trackerRows(res.instances, format === 'wide');
   if (trackers.length) out(`\n${table(trackers)}`);
 }
 

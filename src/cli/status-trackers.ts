@@ -15,7 +15,8 @@ export function trackerDetail(t: TrackerRefStatus): string {
   switch (t.kind) {
     case 'script': {
       if (!t.runs) return 'not run yet';
-      const last = t.lastResult === 'exit' ? `exit ${t.lastExit}` : (t.lastResult ?? '?');
+      if (t.lastResult === undefined) return 'first run going';
+      const last = t.lastResult === 'exit' ? `exit ${t.lastExit}` : t.lastResult;
       const ms = t.lastDurationMs === undefined ? '' : `, ${Math.round(t.lastDurationMs)} ms`;
       // keepalived's result counter: OK from `rise` up to rise+fall-1
       const r = t.result ?? 0;
@@ -32,8 +33,8 @@ export function trackerDetail(t: TrackerRefStatus): string {
   }
 }
 
-/** Rows TRACKER, STATE, DETAIL, EFFECT for every tracker of `instances`; empty when none. */
-export function trackerRows(instances: InstanceStatus[]): string[][] {
+/** Rows TRACKER, STATE, DETAIL, EFFECT for every tracker of `instances`; empty when none. `wide`: cells whole. */
+export function trackerRows(instances: InstanceStatus[], wide = false): string[][] {
   const byKey = new Map<string, { t: TrackerRefStatus; effects: string[] }>();
   for (const i of instances) {
     for (const t of i.trackers ?? []) {
@@ -45,6 +46,7 @@ export function trackerRows(instances: InstanceStatus[]): string[][] {
   }
   if (!byKey.size) return [];
   const rows = [['TRACKER', 'STATE', 'DETAIL', 'EFFECT']];
-  for (const [key, { t, effects }] of byKey) rows.push([cut(key, 28), t.disabled ? 'disabled' : t.state, cut(trackerDetail(t), 36), cut(effects.join(', '), 28)]);
+  const c = (x: string, n: number): string => (wide ? x : cut(x, n));
+  for (const [key, { t, effects }] of byKey) rows.push([c(key, 28), t.disabled ? 'disabled' : t.state, c(trackerDetail(t), 36), c(effects.join(', '), 28)]);
   return rows;
 }

@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceStatus } from '../../src/daemon/status.js';
 import { duration, reloadSummary, statusTable, statusWide } from '../../src/cli/control-commands.js';
+import { trackerRows } from '../../src/cli/status-trackers.js';
+import type { TrackerRefStatus } from '../../src/daemon/trackers/manager.js';
 import { cliCommand } from '../../src/lab/cli-command.js';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab, run } from '../../src/lab/netns.js';
@@ -266,5 +268,25 @@ describe('vipctl output into a closed pipe', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; ${argv} | true`], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).not.toMatch(/EPIPE|internal error/);
     expect(r.status).toBe(0);
+  });
+});
+
+describe('the trackers table of vipctl status', () => {
+  const chk: TrackerRefStatus = {
+    kind: 'script', name: 'chk_haproxy', level: { kind: 'bool', up: true }, state: 'ok', lastExit: 0, lastResult: 'exit', lastDurationMs: 12.4,
+    result: 4, rise: 2, fall: 3, runs: 10, skipped: 0, timeouts: 0, weight: 0, reverse: false, via: 'instance', effect: { delta: 0, fault: false },
+  };
+  const eth1: TrackerRefStatus = { kind: 'interface', name: 'eth1', level: { kind: 'bool', up: false }, state: 'down', weight: -30, reverse: false, via: 'instance', effect: { delta: -30, fault: false } };
+  const gone: TrackerRefStatus = { kind: 'script', name: 'gone', level: { kind: 'bool', up: null }, state: 'init', disabled: 'no such file /etc/keepalived/check_gone.sh, nor in PATH', runs: 0, weight: 0, reverse: false, via: 'instance', effect: { delta: 0, fault: false } };
+  it('one row per tracker, its last run and how far from turning, and its effect on each instance; wide keeps cells whole', () => {
+    const rows = trackerRows([inst('VI_1', { trackers: [chk, eth1, gone] }), inst('VI_2', { trackers: [{ ...chk, weight: -20, effect: { delta: 0, fault: false } }] })]);
+    expect(rows.map((r) => r.join(' | '))).toEqual([
+      'TRACKER | STATE | DETAIL | EFFECT',
+      'script:chk_haproxy | ok | exit 0, 12 ms; fails after 3 more | VI_1 0, VI_2 0',
+      'interface:eth1 | down |  | VI_1 -30',
+      'script:gone | disabled | disabled: no such file /etc/keepali… | VI_1 0',
+    ]);
+    expect(trackerRows([inst('VI_1', { trackers: [gone] })], true)[1]![2]).toBe('disabled: no such file /etc/keepalived/check_gone.sh, nor in PATH');
+    expect(trackerRows([inst('VI_1')])).toEqual([]);
   });
 });
