@@ -1,4 +1,5 @@
 // vipd native layer: a generic file-descriptor API and nothing more. No protocol knowledge:
+// (and, in vipd_spawn.cc, process creation with posix_spawn)
 // addresses (sockaddr) and ancillary data arrive and leave as raw bytes that TypeScript
 // builds and parses. Functions: socket, bind, setsockopt, getsockopt, sendto, attachFilter
 // (classic BPF bytes from TypeScript), close, and a
@@ -7,6 +8,8 @@
 // recvmmsg into memory JavaScript owns (the per-packet path: no allocation).
 #include <napi.h>
 #include <uv.h>
+
+#include "vipd_spawn.h"
 
 #include <errno.h>
 #include <string.h>
@@ -206,13 +209,18 @@ class Poller : public Napi::ObjectWrap<T> {
  public:
   // stop(): stop polling (the fd stays open; close it separately).
   Napi::Value Stop(const Napi::CallbackInfo& info) {
+    StopPolling();
+    return info.Env().Undefined();
+  }
+
+ protected:
+  void StopPolling() {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
       this->Unref();
     }
-    return info.Env().Undefined();
   }
 
  protected:
@@ -278,6 +286,37 @@ class Watcher : public Poller<Watcher> {
   std::vector<uint8_t> data_;
   std::vector<uint8_t> control_;
   Napi::FunctionReference on_datagram_;
+};
+
+// new ReadyWatcher(fd, onReady, onError): calls onReady() once when fd becomes readable (a
+// pidfd: the process exited), then stops.
+class ReadyWatcher : public Poller<ReadyWatcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ReadyWatcher", {InstanceMethod("stop", &ReadyWatcher::Stop)});
+  }
+  explicit ReadyWatcher(const Napi::CallbackInfo& info) : Poller<ReadyWatcher>(info) {
+    Napi::Env env = info.Env();
+    if (!ArgInts(info, 1) || !info[1].IsFunction() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "ReadyWatcher(fd, onReady, onError)").ThrowAsJavaScriptException();
+      return;
+    }
+    on_ready_ = Napi::Persistent(info[1].As<Napi::Function>());
+    StartPolling(env, Int(info, 0), info[2].As<Napi::Function>());
+  }
+  void OnReadable() {
+    // Stop watching before JavaScript runs: the callback closes the fd, and what runs after it
+    // in the same MakeCallback (microtasks, next ticks) may open another under the same
+    // number, whose watch a later stop would remove (its events lost, libuv's slot EEXIST).
+    // The extra reference keeps this object alive through the callback.
+    this->Ref();
+    StopPolling();
+    on_ready_.MakeCallback(Value(), {});
+    this->Unref();
+  }
+
+ private:
+  Napi::FunctionReference on_ready_;
 };
 
 // new BatchWatcher(fd, slab, dataMax, meta, onBatch, onError): datagrams are read with
@@ -406,6 +445,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("BatchWatcher", BatchWatcher::Init(env));
+  exports.Set("ReadyWatcher", ReadyWatcher::Init(env));
+  InitSpawn(env, exports);
   return exports;
 }
 

@@ -45,6 +45,17 @@ export interface NativeFd {
    * in `meta` (4 numbers per slot: length, sockaddr length, cmsg length, flags); onBatch(count,
    * rxNs, realMinusMonoNs) must read the slots before it returns (src/os/batch.ts).
    */
+  /**
+   * posix_spawn of `file` with `argv` and `envp` (`K=V` strings) in `cwd`, on a libuv pool
+   * thread (the event loop never waits for the child's exec): in a session of its own, stdin
+   * /dev/null, stdout and stderr into one pipe. Calls back with [pid, pidfd, outFd (read end,
+   * non-blocking)], or an error (errno, code: ENOENT, EACCES, ENOEXEC …).
+   */
+  spawn(file: string, argv: string[], envp: string[], cwd: string, cb: (err: NativeError | null, r?: [number, number, number]) => void): void;
+  /** waitid on a pidfd: null while the child runs, else [exitCode (-1 if signalled), signal (0 if exited)]. */
+  reap(pidfd: number): [number, number] | null;
+  /** Calls onReady once when `fd` becomes readable (a pidfd: its process exited), then stops. */
+  ReadyWatcher: new (fd: number, onReady: () => void, onError: (err: NativeError) => void) => Watcher;
   BatchWatcher: new (fd: number, slab: Buffer, dataMax: number, meta: Float64Array, onBatch: (count: number, rxNs: number, realMinusMonoNs: number) => void, onError: (err: NativeError) => void) => BatchWatcher;
 }
 

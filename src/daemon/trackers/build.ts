@@ -29,6 +29,8 @@ export interface TrackerDeps {
 }
 
 interface ScriptPlan {
+  /** Order among the tracked scripts (their first runs are spread by it). */
+  index: number;
   uid: number;
   gid: number;
   argv: string[];
@@ -49,7 +51,7 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
     const who = await resolveScriptUser(s.user, c.global, db);
     if (!who.ok) {
       log.error({ script: s.name, at }, `${at}: vrrp_script ${s.name} disabled: ${who.error} (keepalived 2.2.7 removes the script; the instances run without it)`);
-      plans.set(s.name, { uid: 0, gid: 0, argv: s.script, disabled: who.error });
+      plans.set(s.name, { index: plans.size, uid: 0, gid: 0, argv: s.script, disabled: who.error });
       continue;
     }
     for (const n of who.notes) {
@@ -61,7 +63,7 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
     checks.push(chk);
     for (const w of chk.warnings) log.warn({ script: s.name, at }, `${at}: vrrp_script ${s.name}: ${w}`);
     if (chk.disabled) log.error({ script: s.name, at }, `${at}: vrrp_script ${s.name} disabled: ${chk.disabled} (keepalived 2.2.7 removes the script; the instances run without it)`);
-    plans.set(s.name, { uid: who.uid, gid: who.gid, argv: chk.argv, disabled: chk.disabled });
+    plans.set(s.name, { index: plans.size, uid: who.uid, gid: who.gid, argv: chk.argv, disabled: chk.disabled });
   }
   const summary = securitySummary(checks.filter((k) => !k.disabled), c.global.enableScriptSecurity);
   if (summary) log.warn(summary);
@@ -106,7 +108,10 @@ export async function buildTrackers(c: DaemonConfig, deps: TrackerDeps, onEffect
       case 'script': {
         const model = cfg.scripts.find((s) => s.name === name)!;
         const p = plans.get(name)!;
-        return new VrrpScriptTracker(model, { scheduler, log, uid: p.uid, gid: p.gid, argv: p.argv, ...(p.disabled ? { disabled: p.disabled } : {}) });
+        // first runs spread over a second (keepalived starts them all at once: 50 scripts are
+        // 50 processes on one tick, competing with the adverts for the CPU)
+        const firstRunDelayUs = Math.floor((p.index / Math.max(1, plans.size)) * 1e6);
+        return new VrrpScriptTracker(model, { scheduler, log, uid: p.uid, gid: p.gid, argv: p.argv, firstRunDelayUs, ...(p.disabled ? { disabled: p.disabled } : {}) });
       }
       case 'process':
         watch ??= new ProcessWatch({ log });

@@ -58,6 +58,12 @@ export interface VrrpScriptDeps {
   intervalUs?: number;
   /** Monotonic clock, microseconds; default nowUs (the Scheduler's). */
   clock?: () => number;
+  /**
+   * Delay of the first run, microseconds (at most the interval; default 0: at once). The
+   * daemon spreads its scripts' first runs over a second so that they do not all start on the
+   * same tick, and stay spread (the grid follows the first run).
+   */
+  firstRunDelayUs?: number;
   /** Why the script must not run (start-up check); it then never runs. */
   disabled?: string;
   /** Bound on the output kept for the debug log, bytes; default 4096. */
@@ -138,11 +144,17 @@ export class VrrpScriptTracker implements Tracker, TimerOwner {
     };
   }
 
-  /** First run now, then every interval. A disabled script does nothing. */
+  /** First run now (or after `firstRunDelayUs`), then every interval. A disabled script does nothing. */
   start(): void {
     if (this.running || this.deps.disabled !== undefined) return;
     this.running = true;
     const now = this.clock();
+    const delay = Math.min(this.deps.firstRunDelayUs ?? 0, this.intervalUs);
+    if (delay > 0) {
+      this.nextAt = now + delay;
+      this.deps.scheduler.set(this, this.nextAt);
+      return;
+    }
     this.nextAt = now + this.intervalUs;
     this.deps.scheduler.set(this, this.nextAt);
     this.launch();
