@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--reps N] [--reps-10ms N] [--jitter-seconds S] [--scale-window S] [--only ...]`:
+ * `npm run bench [-- --quick] [--reps N] [--reps-10ms N] [--jitter-seconds S] [--scale-window S] [--scripts-seconds S] [--only ...]`:
  * vipd and keepalived alternately in one netns lab; results appended to docs/BENCHMARKS.md
  * (or --out FILE). Timings come from tcpdump in the client namespace.
  */
@@ -12,6 +12,7 @@ import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
 import { rtStall, type RtMode } from './rtstall.js';
 import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
+import { scriptsLoad, spawnProbe } from './scripts-load.js';
 
 process.env.VIPD_CLI = 'dist'; // measure the built daemon, as operators run it
 const argv = process.argv.slice(2);
@@ -27,13 +28,24 @@ const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i 
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
 /**
- * --only failover,jitter,scale,startup,1000,memory,rt (default: all but rt; 1000 = only the 4-interface scale
- * runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master with only its
- * main thread or every thread real-time, --reps times each, --rt-seconds long)
+ * --only failover,jitter,scale,startup,1000,memory,rt,scripts (default: all but rt and scripts; 1000 = only the
+ * 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master
+ * with only its main thread or every thread real-time, --reps times each, --rt-seconds long; scripts = 10 ms
+ * adverts beside 50 vrrp_scripts at 1 s, idle and beside two busy loops, --scripts-seconds long, --reps times
+ * if --reps is given, else once: 4 × (S + ~10) s, too long for the default set and --quick)
  */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
-const want = (name: string): boolean => (!only && name !== 'rt') || (only?.has(name) ?? false);
+const want = (name: string): boolean => (!only && name !== 'rt' && name !== 'scripts') || (only?.has(name) ?? false);
 const rtS = opt('--rt-seconds', 60);
+const scriptsS = opt('--scripts-seconds', 60);
+const scriptsReps = argv.includes('--reps') ? reps : 1;
+/** --scripts-count N: vrrp_scripts per router (default 50; 0: the same pair without scripts, a control on a shared machine) */
+const scriptsN = opt('--scripts-count', 50);
+/** --scripts-global 'vrrp_rt_priority 50': a global_defs line for both daemons in the scripts runs (repeatable) */
+const scriptsGlobals = argv.flatMap((a, i) => (a === '--scripts-global' && argv[i + 1] ? [argv[i + 1]!] : []));
+/** --scripts-load idle,hogs (default both): without / beside the jitter scenario's two busy loops */
+const scriptsLoads = argv.includes('--scripts-load') ? argv[argv.indexOf('--scripts-load') + 1]!.split(',') : ['idle', 'hogs'];
+for (const l of scriptsLoads) if (l !== 'idle' && l !== 'hogs') throw new Error(`--scripts-load: '${l}' is neither idle nor hogs`);
 /** --impl vipd (or keepalived): one implementation only, for experiments; the report compares both. */
 const IMPLS: Impl[] = argv.includes('--impl') ? [argv[argv.indexOf('--impl') + 1] as Impl] : ['keepalived', 'vipd'];
 const problems: string[] = [];
@@ -158,6 +170,42 @@ async function main(): Promise<void> {
       }
     }
     if (want('rt')) md.push('');
+    if (want('scripts')) {
+      md.push(`### ${scriptsN} vrrp_scripts (1 s, each run forks sh) beside 10 ms adverts, ${scriptsS} s per run${scriptsGlobals.length ? ` (both daemons: ${scriptsGlobals.join(', ')})` : ''}`, '');
+      md.push(`r1 (150) master and r2 (100) backup, VRRPv3, one instance tracking ${scriptsN} vrrp_script blocks with weight 0, the same file for both implementations; each run of a script appends a byte to its router's counter file (expected: ${scriptsS * scriptsN} runs per router). CPU: percent of one core over the window, daemon (utime+stime) / the scripts it reaped (cutime+cstime). Intervals > 36.1 ms: longer than the backup's Master_Down_Interval. Transitions: state changes in the daemons' logs from the election (r1's 10th advert) to the window's end. Skipped: runs skipped because the last still ran (keepalived: its log lines from the election on; vipd: its status counter since start). Busy loops: 2 = the jitter scenario's two. load1: /proc/loadavg at the window's end (the machine may be shared).`, '');
+      md.push(row(['busy loops', 'impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'intervals > 36.1 ms', 'adverts from the backup (spurious)', 'transitions r1 / r2', 'script runs r1 / r2', 'skipped r1 / r2', 'master CPU % (daemon / scripts)', 'backup CPU % (daemon / scripts)', 'master run-queue wait ms (main / other thread)', 'steal ms', '5 largest gaps ms (run-queue wait main / other / steal all / steal one vCPU)', 'load1']), row(Array(17).fill('---')));
+    }
+    for (let r = 0; r < (want('scripts') ? scriptsReps : 0); r++) {
+      for (const load of scriptsLoads) {
+        for (const impl of IMPLS) {
+          const x = await scriptsLoad(lab, dir, impl, scriptsS, { hogs: load === 'hogs', globals: scriptsGlobals, scripts: scriptsN }).catch((e: Error) => e);
+          if (x instanceof Error) {
+            // e.g. keepalived's VRRP child killed by its RLIMIT_RTTIME: a result, not a reason to lose the others
+            log(`scripts ${load} ${impl}: failed: ${x.message}`);
+            md.push(row([load === 'hogs' ? 2 : 0, impl, `failed: ${x.message.split('\n')[0]}`, ...Array(15).fill('')]));
+            continue;
+          }
+          const worst = x.worst.map((w) => `${f1(w.gapMs)} (${f1(w.runDelayMs)} / ${f1(w.otherDelayMs)} / ${f1(w.stealMs)} / ${f1(w.stealOneMs)})`).join(', ');
+          const st = x.statusRuns ? `; status runs ${x.statusRuns[0]} (file ${x.statusRuns[1]}) / ${x.statusRuns[2]} (file ${x.statusRuns[3]}) since start, timed out ${x.timeouts?.join(' / ')}` : '';
+          log(`scripts ${load} ${impl}: p50 ${f1(x.p50)} p99 ${f1(x.p99)} max ${f1(x.max)} over MDI ${x.overMdi} spurious ${x.spurious} transitions ${x.transitions.join('/')} runs ${x.runs.join('/')} skipped ${x.skipped.join('/')}${st}; master CPU ${f1(x.masterCpu.self)}+${f1(x.masterCpu.children)}% backup ${f1(x.backupCpu.self)}+${f1(x.backupCpu.children)}%; worst ${worst}; load ${x.load1}`);
+          for (const l of x.transitionLines) log(`  ${l}`);
+          md.push(row([load === 'hogs' ? 2 : 0, impl, x.adverts, f1(x.p50), f1(x.p99), f1(x.max), x.overMdi, x.spurious, x.transitions.join(' / '), x.runs.join(' / '), x.skipped.join(' / '),
+            `${f1(x.masterCpu.self)} / ${f1(x.masterCpu.children)}`, `${f1(x.backupCpu.self)} / ${f1(x.backupCpu.children)}`, `${f1(x.runDelayMs)} / ${f1(x.otherDelayMs)}`, f1(x.stealMs), worst, x.load1]));
+        }
+      }
+    }
+    if (want('scripts')) {
+      md.push('', 'How long one `child_process.spawn()` of that sh script holds the event loop of a `node` with vipd\'s flags (libuv waits for the child\'s execve), 50 in a row, 5 rounds; SCHED_RR 50 with reset-on-fork as vipd under vrrp_rt_priority:', '');
+      md.push(row(['scheduling', 'busy loops', 'one spawn ms p50 / p99 / max', '50 spawns in a row ms, each round']), row(Array(4).fill('---')));
+      for (const hogs of [false, true]) {
+        for (const rt of [false, true]) {
+          const p = await spawnProbe(dir, { rt, hogs });
+          log(`spawn probe ${rt ? 'SCHED_RR' : 'normal'} ${hogs ? 2 : 0} busy loops: one ${f1(p.p50)} / ${f1(p.p99)} / ${f1(p.max)} ms, 50 in a row ${p.bursts.map(f1).join(', ')} ms`);
+          md.push(row([rt ? 'SCHED_RR 50' : 'normal', hogs ? 2 : 0, `${f1(p.p50)} / ${f1(p.p99)} / ${f1(p.max)}`, p.bursts.map(f1).join(', ')]));
+        }
+      }
+      md.push('');
+    }
     if (want('startup')) {
       md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
       md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
@@ -180,7 +228,7 @@ async function main(): Promise<void> {
   const ka = `${kaOut.stdout}${kaOut.stderr}`.split('\n')[0] ?? '';
   const head = [
     `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
-    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${reps}.`, '',
+    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : reps}.`, '',
   ];
   const prev = (() => {
     try {
