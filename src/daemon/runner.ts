@@ -191,7 +191,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     change();
     const after = this.core.effective;
     if (after === before) return;
-    this.d.log.info({ instance: this.model.name, from: before, to: after }, `(${this.model.name}) Changing effective priority from ${before} to ${after}`);
+    this.d.log.info({ instance: this.model.name, oldPriority: before, newPriority: after }, `(${this.model.name}) Changing effective priority from ${before} to ${after}`);
     this.d.emit({ type: 'priority', instance: this.model.name, priority: after });
   }
 

@@ -112,7 +112,7 @@ describe('vipctl without a daemon', () => {
 
 describe('vipctl against a daemon in a lab namespace', () => {
   const lab = new NetnsLab('vt', 'v');
-  const dir = mkdtempSync(join(tmpdir(), 'vipd-vipctl-'));
+  let dir = '';
   const four = (c: number): string[] => [0, 1, 2, 3].map((k) => `198.51.100.${c * 10 + k + 1}/32`);
   const set = (prio: number, names = ['haproxy_internal_vip', 'haproxy_external_vip', 'kolla_internal_vip_51']): LabInstance[] =>
     names.map((name, c) => ({ name, vrid: 60 + Number(name.replace(/\D/g, '') || c), priority: prio, advertInt: 0.1, version: 3 as const, vips: four(c) }));
@@ -123,6 +123,7 @@ describe('vipctl against a daemon in a lab namespace', () => {
   beforeAll(async () => {
     NetnsLab.requireRoot();
     NetnsLab.cleanStale();
+    dir = mkdtempSync(join(tmpdir(), 'vipd-vipctl-')); // here, not at load: a filtered run (-t) must not leave it
     lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }]);
     r1 = new VipdProcess(lab, 'r1', dir, labConfig('r1', set(150)));
     r2 = new VipdProcess(lab, 'r2', dir, labConfig('r2', set(100)));

@@ -144,48 +144,36 @@ describe('track_interface (issue #18)', () => {
 
   // keepalived 2.2.7's manual says the same; its code reacts only when the removed address was
   // the interface's primary IPv4 one with no other left (keepalived_netlink.c), and in this
-  // lab it did not react in either case: its states are printed for comparison, not asserted.
+  // lab (2026-11-29, both cases below run beside vipd) it did not react at all: not asserted here
   it('track_src_ip: the configured source address removed is a FAULT and the VIP moves (a second address, or the interface\'s only one)', async () => {
     const r1 = lab.node('r1').ns;
     lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.51/24', 'dev', 'eth0']);
     const base = { advertInt: 1, version: 3 as const };
     // eth0: the source is a second address of the interface
     const v = { ...base, vrid: 87, vips: ['192.0.2.187/24'] };
-    const k = { ...base, vrid: 88, vips: ['192.0.2.188/24'] };
-    // eth1: the source is the interface's only IPv4 address (lab.addLan: 192.0.2.65/32 on r1);
-    // the VIPs live on eth0: a master's VIP on eth1 would count as another address of eth1 for keepalived
+    // eth1: the source is the interface's only IPv4 address (lab.addLan: 192.0.2.65/32 on r1); the VIP lives on eth0
     const v6 = { ...base, interface: 'eth1', vrid: 97, vips: ['198.51.100.97/24 dev eth0'] };
-    const k6 = { ...base, interface: 'eth1', vrid: 98, vips: ['198.51.100.98/24 dev eth0'] };
     const src = (a: string): string[] => [`mcast_src_ip ${a}`, 'track_src_ip'];
     const v2 = vipd('r2', [{ ...v, priority: 100 }, { ...v6, priority: 100 }]);
     const v1 = vipd('r1', [{ ...v, priority: 150, extra: src('192.0.2.51') }, { ...v6, priority: 150, extra: src('192.0.2.65') }]);
-    const k2 = await keepalived('r2', [{ ...k, priority: 100 }, { ...k6, priority: 100 }]);
-    const k1 = await keepalived('r1', [{ ...k, priority: 150, extra: src('192.0.2.51') }, { ...k6, priority: 150, extra: src('192.0.2.65') }]);
     const masters = (p: VipdProcess, n: number): Promise<unknown> => p.waitFor(() => p.lines.filter((x) => x.to === 'MASTER').length >= n, 15_000, `${n} masters`);
-    await Promise.all([masters(v1, 2), k1.waitForMaster(15_000)]);
-    await sleep(1000);
-    expect(k1.log.match(/Entering MASTER STATE/g)).toHaveLength(2);
-    for (const p of [v1, v2, k1, k2]) p.setMark();
+    await masters(v1, 2);
+    for (const p of [v1, v2]) p.setMark();
     lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.51/24', 'dev', 'eth0']);
     await v1.waitState('FAULT', 5000);
     await expectHolders(lab, ['r1', 'r2'], '192.0.2.187/24', ['r2'], 8000);
     expect(v1.lines.slice(v1.mark).find((l) => l.to === 'FAULT')?.reason).toMatch(/track_src_ip/);
-    await sleep(3000);
-    const kaSecondary = /Entering FAULT STATE/.test(k1.log.slice(k1.mark));
-    for (const p of [v1, v2, k1, k2]) p.setMark();
+    for (const p of [v1, v2]) p.setMark();
     lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.65/32', 'dev', 'eth1']);
     await v1.waitState('FAULT', 5000);
     await expectHolders(lab, ['r1', 'r2'], '198.51.100.97/24', ['r2'], 8000);
-    await sleep(3000);
-    const kaOnly = /Entering FAULT STATE/.test(k1.log.slice(k1.mark));
-    console.log(`track_src_ip, keepalived 2.2.7 beside vipd: FAULT on a second source address removed: ${kaSecondary}; on the interface's only IPv4 address removed: ${kaOnly}`);
-    for (const p of [v1, v2, k1, k2]) p.setMark();
+    for (const p of [v1, v2]) p.setMark();
     lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.51/24', 'dev', 'eth0']);
     lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.65/32', 'dev', 'eth1']);
-    await masters(v1, 2);
+    await v1.waitFor(() => v1.lines.slice(v1.mark).filter((x) => x.to === 'MASTER').length >= 2, 15_000, 'both masters again');
     await expectHolders(lab, ['r1', 'r2'], '192.0.2.187/24', ['r1'], 8000);
     lab.exec(r1, ['ip', 'addr', 'del', '192.0.2.51/24', 'dev', 'eth0']);
-  }, 90_000);
+  }, 60_000);
 
   it('unicast_fault_no_peer without a peer: FAULT, as keepalived', async () => {
     const inst = { advertInt: 1, version: 3 as const, priority: 150, extra: ['unicast_src_ip 192.0.2.1', 'unicast_fault_no_peer'] };
