@@ -9,6 +9,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "vipd_common.h"
 #include "vipd_spawn.h"
 
 #include <errno.h>
@@ -24,14 +25,6 @@
 
 namespace {
 
-Napi::Value Fail(Napi::Env env, int err, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err) + " (" + uv_err_name(-err) + ")");
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, uv_err_name(-err)));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 bool ArgInts(const Napi::CallbackInfo& info, size_t n) {
   for (size_t i = 0; i < n; i++) {

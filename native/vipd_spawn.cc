@@ -1,5 +1,6 @@
 // vipd native layer, process creation: posix_spawn of scripts on a libuv pool thread, and
 // reaping them through a pidfd. The pidfd itself is watched by ReadyWatcher (vipd_fd.cc).
+#include "vipd_common.h"
 #include "vipd_spawn.h"
 
 #include <uv.h>
@@ -17,15 +18,6 @@
 #include <vector>
 
 namespace {
-
-Napi::Value Fail(Napi::Env env, int err, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err) + " (" + uv_err_name(-err) + ")");
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, uv_err_name(-err)));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 // spawnAsync(file, argv: string[], envp: string[], cwd, callback(err, [pid, pidfd, outFd])):
 // posix_spawn on a libuv pool thread. posix_spawn (glibc: clone with CLONE_VM|CLONE_VFORK, no

@@ -1,5 +1,5 @@
 /** A vipd process in a lab namespace (run from the TypeScript sources), with its JSON log. */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,9 +41,18 @@ export class VipdProcess {
     writeFileSync(this.conf, config);
   }
 
+  /**
+   * Start from this (the initial) network namespace with `--namespace NODE_NS`, as keepalived
+   * with -s: vipd enters the namespace itself (and opens the process connector first).
+   * Default: inside it, through `ip netns exec`.
+   */
+  outside = false;
+
   start(): void {
     this.lines.length = 0;
-    this.proc = this.lab.spawn(this.lab.node(this.node).ns, [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket, ...this.extraArgs]);
+    const argv = [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket, ...this.extraArgs];
+    const ns = this.lab.node(this.node).ns;
+    this.proc = this.outside ? spawn(argv[0]!, [...argv.slice(1), '--namespace', ns], { stdio: ['ignore', 'pipe', 'pipe'] }) : this.lab.spawn(ns, argv);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try {
         this.lines.push(JSON.parse(l) as LogLine);

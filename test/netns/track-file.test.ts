@@ -20,34 +20,23 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { labConfig, type LabInstance } from '../../src/lab/conf.js';
+import type { LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { expectHolders } from '../helpers/holders.js';
-import { KeepalivedProcess } from '../helpers/keepalived.js';
+import { LabDaemons } from '../helpers/lab-daemons.js';
 import { Sniffer } from '../helpers/sniffer.js';
 import { requireTool } from '../helpers/tools.js';
-import { teardown, VipdProcess } from '../helpers/vipd.js';
+import { teardown } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'tf');
 let dir = '';
-let vipds: VipdProcess[] = [];
-let kas: KeepalivedProcess[] = [];
+const daemons = new LabDaemons(lab, () => dir, (n) => `${lab.prefix}-${n}`);
+const vipd = daemons.vipd.bind(daemons);
+const keepalived = daemons.keepalived.bind(daemons);
 let sniff: Sniffer;
 const VIPD_SRC = '192.0.2.1'; // r1
 const KA_SRC = '192.0.2.2'; // r2
 
-function vipd(r: string, inst: LabInstance[], blocks: string[]): VipdProcess {
-  const p = new VipdProcess(lab, r, dir, labConfig(r, inst, [], blocks));
-  vipds.push(p);
-  p.start();
-  return p;
-}
-async function keepalived(r: string, inst: LabInstance[], blocks: string[]): Promise<KeepalivedProcess> {
-  const k = new KeepalivedProcess(lab, r, dir, labConfig(`${lab.prefix}-${r}`, inst, [], blocks));
-  kas.push(k);
-  await k.start();
-  return k;
-}
 /** An instance (priority 100 unless given) with VIP 192.0.2.VRID, tracking `tracks` (`NAME [weight N [reverse]]`). */
 function solo(vrid: number, tracks: string[], priority = 100): LabInstance {
   const extra = tracks.length ? ['track_file {', ...tracks.map((t) => `    ${t}`), '}'] : [];
@@ -77,10 +66,7 @@ beforeAll(() => {
   sniff = new Sniffer(lab, 'client');
 });
 afterEach(async () => {
-  for (const k of kas) await k.stop();
-  kas = [];
-  for (const p of vipds) await p.stop();
-  vipds = [];
+  await daemons.stopAll();
 });
 afterAll(async () => {
   await sniff?.stop();

@@ -9,32 +9,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { labConfig, type LabInstance } from '../../src/lab/conf.js';
+import { labConfig } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { expectHolders } from '../helpers/holders.js';
-import { KeepalivedProcess } from '../helpers/keepalived.js';
+import { LabDaemons } from '../helpers/lab-daemons.js';
 import { Sniffer } from '../helpers/sniffer.js';
 import { requireTool } from '../helpers/tools.js';
 import { runCliIn, teardown, VipdProcess } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'ti');
 let dir = '';
-let vipds: VipdProcess[] = [];
-let kas: KeepalivedProcess[] = [];
+const daemons = new LabDaemons(lab, () => dir);
+const vipd = daemons.vipd.bind(daemons);
+const keepalived = daemons.keepalived.bind(daemons);
 let sniff: Sniffer;
 
-function vipd(r: string, inst: LabInstance[], blocks: string[] = []): VipdProcess {
-  const p = new VipdProcess(lab, r, dir, labConfig(r, inst, [], blocks));
-  vipds.push(p);
-  p.start();
-  return p;
-}
-async function keepalived(r: string, inst: LabInstance[], blocks: string[] = []): Promise<KeepalivedProcess> {
-  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst, [], blocks));
-  kas.push(k);
-  await k.start();
-  return k;
-}
 
 beforeAll(() => {
   NetnsLab.requireRoot();
@@ -46,10 +35,7 @@ beforeAll(() => {
   sniff = new Sniffer(lab, 'client');
 });
 afterEach(async () => {
-  for (const k of kas) await k.stop();
-  kas = [];
-  for (const p of vipds) await p.stop();
-  vipds = [];
+  await daemons.stopAll();
   const r1 = lab.node('r1').ns;
   for (const i of ['eth0', 'eth1']) lab.exec(r1, ['ip', 'link', 'set', i, 'up']);
   lab.exec(r1, ['ip', '-6', 'addr', 'replace', '2001:db8::1/64', 'dev', 'eth0', 'nodad']); // flushed with the link

@@ -11,13 +11,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../../src/lab/cli-command.js';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { expectHolders } from '../helpers/holders.js';
-import { runCliIn, teardown, VipdProcess, type LogLine } from '../helpers/vipd.js';
+import { runCliIn, teardown, VipdProcess } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'tp');
 let dir = '';
@@ -25,23 +23,6 @@ let vipds: VipdProcess[] = [];
 let tracked: ChildProcess[] = [];
 let procName = '';
 let procPath = '';
-
-/** A VipdProcess started from the initial namespace with --namespace (not through `ip netns exec`). */
-class OutsideVipd extends VipdProcess {
-  override start(): void {
-    this.lines.length = 0;
-    const [cmd, ...args] = cliCommand('vipd');
-    this.proc = spawn(cmd!, [...args, 'run', '-f', this.conf, '--namespace', this.lab.node(this.node).ns, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
-      try {
-        this.lines.push(JSON.parse(l) as LogLine);
-      } catch {
-        this.stderr += `${l}\n`;
-      }
-    });
-    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-  }
-}
 
 const blocks = (): string[] => ['vrrp_track_process app {', `    process ${procName}`, '    quorum 1', '    weight 0', '}', ''];
 const inst = (priority: number, track: boolean): LabInstance => ({
@@ -78,7 +59,8 @@ describe('vrrp_track_process in the daemon (issue #18)', () => {
     const r2 = new VipdProcess(lab, 'r2', dir, labConfig('r2', [inst(100, false)]));
     vipds.push(r2);
     r2.start();
-    const r1 = new OutsideVipd(lab, 'r1', dir, labConfig('r1', [inst(150, true)], [], blocks()));
+    const r1 = new VipdProcess(lab, 'r1', dir, labConfig('r1', [inst(150, true)], [], blocks()));
+    r1.outside = true; // --namespace: vipd opens the process connector before it enters the namespace
     vipds.push(r1);
     r1.start();
     await r1.waitState('MASTER', 15_000);

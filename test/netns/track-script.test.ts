@@ -17,33 +17,22 @@ import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { HaproxyNode, httpGet, requireHaproxy } from '../helpers/haproxy.js';
 import { expectHolders } from '../helpers/holders.js';
-import { KeepalivedProcess } from '../helpers/keepalived.js';
+import { LabDaemons } from '../helpers/lab-daemons.js';
 import { Sniffer } from '../helpers/sniffer.js';
 import { requireTool } from '../helpers/tools.js';
 import { teardown, VipdProcess } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'ts');
 let dir = '';
-let vipds: VipdProcess[] = [];
-let kas: KeepalivedProcess[] = [];
+const daemons = new LabDaemons(lab, () => dir);
+const vipd = daemons.vipd.bind(daemons);
+const keepalived = daemons.keepalived.bind(daemons);
 const proxies = new Map<string, HaproxyNode>();
 let sniff: Sniffer;
 const ROUTERS = ['r1', 'r2', 'r3'];
 const VIP = '192.0.2.190';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function vipd(r: string, inst: LabInstance[], blocks: string[]): VipdProcess {
-  const p = new VipdProcess(lab, r, dir, labConfig(r, inst, [], blocks));
-  vipds.push(p);
-  p.start();
-  return p;
-}
-async function keepalived(r: string, inst: LabInstance[], blocks: string[]): Promise<KeepalivedProcess> {
-  const k = new KeepalivedProcess(lab, r, dir, labConfig(r, inst, [], blocks));
-  kas.push(k);
-  await k.start();
-  return k;
-}
 /** Which controller answers through the VIP (its backend's name), or the error. */
 async function answering(): Promise<string> {
   const r = await httpGet(lab, 'client', `http://${VIP}:8080/`, 1000);
@@ -78,10 +67,7 @@ beforeAll(async () => {
   sniff = new Sniffer(lab, 'client');
 }, 60_000);
 afterEach(async () => {
-  for (const k of kas) await k.stop();
-  kas = [];
-  for (const p of vipds) await p.stop();
-  vipds = [];
+  await daemons.stopAll();
   for (const h of proxies.values()) if (!h.running()) await h.start();
 });
 afterAll(async () => {
@@ -233,7 +219,7 @@ describe('weighted and broken scripts (issue #18)', () => {
     const d = new VipdProcess(lab, 'r2', dir, labConfig('r2', [{ vrid: 98, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.198/24'], extra: ['track_script {', '    chk', '}'] }], [],
       ['vrrp_script chk {', `    script "${ok}"`, '    interval 1', '}', '']));
     d.extraArgs = ['--log-format', 'text'];
-    vipds.push(d);
+    daemons.vipds.push(d);
     d.start();
     const end = Date.now() + 10_000;
     while (!/Entering MASTER STATE/.test(d.stderr) && Date.now() < end) await sleep(100);
