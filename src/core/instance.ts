@@ -10,6 +10,7 @@
 import { compareAddr } from '../protocol/addr.js';
 import { ActionLog, NO_ACTIONS, type Action, type ActionSink, type State, type TimerKind } from './actions.js';
 import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
+import type { GroupGate } from './sync-group.js';
 import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
@@ -80,6 +81,13 @@ export class VrrpInstance {
   master: MasterInfo | null = null;
   private heard: MasterInfo | null = null;
   holdsVips = false;
+  /**
+   * keepalived's wantstate MASTER, for sync groups: the Master_Down_Timer fired (or the
+   * instance is MASTER) and no master has been heard since.
+   */
+  wantMaster = false;
+  /** The sync group, if any (SyncGroup joins its members). */
+  private group: GroupGate | null = null;
   private readonly out: ActionSink;
   /** Set when there is no sink: the events return what it recorded. */
   private readonly log: ActionLog | null;
@@ -94,6 +102,12 @@ export class VrrpInstance {
     const e = effectivePriority(this.basePriority, this.trackers);
     this.effective = e.priority;
     this.faults = e.faults;
+    this.wantMaster = this.effective === 255;
+  }
+
+  /** Called by SyncGroup's constructor, before start. */
+  joinGroup(g: GroupGate): void {
+    this.group = g;
   }
 
   /** When the instance's single timer is due, or null. */
@@ -123,7 +137,8 @@ export class VrrpInstance {
   start(now: number): readonly Action[] {
     if (this.state !== 'INIT') return this.done();
     if (this.hasOwnFault) this.toFault(now, 'startup with fault');
-    else if (this.effective === 255) this.toMaster(now, 'address owner');
+    else if (this.group?.holdsFault(this)) this.toFault(now, 'sync group in FAULT');
+    else if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, 'address owner');
     else this.toBackup(now, 'startup', this.config.advertIntervalUs);
     return this.done();
   }
@@ -136,7 +151,7 @@ export class VrrpInstance {
       this.releaseVips();
     }
     this.clearTimer();
-    this.transition('INIT', 'shutdown');
+    this.transition(_now, 'INIT', 'shutdown');
     return this.done();
   }
 
@@ -179,7 +194,13 @@ export class VrrpInstance {
         this.graceArmed = true;
         return this.done();
       }
-      // RFC 9568 6.4.2: Master_Down_Timer fires -> Active
+      // RFC 9568 6.4.2: Master_Down_Timer fires -> Active; in a sync group only when every
+      // member wants it (keepalived vrrp_sync_can_goto_master: else wait another interval)
+      this.wantMaster = true;
+      if (this.group && !this.group.canGoMaster(this)) {
+        this.setTimer('masterDown', now + this.masterDownIntervalUs);
+        return this.done();
+      }
       this.toMaster(now, 'master down timer expired');
     } else if (this.state === 'MASTER' && this.tKind === 'adver') {
       // RFC 9568 6.4.3: Adver_Timer fires -> send, reset. Scheduled from the previous deadline
@@ -252,6 +273,7 @@ export class VrrpInstance {
     const lower = adv.priority < this.effective;
     if (lower && this.config.preempt && this.preemptDelayOver(now)) return; // 6.4.2: discard
     if (!lower) this.preemptDeadline = null;
+    this.wantMaster = false; // keepalived: held in BACKUP by a sync group, a master heard again
     // 6.4.2: adopt the master's interval (v3 only; v2 intervals are fixed and validated equal)
     if (this.config.version === 3) this.masterAdverIntervalUs = adv.intervalUs;
     this.setTimer('masterDown', now + this.masterDownIntervalUs);
@@ -319,7 +341,8 @@ export class VrrpInstance {
     this.out.announce('master');
     this.setTimer('adver', now + this.config.advertIntervalUs);
     this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
-    this.transition('MASTER', reason);
+    this.wantMaster = true;
+    this.transition(now, 'MASTER', reason);
   }
 
   private toBackup(now: number, reason: string, masterIntervalUs: number): void {
@@ -329,20 +352,24 @@ export class VrrpInstance {
     this.masterAdverIntervalUs = masterIntervalUs;
     if (this.master?.self) this.master = null;
     this.setTimer('masterDown', now + this.masterDownIntervalUs);
-    this.transition('BACKUP', reason);
+    this.wantMaster = false;
+    this.transition(now, 'BACKUP', reason);
   }
 
-  private toFault(_now: number, reason: string): void {
+  private toFault(now: number, reason: string): void {
     // keepalived: a master going to FAULT resigns with priority 0 (if its link can still send)
     if (this.state === 'MASTER' && this.linkUp) this.out.send(0);
     this.releaseVips();
     if (this.master?.self) this.master = null;
     this.clearTimer();
-    this.transition('FAULT', reason);
+    this.wantMaster = false;
+    this.transition(now, 'FAULT', reason);
   }
 
   private leaveFault(now: number, reason: string): void {
-    if (this.effective === 255) this.toMaster(now, reason);
+    // keepalived try_up_instance: a sync group stays in FAULT while any member has a fault
+    if (this.group?.holdsFault(this)) return;
+    if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, reason);
     else this.toBackup(now, reason, this.config.advertIntervalUs);
   }
 
@@ -370,9 +397,11 @@ export class VrrpInstance {
     this.out.cancel();
   }
 
-  private transition(to: State, reason: string): void {
+  private transition(now: number, to: State, reason: string): void {
     const from = this.state;
     this.state = to;
-    if (from !== to) this.out.transition(from, to, reason);
+    if (from === to) return;
+    this.out.transition(from, to, reason);
+    this.group?.changed(this, from, to, now);
   }
 }

@@ -1,47 +1,98 @@
 /**
- * keepalived `vrrp_sync_group`: the member instances move together. When one becomes MASTER
- * the others follow to MASTER; when one falls back to BACKUP the others follow; while any
- * member is in FAULT the whole group is in FAULT, and it leaves FAULT when no member has one.
- * Sans-I/O: wraps the member instances and returns actions per member.
+ * keepalived 2.2.7's `vrrp_sync_group` (vrrp_sync.c, vrrp_scheduler.c try_up_instance,
+ * vrrp_track.c down_instance): the member instances move together. Sans-I/O: the members
+ * call the group from their transitions (VrrpInstance.joinGroup); the group forces the others
+ * through their own events, so their actions go to their own sinks (or logs).
+ *
+ * The rules, as keepalived has them:
+ * - MASTER only together: a member whose Master_Down_Timer fires wants MASTER, but goes
+ *   there only when every other member wants it too (their timers fired, or they are MASTER);
+ *   else it stays BACKUP and re-arms the timer ("prefer backup state to avoid thrashing").
+ *   A member that hears a master again stops wanting. The last one to want it goes MASTER
+ *   and takes the others with it (vrrp_sync_master).
+ * - One MASTER member falling back to BACKUP (a higher-priority advert) takes the others to
+ *   BACKUP (vrrp_sync_backup); they do not send priority 0.
+ * - One member in FAULT puts the group in FAULT (vrrp_sync_fault): MASTER members resign
+ *   with priority 0, BACKUP members stop. The group leaves FAULT when no member has a fault
+ *   of its own; the member that clears last enters BACKUP and takes the others with it.
+ * - The group's own state changes once per group transition (`onState`): its notify_* run
+ *   then, once, not once per member.
  */
-import type { Action, VrrpInstance } from './instance.js';
+import type { VrrpInstance } from './instance.js';
+import type { State } from './actions.js';
 
-export type GroupActions = Map<VrrpInstance, Action[]>;
+/** The group's state: INIT until its members have started, then as keepalived's sgroup->state. */
+export type GroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
-export class SyncGroup {
+/** What a member asks of its group (VrrpInstance calls these). */
+export interface GroupGate {
+  /** vrrp_sync_can_goto_master: the group is MASTER, or every other member wants MASTER. */
+  canGoMaster(member: VrrpInstance): boolean;
+  /** Another member has a fault of its own: this one stays in FAULT (num_member_fault). */
+  holdsFault(member: VrrpInstance): boolean;
+  /** After the member's transition (not called for the transitions the group itself forces). */
+  changed(member: VrrpInstance, from: State, to: State, now: number): void;
+}
+
+export class SyncGroup implements GroupGate {
+  state: GroupState = 'INIT';
+  /** Forcing the members: their transitions do not call back into the group. */
+  private syncing = false;
+
   constructor(
     readonly name: string,
     readonly members: readonly VrrpInstance[],
-  ) {}
+    /** The group's own transitions (notify_* of the group, its FIFO line, its mail). */
+    private readonly onState: (from: GroupState, to: GroupState, reason: string) => void = () => {},
+  ) {
+    for (const m of members) m.joinGroup(this);
+  }
+
+  canGoMaster(member: VrrpInstance): boolean {
+    if (this.state === 'MASTER') return true;
+    return this.members.every((m) => m === member || m.wantMaster);
+  }
+
+  holdsFault(member: VrrpInstance): boolean {
+    return this.members.some((m) => m !== member && m.hasOwnFault);
+  }
 
   /**
-   * Run `event` on one member, then propagate any transition it made to the others
-   * (and theirs, until the group is stable).
+   * After all members started: keepalived's initial group state (vrrp_sync_set_group): FAULT
+   * if a member is, MASTER if all are (address owners), else BACKUP.
    */
-  apply(member: VrrpInstance, now: number, event: (i: VrrpInstance) => readonly Action[]): GroupActions {
-    const result: GroupActions = new Map();
-    const add = (i: VrrpInstance, acts: readonly Action[]): void => {
-      if (acts.length) result.set(i, [...(result.get(i) ?? []), ...acts]);
-    };
-    const queue: [VrrpInstance, readonly Action[]][] = [[member, event(member)]];
-    for (let guard = 0; queue.length && guard < 4 * this.members.length + 4; guard++) {
-      const [inst, acts] = queue.shift()!;
-      add(inst, acts);
-      for (const a of acts) {
-        if (a.type !== 'transition') continue;
-        const why = `sync group ${this.name}: ${inst.config.name} ${a.from} -> ${a.to}`;
-        for (const other of this.members) {
-          if (other === inst) continue;
-          let follow: readonly Action[] = [];
-          if (a.to === 'MASTER') follow = other.forceMaster(now, why);
-          else if (a.to === 'BACKUP' && a.from === 'MASTER') follow = other.forceBackup(now, why);
-          else if (a.to === 'FAULT') follow = other.forceFault(now, true, why);
-          else if (a.from === 'FAULT' && !this.members.some((m) => m.hasOwnFault && m !== other))
-            follow = other.forceFault(now, false, why);
-          if (follow.length) queue.push([other, follow]);
-        }
-      }
+  started(): void {
+    if (this.state !== 'INIT') return;
+    const to = this.members.some((m) => m.state === 'FAULT') ? 'FAULT' : this.members.every((m) => m.state === 'MASTER') ? 'MASTER' : 'BACKUP';
+    this.set(to, 'startup');
+  }
+
+  changed(member: VrrpInstance, from: State, to: State, now: number): void {
+    if (this.syncing) return;
+    const why = `sync group ${this.name}: ${member.config.name} ${from} -> ${to}`;
+    if (to === 'MASTER') this.sync('MASTER', member, why, (o) => o.state === 'BACKUP' && o.forceMaster(now, why));
+    else if (to === 'FAULT') this.sync('FAULT', member, why, (o) => (o.state === 'MASTER' || o.state === 'BACKUP') && o.forceFault(now, true, why));
+    else if (to === 'BACKUP' && from !== 'INIT') {
+      this.sync('BACKUP', member, why, (o) => (o.state === 'MASTER' ? o.forceBackup(now, why) : o.state === 'FAULT' && o.forceFault(now, false, why)));
     }
-    return result;
+  }
+
+  /** Force every other member with `force`, then the group enters `to` (its state changes after its members', as keepalived's). */
+  private sync(to: GroupState, member: VrrpInstance, why: string, force: (o: VrrpInstance) => unknown): void {
+    if (this.state === to) return;
+    this.syncing = true;
+    try {
+      for (const o of this.members) if (o !== member) force(o);
+    } finally {
+      this.syncing = false;
+    }
+    this.set(to, why);
+  }
+
+  private set(to: GroupState, why: string): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.onState(from, to, why);
   }
 }

@@ -6,7 +6,6 @@ import { effectivePriority, trackerEffect, type TrackerLevel } from '../../src/c
 
 const eff = (w: number, up: boolean) => trackerEffect(w, false, { kind: 'bool', up });
 const trk = (name: string) => ({ name, delta: 0, fault: false });
-import { SyncGroup } from '../../src/core/sync-group.js';
 import { masterDownIntervalCs, masterDownIntervalUs, skewTimeCs, skewTimeUs } from '../../src/core/timers.js';
 import { parseIP } from '../../src/protocol/addr.js';
 
@@ -275,25 +274,6 @@ describe('state machine (RFC 9568 6.4)', () => {
     i.start(0);
     i.advert(1000, { priority: 150, intervalUs: 3 * S, src: ip('192.0.2.1') });
     expect(i.masterAdverIntervalUs).toBe(S);
-  });
-});
-
-describe('sync group', () => {
-  it('members follow each other to MASTER, BACKUP and FAULT', () => {
-    const a = mk({ name: 'A', trackers: [trk('chk')] });
-    const b = mk({ name: 'B', vrid: 52 });
-    const g = new SyncGroup('G', [a, b]);
-    a.start(0);
-    b.start(0);
-    const r = g.apply(a, 4 * S, (i) => i.timerFired(4 * S));
-    expect(types(r.get(b)!)).toContain('BACKUP->MASTER');
-    expect([a.state, b.state]).toEqual(['MASTER', 'MASTER']);
-    g.apply(b, 5 * S, (i) => i.advert(5 * S, { priority: 200, intervalUs: S, src: ip('192.0.2.9') }));
-    expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
-    g.apply(a, 6 * S, (i) => i.setTracker(6 * S, 'chk', eff(0, false)));
-    expect([a.state, b.state]).toEqual(['FAULT', 'FAULT']);
-    g.apply(a, 7 * S, (i) => i.setTracker(7 * S, 'chk', eff(0, true)));
-    expect([a.state, b.state]).toEqual(['BACKUP', 'BACKUP']);
   });
 });
 
