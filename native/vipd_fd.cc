@@ -2,7 +2,7 @@
 // (and, in vipd_spawn.cc, process creation with posix_spawn)
 // addresses (sockaddr) and ancillary data arrive and leave as raw bytes that TypeScript
 // builds and parses. Functions: socket, bind, setsockopt, getsockopt, sendto, attachFilter
-// (classic BPF bytes from TypeScript), close, and a
+// (classic BPF bytes from TypeScript), close, mkfifo, and a
 // readable watcher (libuv poll on the environment's loop) that delivers every datagram with
 // its source address, raw control messages and flags, and a batch watcher that reads with
 // recvmmsg into memory JavaScript owns (the per-packet path: no allocation).
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,15 @@ Napi::Value TimerFdSet(const Napi::CallbackInfo& info) {
   its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000ULL);
   its.it_value.tv_nsec = static_cast<long>(ns % 1000000000ULL);
   if (timerfd_settime(Int(info, 0), TFD_TIMER_ABSTIME, &its, nullptr) < 0) return Fail(info.Env(), errno, "timerfd_settime");
+  return info.Env().Undefined();
+}
+
+// mkfifo(path, mode): a FIFO special file (the notify FIFO); the process umask applies to
+// mode, as for any file; errno as code (EEXIST when something is at path).
+Napi::Value MkFifo(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString() || !info[1].IsNumber()) return Fail(info.Env(), EINVAL, "mkfifo");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (mkfifo(path.c_str(), static_cast<mode_t>(Int(info, 1))) < 0) return Fail(info.Env(), errno, "mkfifo");
   return info.Env().Undefined();
 }
 
@@ -436,6 +446,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("timerfd", Napi::Function::New(env, TimerFd));
   exports.Set("timerfdSet", Napi::Function::New(env, TimerFdSet));
   exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("BatchWatcher", BatchWatcher::Init(env));
   exports.Set("ReadyWatcher", ReadyWatcher::Init(env));

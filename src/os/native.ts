@@ -32,6 +32,8 @@ export interface NativeFd {
   /** Arm at an absolute CLOCK_MONOTONIC time in ns (process.hrtime.bigint's clock); 0n disarms. */
   timerfdSet(fd: number, deadlineNs: bigint): void;
   close(fd: number): void;
+  /** mkfifo(2) at `path` with `mode` (less the process umask); throws a NativeError (code EEXIST, ENOENT, EACCES …). */
+  mkfifo(path: string, mode: number): void;
   Watcher: new (
     fd: number,
     maxDatagram: number,
