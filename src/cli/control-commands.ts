@@ -181,7 +181,7 @@ export async function watchEvents(socket: string, json: boolean): Promise<void> 
   await watch(socket, (e) => {
     const ev = e as Record<string, unknown>;
     if (json) return out(JSON.stringify(ev));
-    const { time, type, instance, ...rest } = ev;
-    out(`${String(time)} ${String(type)} ${String(instance)} ${Object.entries(rest).map(([k, v]) => `${k}=${v === null ? '-' : String(v)}`).join(' ')}`);
+    const { time, type, instance, group, ...rest } = ev;
+    out(`${String(time)} ${String(type)} ${String(instance ?? group)} ${Object.entries(rest).map(([k, v]) => `${k}=${v === null ? '-' : String(v)}`).join(' ')}`);
   });
 }

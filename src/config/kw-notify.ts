@@ -40,6 +40,11 @@ export function trueFalse(b: Builder, st: Statement): boolean | null {
   return null;
 }
 
+/** A keyword vipd implements (notes say what vipd does, as keepalived 2.2.7). */
+export function implemented<C>(name: string, syntax: string, kaDefault: string, note: string, handle: Kw<C>['handle'], repeat = false): Kw<C> {
+  return { name, syntax, status: 'implemented', kaDefault, note, handle, repeat };
+}
+
 export function planned<C>(name: string, issue: number, syntax: string, kaDefault: string, note: string, handle: Kw<C>['handle'], repeat = false): Kw<C> {
   return { name, syntax, status: 'planned', issue, kaDefault, note, handle, repeat };
 }
@@ -218,24 +223,23 @@ function setScript(b: Builder, st: Statement, n: NotifyModel, field: Field): voi
   if (c) n[field] = { argv: c.argv, user: c.user, pos: st.pos } satisfies NotifyScript;
 }
 
-const ISSUE = 19;
 const CMD = 'CMD|"CMD ARGS…" [USER [GROUP]]';
 
 function notifyKw(name: string, field: Field, note: string): Kw<NotifyCtx> {
-  return planned(name, ISSUE, CMD, 'none', note, (b, st, x) => setScript(b, st, x.notify, field), true);
+  return implemented(name, CMD, 'none', note, (b, st, x) => setScript(b, st, x.notify, field), true);
 }
 
 const common: Kw<NotifyCtx>[] = [
-  notifyKw('notify_master', 'master', 'keepalived runs this command on the transition to MASTER.'),
-  notifyKw('notify_backup', 'backup', 'keepalived runs this command on the transition to BACKUP.'),
-  notifyKw('notify_fault', 'fault', 'keepalived runs this command on the transition to FAULT.'),
-  notifyKw('notify_stop', 'stop', 'keepalived runs this command when VRRP stops.'),
-  notifyKw('notify', 'any', 'keepalived runs this command on every transition, with INSTANCE|GROUP, the name, the new state and the priority appended.'),
-  planned('smtp_alert', ISSUE, '[true|false]', 'global smtp_alert_vrrp, else smtp_alert, else false', 'keepalived mails the notification_email addresses on transitions.', (b, st, x) => {
+  notifyKw('notify_master', 'master', 'Runs on the transition to MASTER (notify scripts of one instance run one after the other, in the order of its transitions).'),
+  notifyKw('notify_backup', 'backup', 'Runs on the transition to BACKUP.'),
+  notifyKw('notify_fault', 'fault', 'Runs on the transition to FAULT.'),
+  notifyKw('notify_stop', 'stop', 'Runs when vipd stops (STOP), with keepalived\'s 1 s timeout.'),
+  notifyKw('notify', 'any', 'Runs on every transition, with INSTANCE|GROUP, the name, the new state and the priority appended (after the state\'s own script).'),
+  implemented('smtp_alert', '[true|false]', 'global smtp_alert_vrrp, else smtp_alert, else false', 'Mails the notification_email addresses on transitions (keepalived\'s subject and body).', (b, st, x) => {
     const v = trueFalse(b, st);
     if (v !== null) x.smtpAlert = v;
   }),
-  planned('notify_priority_changes', ISSUE, '[true|false]', 'sync group\'s, else global vrrp_notify_priority_changes (false)', 'keepalived writes priority changes to the notify FIFO.', (b, st, x) => {
+  implemented('notify_priority_changes', '[true|false]', 'sync group\'s, else global vrrp_notify_priority_changes (false)', 'Writes MASTER_PRIORITY / BACKUP_PRIORITY lines to the notify FIFO on effective priority changes.', (b, st, x) => {
     const v = trueFalse(b, st);
     if (v !== null) x.notify.priorityChanges = v;
   }),
@@ -247,8 +251,8 @@ export const groupNotifyKeywords: Kw<NotifyCtx>[] = common;
 /** The notify keywords of a `vrrp_instance`. A second notify_* of one kind is an error: keepalived keeps the first and reports it. */
 export const notifyKeywords: Kw<NotifyCtx>[] = [
   ...common,
-  notifyKw('notify_master_rx_lower_pri', 'masterRxLowerPri', 'keepalived runs this command when a MASTER hears a lower-priority master.'),
-  planned('notify_deleted', ISSUE, `[${CMD}]`, 'off (FAULT is reported)', 'keepalived reports DELETED instead of FAULT when a reload deletes the instance, and runs the command if given.', (b, st, x) => {
+  notifyKw('notify_master_rx_lower_pri', 'masterRxLowerPri', 'Runs when a MASTER hears a lower-priority master (at most once per advert interval; keepalived runs it for every such advert).'),
+  implemented('notify_deleted', `[${CMD}]`, 'off (FAULT is reported)', 'A reload that deletes the instance notifies DELETED instead of FAULT, and runs the command if given.', (b, st, x) => {
     if (x.notify.notifyDeleted) {
       b.err(st.pos, `'notify_deleted' given twice: keepalived 2.2.7 keeps the first and reports an error`);
       return;
@@ -274,7 +278,7 @@ function alertDefault(c: G): void {
 }
 
 function alertKw(name: string, note: string): Kw<G> {
-  return planned(name, ISSUE, '[true|false]', 'unset (false)', note, (b, st, c) => {
+  return implemented(name, '[true|false]', 'unset (false)', note, (b, st, c) => {
     const v = trueFalse(b, st);
     if (v === null) return;
     c.global.other[name] = [String(v)];
@@ -284,12 +288,18 @@ function alertKw(name: string, note: string): Kw<G> {
 
 type FifoKey = 'notifyFifo' | 'vrrpNotifyFifo';
 
+/** Where the first global mail keyword was (notification_email…, smtp_*), for crossCheckTracking's "no mail" warning. */
+export const mailPos = new WeakMap<object, Pos & { keyword: string }>();
+function sawMail(c: G, st: Statement): void {
+  if (!mailPos.has(c.global.mail)) mailPos.set(c.global.mail, { ...st.pos, keyword: st.keyword });
+}
+
 /** Where each notify FIFO was configured (GlobalModel keeps no positions), for crossCheckTracking's warnings. */
 export const fifoPos = new WeakMap<object, Pos>();
 
 /** `[vrrp_]notify_fifo PATH [USER [GROUP]]`: keepalived keeps the first and reports a second. */
 function fifoKw(name: string, key: FifoKey, note: string): Kw<G> {
-  return planned(name, ISSUE, 'PATH [USER [GROUP]]', 'none', note, (b, st, c) => {
+  return implemented(name, 'PATH [USER [GROUP]]', 'none', note, (b, st, c) => {
     const w = b.words(st, 1, 3);
     if (!w) return;
     const f = c.global[key];
@@ -305,7 +315,7 @@ function fifoKw(name: string, key: FifoKey, note: string): Kw<G> {
 
 /** `[vrrp_]notify_fifo_script CMD [USER [GROUP]]`: run with the FIFO's path appended. */
 function fifoScriptKw(name: string, key: FifoKey): Kw<G> {
-  return planned(name, ISSUE, CMD, 'none', 'keepalived starts this command to read the FIFO (its path is appended).', (b, st, c) => {
+  return implemented(name, CMD, 'none', 'Started with the FIFO\'s path appended, to read it; stopped with vipd.', (b, st, c) => {
     const f = c.global[key];
     if (f?.script) {
       b.err(st.pos, `'${name}' given twice: keepalived 2.2.7 keeps the first and reports an error`);
@@ -323,7 +333,7 @@ function fifoScriptKw(name: string, key: FifoKey): Kw<G> {
 function startStopKw(which: 'startup' | 'shutdown'): Kw<G>[] {
   const name = `${which}_script`;
   return [
-    planned(name, ISSUE, CMD, 'none', `keepalived runs this command ${which === 'startup' ? 'before starting VRRP' : 'after stopping VRRP'} and waits for it.`, (b, st, c) => {
+    implemented(name, CMD, 'none', `Runs ${which === 'startup' ? 'before VRRP starts' : 'after VRRP stopped'}; vipd waits for it (up to its timeout, then kills its process group).`, (b, st, c) => {
       const o = c.global.other;
       if (o[name]) {
         b.err(st.pos, `'${name}' given twice: keepalived 2.2.7 keeps the first and reports an error`);
@@ -335,7 +345,7 @@ function startStopKw(which: 'startup' | 'shutdown'): Kw<G>[] {
       if (cmd.user) o[`${name}_user`] = [cmd.user.user, ...(cmd.user.group ? [cmd.user.group] : [])];
       o[`${name}_timeout`] ??= ['10']; // global_parser.c startup_shutdown_script
     }, true),
-    planned(`${name}_timeout`, ISSUE, 'SECONDS (1..1000)', '10', `keepalived gives the ${which} script this long.`, (b, st, c) => {
+    implemented(`${name}_timeout`, 'SECONDS (1..1000)', '10', `How long the ${which} script may run.`, (b, st, c) => {
       const v = b.int(st, 1, 1000);
       if (v !== null) c.global.other[`${name}_timeout`] = [String(v)];
     }),
@@ -347,19 +357,21 @@ const LVS = 'LVS is keepalived\'s checker process, not VRRP: run `keepalived --c
 
 /** The global_defs keywords of mail, notify FIFOs, startup/shutdown and script security. */
 export const globalNotifyKeywords: Kw<G>[] = [
-  planned('notification_email', ISSUE, '{ ADDRESS … }', 'none', 'keepalived mails these addresses on transitions (smtp_alert).', (b, st, c) => {
+  implemented('notification_email', '{ ADDRESS … }', 'none', 'Mail alerts go to these addresses (smtp_alert).', (b, st, c) => {
     if (st.args.length) b.err(st.args[0]!.pos, `'notification_email' takes a { block } of addresses`);
     const words = b.block(st).flatMap((s) => {
       if (s.block) b.err(s.pos, `'${s.keyword}': no block inside notification_email`);
       return [s.keyword, ...s.args.map((a) => a.text)];
     });
     if (st.block && !words.length) b.warn(st.pos, 'empty notification_email block (keepalived 2.2.7 reports it)');
+    sawMail(c, st);
     c.global.mail.emails.push(...words);
   }, true),
-  planned('notification_email_from', ISSUE, 'ADDRESS', 'USER@HOSTNAME of the daemon', 'From: of keepalived\'s mail.', (b, st, c) => {
+  implemented('notification_email_from', 'ADDRESS', 'USER@HOSTNAME of the daemon', 'From: of keepalived\'s mail.', (b, st, c) => {
     c.global.mail.from = b.word(st) ?? c.global.mail.from;
+    sawMail(c, st);
   }),
-  planned('smtp_server', ISSUE, 'ADDR|NAME [PORT]', 'none (no mail)', 'keepalived sends its mail through this server (port 25 unless given; a name is resolved at start).', (b, st, c) => {
+  implemented('smtp_server', 'ADDR|NAME [PORT]', 'none (no mail)', 'Mail goes through this server (port 25 unless given; a name is resolved when sending).', (b, st, c) => {
     const w = b.words(st, 1, 2);
     if (!w) return;
     const ip = parseIP(w[0]!) ? canonicalIP(w[0]!) : null;
@@ -369,11 +381,13 @@ export const globalNotifyKeywords: Kw<G>[] = [
     }
     const port = w.length > 1 ? b.intAt(st, 1, 1, 65535) : 25; // smtp.h SMTP_PORT_STR
     if (port !== null) c.global.mail.smtpServer = { host: ip ?? w[0]!, port };
+    sawMail(c, st);
   }),
-  planned('smtp_helo_name', ISSUE, 'NAME', 'the host name', 'HELO name of keepalived\'s mail.', (b, st, c) => {
+  implemented('smtp_helo_name', 'NAME', 'the host name', 'HELO name of keepalived\'s mail.', (b, st, c) => {
     c.global.mail.smtpHelo = b.word(st) ?? c.global.mail.smtpHelo;
+    sawMail(c, st);
   }),
-  planned('smtp_connect_timeout', ISSUE, 'SECONDS (1..4294)', '30', 'keepalived gives up on the SMTP server after this long.', (b, st, c) => {
+  implemented('smtp_connect_timeout', 'SECONDS (1..4294)', '30', 'vipd gives up on the SMTP server after this long.', (b, st, c) => {
     const v = b.int(st, 0, 4294);
     if (v === 0) b.err(st.args[0]!.pos, `'smtp_connect_timeout' must be at least 1 (keepalived 2.2.7 reports 0 and uses 1)`);
     else if (v !== null) c.global.mail.connectTimeoutS = v;
@@ -381,18 +395,18 @@ export const globalNotifyKeywords: Kw<G>[] = [
   alertKw('smtp_alert', 'Default of every instance\'s and group\'s smtp_alert (after smtp_alert_vrrp).'),
   alertKw('smtp_alert_vrrp', 'Default of every instance\'s and group\'s smtp_alert (before smtp_alert).'),
   warned('smtp_alert_checker', 'outside', LVS, '[true|false]'),
-  planned('no_email_faults', ISSUE, '', 'off', 'keepalived sends no mail for transitions to FAULT.', (b, st, c) => {
+  implemented('no_email_faults', '', 'off', 'No mail for transitions to FAULT.', (b, st, c) => {
     if (b.flag(st)) c.global.other[st.keyword] = [];
   }),
-  fifoKw('notify_fifo', 'notifyFifo', 'keepalived writes every state change (VRRP and LVS) to this FIFO, creating it if needed.'),
+  fifoKw('notify_fifo', 'notifyFifo', 'Every state change is written to this FIFO (created if missing; never blocks: lines nobody reads are dropped and counted).'),
   fifoScriptKw('notify_fifo_script', 'notifyFifo'),
-  fifoKw('vrrp_notify_fifo', 'vrrpNotifyFifo', 'keepalived writes VRRP state changes to this FIFO (ignored when it is notify_fifo\'s).'),
+  fifoKw('vrrp_notify_fifo', 'vrrpNotifyFifo', 'VRRP state changes are written to this FIFO too (ignored when it is notify_fifo\'s).'),
   fifoScriptKw('vrrp_notify_fifo_script', 'vrrpNotifyFifo'),
-  planned('vrrp_notify_priority_changes', ISSUE, '[true|false]', 'false', 'Default of notify_priority_changes: keepalived writes priority changes to the FIFO.', (b, st, c) => {
+  implemented('vrrp_notify_priority_changes', '[true|false]', 'false', 'Default of notify_priority_changes.', (b, st, c) => {
     const v = trueFalse(b, st);
     if (v !== null) c.global.other[st.keyword] = [String(v)];
   }),
-  planned('fifo_write_vrrp_states_on_reload', ISSUE, '', 'off', 'keepalived writes every instance\'s state to the FIFO after a reload.', (b, st, c) => {
+  implemented('fifo_write_vrrp_states_on_reload', '', 'off', 'Every instance\'s and group\'s state is written to the FIFO after a reload.', (b, st, c) => {
     if (b.flag(st)) c.global.other[st.keyword] = [];
   }),
   warned('lvs_notify_fifo', 'outside', LVS, 'PATH [USER [GROUP]]'),

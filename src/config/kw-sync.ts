@@ -11,7 +11,7 @@
  */
 import type { DaemonConfig, InstanceModel } from './model.js';
 import type { SyncGroupModel, TrackRef } from './model-track.js';
-import { after, emptyNotify, fifoPos, groupNotifyKeywords, mark, planned, quiet, type NotifyCtx } from './kw-notify.js';
+import { after, emptyNotify, fifoPos, groupNotifyKeywords, implemented, mailPos, mark, quiet, type NotifyCtx } from './kw-notify.js';
 import type { Pos } from './lexer.js';
 import { suggest, type Builder, type Kw, type Table } from './spec.js';
 import type { Statement } from './tree.js';
@@ -93,7 +93,7 @@ type GroupDraft = Omit<SyncGroupModel, 'smtpAlert'> & NotifyCtx;
 const groupTable: Table<GroupDraft> = {
   block: 'vrrp_sync_group',
   keywords: [
-    planned('group', 19, '{ INSTANCE … }', 'required', 'The member instances (names may share a line).', (b, st, g) => {
+    implemented('group', '{ INSTANCE … }', 'required', 'The member instances (names may share a line).', (b, st, g) => {
       if (g.instances.length) {
         b.err(st.pos, `'group' given twice in vrrp_sync_group ${g.name}: keepalived 2.2.7 keeps the first and reports an error`);
         return;
@@ -108,10 +108,10 @@ const groupTable: Table<GroupDraft> = {
     refKw<GroupDraft>('track_file', 'file', 18, 'Applies the file\'s value to every member.'),
     refKw<GroupDraft>('track_process', 'process', 18, 'Applies the process quorum to every member.'),
     refKw<GroupDraft>('track_bfd', 'bfd', 18, 'vipd has no BFD; keepalived\'s bfd_instance sessions would change the members\' priority or put them in FAULT (run FRR bfdd).', 'outside'),
-    planned('sync_group_tracking_weight', 19, '', 'off', 'Members keep their weighted trackers (keepalived otherwise refuses them).', (b, st, g) => {
+    implemented('sync_group_tracking_weight', '', 'off', 'Members keep their weighted trackers (keepalived otherwise refuses them).', (b, st, g) => {
       if (b.flag(st)) g.trackingWeight = true;
     }),
-    planned('global_tracking', 19, '', 'off', 'Deprecated name of sync_group_tracking_weight (keepalived 2.2.7 reports the deprecation).', (b, st, g) => {
+    implemented('global_tracking', '', 'off', 'Deprecated name of sync_group_tracking_weight (keepalived 2.2.7 reports the deprecation).', (b, st, g) => {
       if (!b.flag(st)) return;
       g.trackingWeight = true;
       b.warn(st.pos, `'global_tracking' is deprecated: it means sync_group_tracking_weight (keepalived 2.2.7 reports it as a configuration error and applies it)`);
@@ -121,8 +121,8 @@ const groupTable: Table<GroupDraft> = {
 
 /** `vrrp_sync_group NAME { … }`. */
 export const syncGroupKw: Kw<DaemonConfig> = {
-  name: 'vrrp_sync_group', syntax: 'NAME { group { INSTANCE … } … }', status: 'planned', issue: 19, repeat: true, sub: groupTable as Table<never>,
-  note: 'keepalived moves the member instances together: all MASTER, or all BACKUP/FAULT when one is.',
+  name: 'vrrp_sync_group', syntax: 'NAME { group { INSTANCE … } … }', status: 'implemented', repeat: true, sub: groupTable as Table<never>,
+  note: 'The member instances move together (keepalived 2.2.7\'s rules): MASTER only when all can, BACKUP or FAULT when one is; the group\'s notify_* run once per group transition.',
   handle: (b, st, c) => {
     const name = st.args[0]?.text ?? '?';
     if (st.args.length !== 1) b.err(st.pos, 'vrrp_sync_group needs exactly one name (keepalived 2.2.7 skips the block)');
@@ -263,6 +263,13 @@ export function crossCheckTracking(b: Builder, c: DaemonConfig): void {
       b.warn(fifoPos.get(f) ?? { file: c.file, line: 0, col: 0 }, `${key === 'notifyFifo' ? '' : 'vrrp_'}notify_fifo_script without ${key === 'notifyFifo' ? '' : 'vrrp_'}notify_fifo: keepalived 2.2.7 never runs it`);
       c.global[key] = null;
     }
+  }
+  const mail = c.global.mail;
+  const seen = mailPos.get(mail);
+  const alerting = mail.alert || c.instances.some((i) => i.smtpAlert) || c.syncGroups.some((g) => g.smtpAlert);
+  if ((seen || alerting) && !(mail.emails.length && mail.smtpServer)) {
+    const missing = [!mail.smtpServer && 'smtp_server', !mail.emails.length && 'notification_email'].filter(Boolean).join(' and ');
+    b.warn(seen ?? { file: c.file, line: 0, col: 0 }, `${seen ? `'${seen.keyword}' is set but ` : 'smtp_alert is on but '}no mail is sent: no ${missing} in global_defs (keepalived 2.2.7 sends none either, without saying so)`);
   }
   if (c.global.notifyFifo && c.global.vrrpNotifyFifo?.path === c.global.notifyFifo.path) {
     b.warn(fifoPos.get(c.global.vrrpNotifyFifo) ?? { file: c.file, line: 0, col: 0 }, `vrrp_notify_fifo is notify_fifo's path (${c.global.notifyFifo.path}): keepalived 2.2.7 ignores vrrp_notify_fifo and its script`);

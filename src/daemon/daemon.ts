@@ -13,15 +13,15 @@ import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import { lookupInterface, type Interface } from '../os/iface.js';
 import type { InstanceLock } from '../os/instance-lock.js';
 import { NetlinkError, Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
-import { setNiceAllThreads, setRealtimeAllThreads } from '../os/sched.js';
 import { MonotonicTimer } from '../os/timer.js';
 import { VrrpSocket } from '../os/vrrp-socket.js';
-import { parseIP } from '../protocol/addr.js';
 import { Announcers } from './announcers.js';
 import { configAddresses } from './preflight.js';
 import { Guardian } from './guardian.js';
+import { applyPriority, removeLeftovers } from './host-setup.js';
 import { LinkDebounce, linkDelays } from './link-debounce.js';
 import { MacLearner } from './mac-learner.js';
+import { NotifyHub } from './notify/hub.js';
 import { buildTrackers } from './trackers/build.js';
 import { SRC_IP, srcIpEffect } from './trackers/static.js';
 import type { TrackerManager } from './trackers/manager.js';
@@ -63,6 +63,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly debounce: LinkDebounce;
   /** The health trackers (vrrp_script, track_interface, track_file, track_process); made by prepare(). */
   private trackers: TrackerManager | null = null;
+  /** Sync groups, notify scripts, FIFOs, mail, startup/shutdown scripts. */
+  private readonly notes: NotifyHub;
   private readonly sockets = new Map<string, SocketEntry>();
   /** One announcer per interface, shared by its instances, and the pacers of their frames. */
   private readonly announcers: Announcers;
@@ -79,6 +81,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   ) {
     super();
     this.announcers = new Announcers(config, log);
+    this.notes = new NotifyHub(config, log, (e) => this.emit('event', e));
     this.macs = new MacLearner(this.runners, (n) => this.ifaces.get(n), log);
     this.debounce = new LinkDebounce(linkDelays(config, log), log, (index, up) => this.linkState(index, up));
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
@@ -92,30 +95,6 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   status(): InstanceStatus[] {
     return [...this.runners.values()].map((r) =>
       instanceStatus(r, (ip) => this.macs.macOf(ip), this.ifaces.get(r.model.interface)?.macText ?? '?', this.trackers?.status(r.model.name) ?? []));
-  }
-
-  /**
-   * keepalived's vrrp_priority (nice) and vrrp_rt_priority (SCHED_RR), for every thread
-   * (src/os/sched.ts). Under CPU contention a daemon at the default priority waits on the
-   * run queue behind busy processes and its adverts come late.
-   */
-  private async applyPriority(c: DaemonConfig): Promise<void> {
-    if (c.vrrpPriority !== null) {
-      try {
-        if (setNiceAllThreads(c.vrrpPriority)) this.log.info({ nice: c.vrrpPriority }, 'scheduling priority set (vrrp_priority)');
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message, nice: c.vrrpPriority }, 'could not set vrrp_priority (needs CAP_SYS_NICE to raise it)');
-      }
-    }
-    if (c.vrrpRtPriority !== null && c.vrrpRtPriority !== this.rtPriority) {
-      try {
-        await setRealtimeAllThreads(c.vrrpRtPriority);
-        this.rtPriority = c.vrrpRtPriority;
-        this.log.info({ rtPriority: c.vrrpRtPriority }, 'real-time scheduling set (vrrp_rt_priority, SCHED_RR)');
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message.trim(), rtPriority: c.vrrpRtPriority }, 'could not set vrrp_rt_priority');
-      }
-    }
   }
 
   private prepared = false;
@@ -138,6 +117,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     // scripts checked (found, executable, secure, their users), the process connector opened
     this.trackers = await buildTrackers(this.config, { scheduler: this.scheduler, log: this.log, linkUp: (n) => this.ifaces.get(n)?.up ?? false },
       (instance, key, effect) => this.runners.get(instance)?.setTracker(key, effect));
+    await this.notes.prepare();
     this.prepared = true;
   }
 
@@ -148,9 +128,10 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    */
   async start(lock: InstanceLock): Promise<void> {
     if (!this.prepared) await this.prepare();
-    await this.applyPriority(this.config);
+    await this.notes.start(); // the FIFOs, then startup_script (waited for), before any VRRP
+    this.rtPriority = await applyPriority(this.config, this.log, this.rtPriority);
     this.armGuardian(this.config);
-    await this.removeLeftovers(this.config.instances, lock);
+    await removeLeftovers(this.rtnl, this.ifaces, this.config.instances, lock, this.log);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
@@ -173,7 +154,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private startInstances(): void {
-    for (const m of this.config.instances) this.startInstance(m);
+    this.startInstanceSet(this.config.instances.map((m) => m.name));
     this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
 
@@ -204,27 +185,6 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.guardian.arm(c.instances.flatMap((i) => i.vips.map((vip) => ({ vip, dev: vip.dev ?? i.interface, holdMs: (2 * i.advertIntervalUs) / 1000 }))));
   }
 
-  /** VIPs of configured instances found on an interface at start belong to no one (we hold the lock): remove. */
-  private async removeLeftovers(instances: InstanceModel[], lock: InstanceLock): Promise<void> {
-    if (!lock.held) throw new Error('internal: leftover VIPs are removed only under the instance lock');
-    const present = await this.rtnl.addresses();
-    for (const i of instances) {
-      for (const v of i.vips) {
-        const iface = this.ifaces.get(v.dev ?? i.interface)!;
-        const found = present.find((a) => a.ifindex === iface.index && a.address === v.address);
-        if (!found) continue;
-        // a VIP is on an interface only while its instance is MASTER (keepalived removes it too)
-        const own = !found.secondary && !present.some((a) => a.ifindex === iface.index && a.family === v.family && a.address !== v.address && !a.secondary);
-        this.log.warn({ instance: i.name, vip: v.address, interface: iface.name },
-          own ? `removing VIP ${v.address} from ${iface.name} before start: it is the interface's only ${v.family === 4 ? 'IPv4' : 'IPv6'} address; a VIP must not be the host's own address`
-            : `removing VIP ${v.address} from ${iface.name} before start (an earlier run's leftover, or added by hand): it is held only while the instance is MASTER`);
-        await this.rtnl
-          .delAddress({ family: v.family, address: parseIP(v.address)!.bytes, prefixLen: v.prefixLen, ifindex: iface.index })
-          .catch((e: Error) => this.log.error({ err: e.message }, 'could not remove leftover VIP'));
-      }
-    }
-  }
-
   private vrrpSocket(m: InstanceModel, iface: Interface): SocketEntry {
     const peers = m.unicastPeers.map((p) => p.address);
     const key = `${m.interface}/${m.family}/${peers.join(',')}`;
@@ -248,7 +208,21 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     return e;
   }
 
-  private startInstance(m: InstanceModel): void {
+  /**
+   * Make the runners of `names`, join them to their sync groups (before they start: a member
+   * starts in FAULT when its group is), then start them.
+   */
+  private startInstanceSet(names: readonly string[]): void {
+    const made = names.map((n) => this.makeRunner(this.config.instances.find((x) => x.name === n)!));
+    const groups = this.notes.bindGroups(this.runners, new Set(names));
+    for (const [r, iface] of made) {
+      r.start();
+      if (!iface.up && !r.model.dontTrackPrimary) r.setLink(false);
+    }
+    for (const g of groups) g.started();
+  }
+
+  private makeRunner(m: InstanceModel): [InstanceRunner, Interface] {
     const iface = this.ifaces.get(m.interface)!;
     const entry = this.vrrpSocket(m, iface);
     // a reload looks the interfaces up again: new runners get the fresh record
@@ -261,14 +235,14 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     // with one v3 and one v2 router elects two masters)
     this.log.info({ instance: m.name, vrid: m.vrid, interface: m.interface, version: m.version, priority: m.priority, advertInt: m.advertIntervalUs / 1e6 },
       `instance ${m.name} speaks VRRPv${m.version}`);
-    r.start();
-    if (!iface.up && !m.dontTrackPrimary) r.setLink(false);
+    return [r, iface];
   }
 
   /** Shared by the runners of one socket (the socket implies the interface). */
   private runnerDeps(iface: Interface, socket: VrrpSocket): RunnerDeps {
     const emit = (e: DaemonEvent): void => {
       this.macs.onEvent(iface, e);
+      if (e.instance !== null) this.notes.onEvent(e, this.runners.get(e.instance));
       this.emit('event', e);
     };
     return { rtnl: this.rtnl, scheduler: this.scheduler, log: this.log, iface, vipIfaces: this.ifaces, socket, announcer: this.announcers.of(iface), announcerOf: (i) => this.announcers.of(i), emit };
@@ -346,9 +320,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const res: ReloadResult = { restarted: [], added: [], removed: [], reprioritised: [], trackers: { started: [], disabled: [] } };
     await this.resolveInterfaces(next, this.config);
     await this.trackers?.check(next);
+    const plan = await this.notes.check(next);
     if (this.delayed) {
       res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
+      this.notes.reloaded(next, plan, this.runners);
       this.announcers.reconfigure(next);
       this.armGuardian(next);
       return res;
@@ -363,14 +339,27 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       } else res.restarted.push(name);
     }
     for (const n of next.instances) if (!old.has(n.name)) res.added.push(n.name);
+    // a sync group with a new or restarted member restarts all its members: they start
+    // together, never one MASTER beside a fresh BACKUP of the same group
+    const fresh = new Set([...res.restarted, ...res.added]);
+    for (const i of next.instances) {
+      if (!i.syncGroup || fresh.has(i.name) || !next.instances.some((o) => o.syncGroup === i.syncGroup && fresh.has(o.name))) continue;
+      res.restarted.push(i.name);
+      res.reprioritised = res.reprioritised.filter((n) => n !== i.name);
+    }
+    for (const name of res.removed) {
+      const r = this.runners.get(name)!;
+      this.notes.deleted(r.model, r.core.effective); // keepalived: DELETED (or FAULT) before the instance goes
+    }
     for (const name of [...res.removed, ...res.restarted]) await this.stopInstance(name);
     res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
     this.config = next;
     this.announcers.reconfigure(next);
     this.debounce.setDelays(linkDelays(next, this.log));
-    await this.applyPriority(next);
+    this.rtPriority = await applyPriority(next, this.log, this.rtPriority);
     this.armGuardian(next);
-    for (const name of [...res.restarted, ...res.added]) this.startInstance(next.instances.find((x) => x.name === name)!);
+    this.notes.reloaded(next, plan, this.runners);
+    this.startInstanceSet([...res.restarted, ...res.added]);
     this.log.info(res, 'configuration reloaded');
     return res;
   }
@@ -379,7 +368,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   async stop(): Promise<void> {
     if (this.delayed) clearTimeout(this.delayed);
     this.delayed = null;
+    const stopping = [...this.runners.values()].map((r) => ({ model: r.model, priority: r.core.effective }));
     await Promise.all([...this.runners.keys()].map((n) => this.stopInstance(n)));
+    await this.notes.stop(stopping); // notify_stop (STOP) of instances then groups, then shutdown_script
     await this.trackers?.stop();
     this.scheduler.stop();
     this.monitor?.close();

@@ -6,6 +6,7 @@ import type { Rtnl } from '../os/rtnl.js';
 import type { VrrpSocket } from '../os/vrrp-socket.js';
 import type { DropReason } from '../protocol/vrrp.js';
 import type { Announcer } from './announcer.js';
+import type { HubEvent } from './notify/hub.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface RunnerStats {
@@ -39,4 +40,8 @@ export interface RunnerDeps {
 export type DaemonEvent =
   | { type: 'transition'; instance: string; from: State; to: State; reason: string; priority: number; master: string | null }
   | { type: 'master'; instance: string; master: string | null; priority: number | null }
-  | { type: 'priority'; instance: string; priority: number };
+  | { type: 'priority'; instance: string; priority: number }
+  /** A MASTER heard a lower-priority master (at most once per own advert interval); priority: its own. */
+  | { type: 'lowerPrio'; instance: string; priority: number }
+  /** A notify script ran (`notify`), a sync group changed state (`group`): src/daemon/notify/hub.ts. */
+  | HubEvent;

@@ -226,13 +226,15 @@ export class InstanceRunner implements TimerOwner, ActionSink {
    */
   announce(why: AnnounceWhy = 'master'): void {
     if (why === 'lowerPrio') {
-      if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
-      // keepalived sends a burst for every lower-priority advert; a peer that cannot hear us
-      // (a one-way partition) sends one every interval, at 10 ms too: one burst per own
-      // advert interval at most, the rest are already covered by the pending second burst
+      // keepalived sends a burst (and runs notify_master_rx_lower_pri) for every
+      // lower-priority advert; a peer that cannot hear us (a one-way partition) sends one
+      // every interval, at 10 ms too: once per own advert interval at most, the rest are
+      // already covered by the pending second burst
       const now = nowUs();
       if (now - this.reannouncedAt < this.model.advertIntervalUs) return;
       this.reannouncedAt = now;
+      this.d.emit({ type: 'lowerPrio', instance: this.model.name, priority: this.core.effective });
+      if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
       this.stats.reannounced++;
       for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
       return;
