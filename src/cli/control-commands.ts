@@ -94,12 +94,15 @@ export type StatusFormat = 'table' | 'wide' | 'json';
 export async function status(socket: string, format: StatusFormat): Promise<void> {
   const r = await request(socket, 'status');
   if (!r.ok) throw new CliError(`status: ${r.error}`, EXIT_DAEMON_FAILED);
-  const res = r.result as { instances: InstanceStatus[]; startsInMs?: number };
+  const res = r.result as { instances: InstanceStatus[]; startsInMs?: number; syncGroups?: { name: string; state: string; members: string[] }[] };
   if (format === 'json') return out(JSON.stringify(res));
   if (res.startsInMs !== undefined) return out(`starting: the instances start in ${(res.startsInMs / 1000).toFixed(1)} s (vrrp_startup_delay)`);
   out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
   const trackers = trackerRows(res.instances, format === 'wide');
   if (trackers.length) out(`\n${table(trackers)}`);
+  // sync groups: their own state (the members' rows above say theirs)
+  const groups = res.syncGroups ?? [];
+  if (groups.length) out(`\n${table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...groups.map((g) => [g.name, g.state, g.members.join(',')])])}`);
 }
 
 /** `vipctl dump`: the daemon's `dump` answer (pid, config, instances, counters), indented JSON. */

@@ -21,7 +21,7 @@ import { Guardian } from './guardian.js';
 import { applyPriority, removeLeftovers } from './host-setup.js';
 import { LinkDebounce, linkDelays } from './link-debounce.js';
 import { MacLearner } from './mac-learner.js';
-import { NotifyHub } from './notify/hub.js';
+import { NotifyHub, type NotifyStats } from './notify/hub.js';
 import { buildTrackers } from './trackers/build.js';
 import { SRC_IP, srcIpEffect } from './trackers/static.js';
 import type { TrackerManager } from './trackers/manager.js';
@@ -89,6 +89,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.scheduler.beforeFire = () => {
       for (const e of this.sockets.values()) e.sock.drain();
     };
+  }
+
+  /** Notify, FIFO and mail counters, and the sync groups' states. */
+  notifyStats(): NotifyStats {
+    return this.notes.stats();
   }
 
   /** The answer to `status`: every instance. */

@@ -4,12 +4,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { NotifyStats } from './notify/hub.js';
 import type { InstanceStatus } from './status.js';
 import type { TrackerRefStatus } from './trackers/manager.js';
 
 const STATES: Record<string, number> = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 };
 
-export function metricsRegistry(status: () => InstanceStatus[]): Registry {
+export function metricsRegistry(status: () => InstanceStatus[], notify?: () => NotifyStats): Registry {
   const reg = new Registry();
   const labels = ['instance', 'interface', 'vrid', 'family'] as const;
   const lv = (i: InstanceStatus): Record<(typeof labels)[number], string> => ({ instance: i.name, interface: i.interface, vrid: String(i.vrid), family: `ipv${i.family}` });
@@ -49,7 +50,50 @@ export function metricsRegistry(status: () => InstanceStatus[]): Registry {
     },
   });
   trackerMetrics(reg, status);
+  if (notify) notifyMetrics(reg, notify);
   return reg;
+}
+
+/** Notify scripts, FIFO lines, mail and sync groups (src/daemon/notify/hub.ts). */
+function notifyMetrics(reg: Registry, stats: () => NotifyStats): void {
+  const one = (name: string, help: string, value: (s: NotifyStats) => number | undefined, kind: 'gauge' | 'counter' = 'counter'): void => {
+    const collect = function (this: Gauge | Counter): void {
+      this.reset();
+      const v = value(stats());
+      if (v === undefined) return;
+      if (this instanceof Gauge) this.set(v);
+      else this.inc(v);
+    };
+    if (kind === 'gauge') new Gauge({ name, help, registers: [reg], collect });
+    else new Counter({ name, help, registers: [reg], collect });
+  };
+  one('vipd_notify_runs_total', 'Notify scripts started (notify_*, notify, notify_master_rx_lower_pri)', (s) => s.notify?.runs);
+  one('vipd_notify_failures_total', 'Notify scripts that exited non-zero, died of a signal, timed out or could not start', (s) => s.notify?.failures);
+  one('vipd_notify_timeouts_total', 'Notify scripts killed at their timeout', (s) => s.notify?.timeouts);
+  one('vipd_notify_dropped_total', 'Notify scripts never started: their queue was full, or vipd stopped first', (s) => s.notify?.dropped);
+  one('vipd_mail_sent_total', 'Mail alerts the SMTP server accepted', (s) => s.mail?.sent);
+  one('vipd_mail_failed_total', 'Mail alerts that failed (server unreachable, refused, timed out)', (s) => s.mail?.failed);
+  one('vipd_mail_dropped_total', 'Mail alerts dropped: the queue was full, or vipd stopped first', (s) => s.mail?.dropped);
+  one('vipd_mail_queued', 'Mail alerts waiting or being sent', (s) => s.mail?.queued, 'gauge');
+  for (const [name, help, key] of [
+    ['vipd_notify_fifo_lines_total', 'Lines written to a notify FIFO', 'written'],
+    ['vipd_notify_fifo_dropped_total', 'Lines dropped: the FIFO was full (nobody reading)', 'dropped'],
+  ] as const) {
+    new Counter({
+      name, help, labelNames: ['path'], registers: [reg],
+      collect() {
+        this.reset();
+        for (const f of stats().fifo) this.inc({ path: f.path }, f[key]);
+      },
+    });
+  }
+  new Gauge({
+    name: 'vipd_sync_group_state', help: 'Sync group state: 0 init, 1 backup, 2 master, 3 fault', labelNames: ['group'], registers: [reg],
+    collect() {
+      this.reset();
+      for (const g of stats().groups) this.set({ group: g.name }, STATES[g.state] ?? -1);
+    },
+  });
 }
 
 /**

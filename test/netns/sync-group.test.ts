@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { LabDaemons } from '../helpers/lab-daemons.js';
 import { requireTool } from '../helpers/tools.js';
-import { teardown } from '../helpers/vipd.js';
+import { runCliIn, teardown } from '../helpers/vipd.js';
 
 const lab = new NetnsLab('vt', 'sg');
 let dir = '';
@@ -83,6 +83,9 @@ describe('vrrp_sync_group (issue #19), vipd beside keepalived 2.2.7', () => {
     await start('r2', 100);
     let r1 = await start('r1', 150);
     await Promise.all([both(VIPD, 'r1', false, 10_000), both(KA, 'r1', false, 10_000)]);
+    // vipctl status shows the group's own state
+    const st = await runCliIn(lab, 'r1', 'vipctl', ['status', '--socket', r1.v.socket]);
+    expect(st.stdout).toMatch(/^G\s+MASTER\s+INT,EXT$/m);
 
     // the sampler: a VIP pair split between the routers for longer than a takeover
     const splits: { kind: string; ms: number }[] = [];

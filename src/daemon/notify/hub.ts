@@ -17,10 +17,18 @@ import { checkNotify, startStopScripts, type NotifyPlan } from './check.js';
 import { NotifyFifos } from './fifo.js';
 import { Mailer } from './mail.js';
 import { Notifier } from './notifier.js';
-import type { NotifyRunEvent } from './queue.js';
+import type { NotifyQueues, NotifyRunEvent } from './queue.js';
 
 /** How long vipd waits at shutdown for the notify_stop scripts and the last mails, milliseconds. */
 const STOP_WAIT_MS = 3_000;
+
+/** The counters of notifications (metrics, vipctl dump) and the groups' states. */
+export interface NotifyStats {
+  notify: NotifyQueues['counters'] | null;
+  fifo: ReturnType<NotifyFifos['stats']>;
+  mail: ReturnType<Mailer['stats']> | null;
+  groups: { name: string; state: GroupState; members: string[] }[];
+}
 
 export type HubEvent = NotifyRunEvent | { type: 'group'; instance: null; group: string; from: GroupState; to: GroupState; reason: string };
 
@@ -131,8 +139,11 @@ export class NotifyHub {
   }
 
   /** Counters for metrics and status. */
-  stats(): { notify: Notifier['queues']['counters'] | null; fifo: ReturnType<NotifyFifos['stats']>; mail: ReturnType<Mailer['stats']> | null } {
-    return { notify: this.notifier?.queues.counters ?? null, fifo: this.fifos?.stats() ?? [], mail: this.mailer?.stats() ?? null };
+  stats(): NotifyStats {
+    return {
+      notify: this.notifier?.queues.counters ?? null, fifo: this.fifos?.stats() ?? [], mail: this.mailer?.stats() ?? null,
+      groups: [...this.groups.values()].map(({ g }) => ({ name: g.name, state: g.state, members: g.members.map((m) => m.config.name) })),
+    };
   }
 
   /** keepalived's startup_script / shutdown_script: run and waited for, up to its timeout (then its group is killed). */

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { InstanceModel } from '../../config/model.js';
 import type { NotifyModel, NotifyScript, SyncGroupModel } from '../../config/model-track.js';
 import type { NotifyPlan } from './check.js';
+import { fifoLine } from './fifo.js';
 import { NOTIFY_TIMEOUT_MS, NotifyQueues, STOP_TIMEOUT_MS, type NotifyCall, type NotifyRunEvent } from './queue.js';
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
@@ -47,11 +48,6 @@ export interface NotifierDeps {
 
 const FIELD: Record<NotifyState, keyof NotifyModel> = { MASTER: 'master', BACKUP: 'backup', FAULT: 'fault', STOP: 'stop', DELETED: 'deleted' };
 
-/** keepalived's notify_fifo line: `INSTANCE "VI_1" MASTER 100` + newline. */
-export function fifoText(kind: 'INSTANCE' | 'GROUP', name: string, state: string, priority: number): string {
-  return `${kind} "${name}" ${state} ${priority}\n`;
-}
-
 export class Notifier {
   readonly queues: NotifyQueues;
   /** The checked scripts (replaced by a reload). */
@@ -74,7 +70,7 @@ export class Notifier {
     this.sent.add(m.name);
     const timeoutMs = state === 'STOP' ? STOP_TIMEOUT_MS : NOTIFY_TIMEOUT_MS;
     this.queues.enqueue({ instance: m.name }, state, this.calls(m.notify, state, ['INSTANCE', m.name, state, String(priority)], timeoutMs));
-    this.d.fifo?.write(fifoText('INSTANCE', m.name, state, priority));
+    this.d.fifo?.write(fifoLine('INSTANCE', m.name, state, priority));
     this.d.mail?.alert('instance', m.name, state, m.smtpAlert);
   }
 
@@ -82,7 +78,7 @@ export class Notifier {
   group(g: SyncGroupModel, state: NotifyState): void {
     const timeoutMs = state === 'STOP' ? STOP_TIMEOUT_MS : NOTIFY_TIMEOUT_MS;
     this.queues.enqueue({ instance: null, group: g.name }, state, this.calls(g.notify, state, ['GROUP', g.name, state, '0'], timeoutMs));
-    this.d.fifo?.write(fifoText('GROUP', g.name, state, 0));
+    this.d.fifo?.write(fifoLine('GROUP', g.name, state, 0));
     this.d.mail?.alert('group', g.name, state, g.smtpAlert);
   }
 
@@ -90,17 +86,17 @@ export class Notifier {
   lowerPriority(m: InstanceModel, priority: number): void {
     const s = this.ready(m.notify.masterRxLowerPri);
     if (s) this.queues.enqueue({ instance: m.name }, 'MASTER_RX_LOWER_PRI', [{ script: s, args: [], timeoutMs: NOTIFY_TIMEOUT_MS }]);
-    this.d.fifo?.write(fifoText('INSTANCE', m.name, 'MASTER_RX_LOWER_PRI', priority));
+    this.d.fifo?.write(fifoLine('INSTANCE', m.name, 'MASTER_RX_LOWER_PRI', priority));
   }
 
   /** The effective priority changed (FIFO only, with notify_priority_changes). */
   priority(m: InstanceModel, master: boolean, priority: number): void {
-    if (m.notify.priorityChanges) this.d.fifo?.write(fifoText('INSTANCE', m.name, master ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority));
+    if (m.notify.priorityChanges) this.d.fifo?.write(fifoLine('INSTANCE', m.name, master ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority));
   }
 
   /** fifo_write_vrrp_states_on_reload: the FIFO line of a state, nothing else. */
   fifoState(kind: 'INSTANCE' | 'GROUP', name: string, state: string, priority: number): void {
-    this.d.fifo?.write(fifoText(kind, name, state, priority));
+    this.d.fifo?.write(fifoLine(kind, name, state, priority));
   }
 
   private ready(s: NotifyScript | null): NonNullable<ReturnType<NotifyPlan['get']>> | null {
