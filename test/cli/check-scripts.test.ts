@@ -65,4 +65,17 @@ describe('check-config and -t on scripts that cannot run here', () => {
     expect(run(cliCommand('vipd'), ['check-config', '--strict', f])).toMatchObject({ code: 0 });
     expect((await keepalivedCheck(conf(join(dir, 'ok.sh')))).exitCode).toBe(0);
   });
+
+  it('a notify script that is missing: vipd check-config warns with its file:line (--strict 2) and names the keyword, vipd -t fails; keepalived -t passes (it drops the script at start, quietly)', async () => {
+    const text = labConfig('r1', [{ vrid: 1, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.10/24'], extra: [`notify_master "${join(dir, 'gone.sh')} arg"`] }], ['script_user root', 'enable_script_security']);
+    const f = join(dir, 'notify-missing.conf');
+    writeFileSync(f, text);
+    const line = text.split('\n').findIndex((l) => l.includes('notify_master')) + 1;
+    const c = run(cliCommand('vipd'), ['check-config', f]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain(`${f}:${line}: warning: vrrp_instance VI_1: notify_master not run: ${join(dir, 'gone.sh')} not found`);
+    expect(run(cliCommand('vipd'), ['check-config', '--strict', f]).code).toBe(2);
+    expect(run(cliCommand('vipd'), ['-t', '-f', f]).code).not.toBe(0);
+    expect((await keepalivedCheck(text)).exitCode).toBe(0);
+  });
 });

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { DaemonConfig } from '../../config/model.js';
 import type { TrackerEffect } from '../../core/priority.js';
 import { procConnectorProblem } from '../../os/proc-connector.js';
+import { checkNotify } from '../notify/check.js';
 import type { Scheduler } from '../scheduler.js';
 import { initTrackFile, TrackFileTracker } from './file.js';
 import { InterfaceTracker } from './interface.js';
@@ -83,14 +84,16 @@ async function checkProcesses(c: DaemonConfig): Promise<void> {
 
 /**
  * What `vipd check-config` and `keepalived -t` add to the file's own checks (keepalived's
- * config test reports them too): each tracked vrrp_script that will be disabled on this host
- * (errors) and the scripts' warnings (user, PATH search, no `#!`). Touches nothing.
+ * config test reports them too): each tracked vrrp_script and each notify script that will be
+ * disabled on this host (errors) and the scripts' warnings (user, PATH search, no `#!`).
+ * Touches nothing.
  */
 export async function scriptProblems(c: DaemonConfig): Promise<{ errors: string[]; warnings: string[] }> {
   const errors: string[] = [];
   const warnings: string[] = [];
   const collect = { error: (_o: unknown, m: string) => errors.push(m), warn: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
   await checkScripts(c, collect);
+  await checkNotify(c, collect);
   return { errors, warnings };
 }
 
