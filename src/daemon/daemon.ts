@@ -329,7 +329,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (this.delayed) {
       res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
-      this.notes.reloaded(next, plan, this.runners);
+      await this.notes.reloaded(next, plan, this.runners);
       this.announcers.reconfigure(next);
       this.armGuardian(next);
       return res;
@@ -363,7 +363,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.debounce.setDelays(linkDelays(next, this.log));
     this.rtPriority = await applyPriority(next, this.log, this.rtPriority);
     this.armGuardian(next);
-    this.notes.reloaded(next, plan, this.runners);
+    await this.notes.reloaded(next, plan, this.runners);
     this.startInstanceSet([...res.restarted, ...res.added]);
     this.log.info(res, 'configuration reloaded');
     return res;

@@ -18,6 +18,11 @@ export class Daemon {
     readonly dir: string,
   ) {}
 
+  /** The configuration file start() writes (a test rewrites it before a reload). */
+  get confFile(): string {
+    return this.f('conf');
+  }
+
   private f(ext: string): string {
     return join(this.dir, `${this.impl}-${this.node}.${ext}`);
   }

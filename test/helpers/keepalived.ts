@@ -3,6 +3,7 @@
  * (own pid files, crash = VRRP child then parent, stopped by pid) plus its log, read for states.
  */
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { Daemon } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
@@ -18,6 +19,11 @@ export class KeepalivedProcess {
     private readonly config: string,
   ) {
     this.d = new Daemon(lab, 'keepalived', node, dir);
+  }
+
+  /** Replace the configuration file (then SIGHUP reloads it). */
+  rewrite(config: string): void {
+    writeFileSync(this.d.confFile, config);
   }
 
   get proc(): ChildProcess | null {

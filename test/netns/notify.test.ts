@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { labConfig } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { expectHolders } from '../helpers/holders.js';
 import { LabDaemons } from '../helpers/lab-daemons.js';
@@ -129,5 +130,40 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     expect(noStop(vl)).toEqual(noStop(kl));
     // keepalived removes the FIFO it created; so does vipd
     expect(existsSync(fifo('vipd'))).toBe(false);
+  }, 60_000);
+
+  it('a reload that deletes instances: DELETED with notify_deleted, FAULT without (as keepalived); fifo_write_vrrp_states_on_reload writes every state', async () => {
+    const rec = join(dir, 'rec.sh');
+    const log = (kind: string): string => join(dir, `reload-${kind}.log`);
+    const out = (kind: string): string => join(dir, `reload-${kind}.fifo.log`);
+    const fifoRec = join(dir, 'fifo-rec.sh');
+    writeFileSync(fifoRec, '#!/bin/sh\nexec cat "$2" >> "$1"\n', { mode: 0o755 });
+    const inst = (kind: 'vipd' | 'ka', names: string[]) => names.map((n) => ({
+      name: `VI_${n}`, advertInt: 0.5, version: 3 as const, vrid: (kind === 'vipd' ? 110 : 120) + n.charCodeAt(0) - 65, priority: 150,
+      vips: [`198.51.100.${(kind === 'vipd' ? 110 : 120) + n.charCodeAt(0) - 65}/24`],
+      extra: [`notify "${rec} ${log(kind)} any"`, ...(n === 'A' ? [`notify_deleted "${rec} ${log(kind)} deleted"`] : [])],
+    }));
+    const global = (kind: string) => [`notify_fifo ${join(dir, `reload-${kind}.fifo`)}`, `notify_fifo_script "${fifoRec} ${out(kind)}"`, 'fifo_write_vrrp_states_on_reload'];
+    const v = daemons.vipd('r1', inst('vipd', ['A', 'B', 'C']), [], global('vipd'));
+    const k = await daemons.keepalived('r1', inst('ka', ['A', 'B', 'C']), [], global('ka'));
+    await Promise.all([v.waitState('MASTER', 8000), k.waitState('MASTER', 8000)]);
+    await sleep(1500); // all three MASTER
+    v.rewrite(labConfig('r1', inst('vipd', ['C']), global('vipd')));
+    k.rewrite(labConfig('r1', inst('ka', ['C']), global('ka')));
+    v.signal('SIGHUP');
+    k.signal('SIGHUP');
+    await sleep(2000);
+    await Promise.all([v.stop(), k.stop()]);
+    await sleep(300);
+    const gone = (kind: string): string[] => lines(log(kind)).filter((l) => l === 'deleted' || (/VI_[AB]/.test(l) && !/MASTER|BACKUP/.test(l))).sort();
+    console.log(`reload, vipd: ${JSON.stringify(gone('vipd'))}; keepalived: ${JSON.stringify(gone('ka'))}`);
+    expect(gone('vipd')).toEqual(['any INSTANCE VI_A DELETED 150', 'any INSTANCE VI_B FAULT 150', 'deleted']);
+    expect(gone('vipd')).toEqual(gone('ka'));
+    // after the reload, VI_C's state again on the FIFO. keepalived 2.2.7 skips an instance that
+    // stays MASTER through the reload (vrrp_init_state writes only in its non-MASTER branch),
+    // though the keyword promises every state; vipd writes them all
+    const c = (kind: string): number => lines(out(kind)).filter((l) => l === 'INSTANCE "VI_C" MASTER 150').length;
+    console.log(`VI_C MASTER lines on the FIFO: vipd ${c('vipd')}, keepalived ${c('ka')}`);
+    expect(c('vipd')).toBe(2);
   }, 60_000);
 });

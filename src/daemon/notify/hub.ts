@@ -16,7 +16,7 @@ import { runScript } from '../trackers/script-runner.js';
 import { checkNotify, startStopScripts, type NotifyPlan } from './check.js';
 import { NotifyFifos } from './fifo.js';
 import { Mailer } from './mail.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type NotifierDeps } from './notifier.js';
 import type { NotifyQueues, NotifyRunEvent } from './queue.js';
 
 /** How long vipd waits at shutdown for the notify_stop scripts and the last mails, milliseconds. */
@@ -34,6 +34,8 @@ export type HubEvent = NotifyRunEvent | { type: 'group'; instance: null; group: 
 
 export class NotifyHub {
   private notifier: Notifier | null = null;
+  /** The notifier's sinks: a reload replaces the FIFOs and the mailer in place. */
+  private deps: NotifierDeps | null = null;
   private fifos: NotifyFifos | null = null;
   private mailer: Mailer | null = null;
   private plan: NotifyPlan = new Map();
@@ -60,7 +62,8 @@ export class NotifyHub {
   async start(): Promise<void> {
     this.fifos = await NotifyFifos.open(this.config.global, this.log);
     this.mailer = new Mailer(this.config, this.log);
-    this.notifier = new Notifier({ log: this.log, emit: (e) => this.emit(e), plan: this.plan, fifo: this.fifos, mail: this.mailer });
+    this.deps = { log: this.log, emit: (e) => this.emit(e), plan: this.plan, fifo: this.fifos, mail: this.mailer };
+    this.notifier = new Notifier(this.deps);
     await this.startStop('startup_script');
   }
 
@@ -111,11 +114,34 @@ export class NotifyHub {
     this.notifier?.instance(m, 'DELETED', priority);
   }
 
-  /** A reload took `next`: models swapped; with fifo_write_vrrp_states_on_reload, every state to the FIFO. */
-  reloaded(next: DaemonConfig, plan: NotifyPlan, runners: ReadonlyMap<string, InstanceRunner>): void {
+  /**
+   * A reload took `next`: models and checked scripts swapped; a changed notify FIFO closed and
+   * the new one opened (keepalived reopens its FIFOs on every reload; vipd only on a change,
+   * so a reader of an unchanged FIFO keeps it); changed mail settings make a new mailer (the
+   * old one sends what it holds). With fifo_write_vrrp_states_on_reload, every state to the FIFO.
+   */
+  async reloaded(next: DaemonConfig, plan: NotifyPlan, runners: ReadonlyMap<string, InstanceRunner>): Promise<void> {
+    const prev = this.config;
     this.config = next;
     this.plan = plan;
     if (this.notifier) this.notifier.plan = plan;
+    if (!this.deps) return;
+    const fifoKey = (c: DaemonConfig): string => JSON.stringify([c.global.notifyFifo, c.global.vrrpNotifyFifo, ...['notify_fifo', 'vrrp_notify_fifo', 'notify_fifo_script_user', 'vrrp_notify_fifo_script_user'].map((k) => c.global.other[k])]);
+    if (fifoKey(prev) !== fifoKey(next)) {
+      await this.fifos?.close();
+      this.fifos = this.deps.fifo = null;
+      try {
+        this.fifos = this.deps.fifo = await NotifyFifos.open(next.global, this.log);
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, `reload: the notify FIFO could not be opened, FIFO lines are off until the next reload: ${(e as Error).message}`);
+      }
+    }
+    const mailKey = (c: DaemonConfig): string => JSON.stringify([c.global.mail, c.routerId, 'no_email_faults' in c.global.other]);
+    if (mailKey(prev) !== mailKey(next)) {
+      const old = this.mailer;
+      this.mailer = this.deps.mail = new Mailer(next, this.log);
+      void old?.close(STOP_WAIT_MS);
+    }
     if (!('fifo_write_vrrp_states_on_reload' in next.global.other)) return;
     for (const { g } of this.groups.values()) this.notifier?.fifoState('GROUP', g.name, g.state, 0);
     for (const r of runners.values()) this.notifier?.fifoState('INSTANCE', r.model.name, r.core.state, r.core.effective);
