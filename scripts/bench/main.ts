@@ -43,6 +43,8 @@ const scriptsReps = argv.includes('--reps') ? reps : 1;
 const scriptsN = opt('--scripts-count', 50);
 /** --scripts-global 'vrrp_rt_priority 50': a global_defs line for both daemons in the scripts runs (repeatable) */
 const scriptsGlobals = argv.flatMap((a, i) => (a === '--scripts-global' && argv[i + 1] ? [argv[i + 1]!] : []));
+/** --scripts-notify: add issue #19's notification load (a flapping instance with notify scripts, a FIFO nobody reads, mail to a silent server) */
+const scriptsNotify = argv.includes('--scripts-notify');
 /** --scripts-load idle,hogs (default both): without / beside the jitter scenario's two busy loops */
 const scriptsLoads = argv.includes('--scripts-load') ? argv[argv.indexOf('--scripts-load') + 1]!.split(',') : ['idle', 'hogs'];
 for (const l of scriptsLoads) if (l !== 'idle' && l !== 'hogs') throw new Error(`--scripts-load: '${l}' is neither idle nor hogs`);
@@ -173,12 +175,13 @@ async function main(): Promise<void> {
     if (want('scripts')) {
       md.push(`### ${scriptsN} vrrp_scripts (1 s, each run forks sh) beside 10 ms adverts, ${scriptsS} s per run${scriptsGlobals.length ? ` (both daemons: ${scriptsGlobals.join(', ')})` : ''}`, '');
       md.push(`r1 (150) master and r2 (100) backup, VRRPv3, one instance tracking ${scriptsN} vrrp_script blocks with weight 0, the same file for both implementations; each run of a script appends a byte to its router's counter file (expected: ${scriptsS * scriptsN} runs per router). CPU: percent of one core over the window, daemon (utime+stime) / the scripts it reaped (cutime+cstime). Intervals > 36.1 ms: longer than the backup's Master_Down_Interval. Transitions: state changes in the daemons' logs from the election (r1's 10th advert) to the window's end. Skipped: runs skipped because the last still ran (keepalived: its log lines from the election on; vipd: its status counter since start). Busy loops: 2 = the jitter scenario's two. load1: /proc/loadavg at the window's end (the machine may be shared).`, '');
-      md.push(row(['busy loops', 'impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'intervals > 36.1 ms', 'adverts from the backup (spurious)', 'transitions r1 / r2', 'script runs r1 / r2', 'skipped r1 / r2', 'master CPU % (daemon / scripts)', 'backup CPU % (daemon / scripts)', 'master run-queue wait ms (main / other thread)', 'steal ms', '5 largest gaps ms (run-queue wait main / other / steal all / steal one vCPU)', 'load1']), row(Array(17).fill('---')));
+      if (scriptsNotify) md.push('With the notification load (`--scripts-notify`): a second instance FLAP (VRID 55, 10 ms) whose master moves between r1 and r2 every 250 ms (r1\'s track_file, weight -100, toggled by the benchmark), with notify_master, notify_backup and `notify` scripts (each forks sh), a notify FIFO nobody reads, and smtp_alert mail to a server that never answers (smtp_connect_timeout 1). The interval columns are the 10 ms master\'s (VRID 54), whose state must not change.', '');
+      md.push(row(['busy loops', 'impl', 'adverts', 'interval p50 ms', 'p99 ms', 'max ms', 'intervals > 36.1 ms', 'adverts from the backup (spurious)', 'transitions r1 / r2', 'script runs r1 / r2', 'skipped r1 / r2', 'master CPU % (daemon / scripts)', 'backup CPU % (daemon / scripts)', 'master run-queue wait ms (main / other thread)', 'steal ms', '5 largest gaps ms (run-queue wait main / other / steal all / steal one vCPU)', 'load1', ...(scriptsNotify ? ['FLAP transitions r1 / r2', 'notify runs r1 / r2'] : [])]), row(Array(scriptsNotify ? 19 : 17).fill('---')));
     }
     for (let r = 0; r < (want('scripts') ? scriptsReps : 0); r++) {
       for (const load of scriptsLoads) {
         for (const impl of IMPLS) {
-          const x = await scriptsLoad(lab, dir, impl, scriptsS, { hogs: load === 'hogs', globals: scriptsGlobals, scripts: scriptsN }).catch((e: Error) => e);
+          const x = await scriptsLoad(lab, dir, impl, scriptsS, { hogs: load === 'hogs', globals: scriptsGlobals, scripts: scriptsN, notify: scriptsNotify }).catch((e: Error) => e);
           if (x instanceof Error) {
             // e.g. keepalived's VRRP child killed by its RLIMIT_RTTIME: a result, not a reason to lose the others
             log(`scripts ${load} ${impl}: failed: ${x.message}`);
@@ -188,9 +191,11 @@ async function main(): Promise<void> {
           const worst = x.worst.map((w) => `${f1(w.gapMs)} (${f1(w.runDelayMs)} / ${f1(w.otherDelayMs)} / ${f1(w.stealMs)} / ${f1(w.stealOneMs)})`).join(', ');
           const st = x.statusRuns ? `; status runs ${x.statusRuns[0]} (file ${x.statusRuns[1]}) / ${x.statusRuns[2]} (file ${x.statusRuns[3]}) since start, timed out ${x.timeouts?.join(' / ')}` : '';
           log(`scripts ${load} ${impl}: p50 ${f1(x.p50)} p99 ${f1(x.p99)} max ${f1(x.max)} over MDI ${x.overMdi} spurious ${x.spurious} transitions ${x.transitions.join('/')} runs ${x.runs.join('/')} skipped ${x.skipped.join('/')}${st}; master CPU ${f1(x.masterCpu.self)}+${f1(x.masterCpu.children)}% backup ${f1(x.backupCpu.self)}+${f1(x.backupCpu.children)}%; worst ${worst}; load ${x.load1}`);
+          if (x.flaps) log(`  notify load: FLAP transitions ${x.flaps.join('/')}, notify script runs ${x.notifyRuns?.join('/')}`);
           for (const l of x.transitionLines) log(`  ${l}`);
           md.push(row([load === 'hogs' ? 2 : 0, impl, x.adverts, f1(x.p50), f1(x.p99), f1(x.max), x.overMdi, x.spurious, x.transitions.join(' / '), x.runs.join(' / '), x.skipped.join(' / '),
-            `${f1(x.masterCpu.self)} / ${f1(x.masterCpu.children)}`, `${f1(x.backupCpu.self)} / ${f1(x.backupCpu.children)}`, `${f1(x.runDelayMs)} / ${f1(x.otherDelayMs)}`, f1(x.stealMs), worst, x.load1]));
+            `${f1(x.masterCpu.self)} / ${f1(x.masterCpu.children)}`, `${f1(x.backupCpu.self)} / ${f1(x.backupCpu.children)}`, `${f1(x.runDelayMs)} / ${f1(x.otherDelayMs)}`, f1(x.stealMs), worst, x.load1,
+            ...(x.flaps ? [x.flaps.join(' / '), x.notifyRuns!.join(' / ')] : [])]));
         }
       }
     }

@@ -57,15 +57,42 @@ class InfoLogDaemon extends Daemon {
   }
 }
 
-/** The configuration of one router: `n` vrrp_scripts running `script`, all tracked with weight 0 (n = 0: the control run, no script). */
-export function scriptsConfig(routerId: string, priority: number, script: string, n: number, globals: string[] = []): string {
+/**
+ * Issue #19's notification load, beside the 10 ms master (`--scripts-notify`): a second
+ * instance FLAP (VRID 55, 10 ms) whose master moves between r1 and r2 every `flapMs` (r1's
+ * track_file, weight -100, toggled by the benchmark), with notify_master, notify_backup and
+ * `notify` scripts (each run appends a byte to the router's notify counter), a notify FIFO
+ * nobody reads (every line dropped once the pipe is full), and smtp_alert mail to a server
+ * that never answers (192.0.2.250: nothing there; smtp_connect_timeout 1).
+ */
+export interface NotifyLoad {
+  /** The router's notify script (appends to its counter). */
+  script: string;
+  fifo: string;
+  /** r1's track_file (the benchmark writes 0 / 1); null on r2. */
+  flapFile: string | null;
+}
+
+const FLAP_VRID = 55;
+
+/** The configuration of one router: `n` vrrp_scripts running `script`, all tracked with weight 0 (n = 0: the control run, no script); with `notify`, the FLAP instance too. */
+export function scriptsConfig(routerId: string, priority: number, script: string, n: number, globals: string[] = [], notify?: NotifyLoad): string {
   const names = Array.from({ length: n }, (_, i) => `chk_${i + 1}`);
   const blocks = names.flatMap((s) => [`vrrp_script ${s} {`, `    script "${script}"`, '    interval 1', '    weight 0', '}', '']);
-  const inst: LabInstance = {
+  const inst: LabInstance[] = [{
     vrid: VRID, priority, advertInt: 0.01, version: 3, vips: ['192.0.2.203/24'],
     extra: n ? ['track_script {', ...names.map((s) => `    ${s}`), '}'] : [],
-  };
-  return labConfig(routerId, [inst], ['vrrp_version 3', ...globals], blocks);
+  }];
+  const g = [...globals];
+  if (notify) {
+    if (notify.flapFile) blocks.push('track_file flap {', `    file ${notify.flapFile}`, '    weight -100', '}', '');
+    inst.push({
+      name: 'FLAP', vrid: FLAP_VRID, priority, advertInt: 0.01, version: 3, vips: ['192.0.2.204/24'],
+      extra: [...['master', 'backup'].map((k) => `notify_${k} "${notify.script} ${k}"`), `notify "${notify.script} any"`, ...(notify.flapFile ? ['track_file {', '    flap', '}'] : [])],
+    });
+    g.push(`notify_fifo ${notify.fifo}`, 'notification_email {', '    ops@example.org', '}', 'smtp_server 192.0.2.250', 'smtp_connect_timeout 1', 'smtp_alert');
+  }
+  return labConfig(routerId, inst, ['vrrp_version 3', ...g], blocks);
 }
 
 export interface ScriptsLoadResult {
@@ -85,6 +112,9 @@ export interface ScriptsLoadResult {
   transitions: [number, number];
   /** the transitions' text, for the report when there are any */
   transitionLines: string[];
+  /** with notify: FLAP transitions r1 / r2 (from the logs) and notify script runs r1 / r2 (counter files) in the window */
+  flaps: [number, number] | null;
+  notifyRuns: [number, number] | null;
   /** script runs counted by the scripts themselves in the window, r1 / r2 */
   runs: [number, number];
   /** runs skipped (the last still running): keepalived's log lines after the election; vipd's status counter over the daemon's life */
@@ -130,8 +160,8 @@ const size = (file: string): number => {
   }
 };
 
-/** State changes in a daemon log from byte `from` on: keepalived's "Entering X STATE", vipd's JSON lines with `to`. */
-function transitionsSince(file: string, from: number, impl: Impl): string[] {
+/** State changes of `instance` in a daemon log from byte `from` on: keepalived's "(VI_54) Entering X STATE", vipd's JSON lines with `to`. */
+function transitionsSince(file: string, from: number, impl: Impl, instance = `VI_${VRID}`): string[] {
   let text = '';
   try {
     text = readFileSync(file).subarray(from).toString('utf8');
@@ -139,11 +169,11 @@ function transitionsSince(file: string, from: number, impl: Impl): string[] {
     return [];
   }
   const lines = text.split('\n');
-  if (impl === 'keepalived') return lines.filter((l) => /Entering \w+ STATE/.test(l)).map((l) => l.trim());
+  if (impl === 'keepalived') return lines.filter((l) => l.includes(`(${instance}) Entering `) && /Entering \w+ STATE/.test(l)).map((l) => l.trim());
   return lines.filter((l) => {
     try {
-      const o = JSON.parse(l) as { to?: unknown; from?: unknown; msg?: unknown };
-      return typeof o.to === 'string' && typeof o.msg === 'string' && o.msg.includes('Entering');
+      const o = JSON.parse(l) as { to?: unknown; from?: unknown; msg?: unknown; instance?: unknown };
+      return typeof o.to === 'string' && typeof o.msg === 'string' && o.msg.includes('Entering') && o.instance === instance;
     } catch {
       return false;
     }
@@ -171,14 +201,22 @@ async function vipdScriptCounts(sock: string): Promise<{ runs: number; skipped: 
  * master within 20 s; either way what it started is stopped (by its own handles) and the
  * counter files removed (the rest of `dir` is the caller's).
  */
-export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, seconds: number, o: { hogs: boolean; scripts?: number; globals?: string[] }): Promise<ScriptsLoadResult> {
+export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, seconds: number, o: { hogs: boolean; scripts?: number; globals?: string[]; notify?: boolean; flapMs?: number }): Promise<ScriptsLoadResult> {
   const n = o.scripts ?? 50;
   const counter = (node: string): string => join(dir, `script-runs-${node}`);
   const script = (node: string): string => join(dir, `check-${node}.sh`);
+  const nCounter = (node: string): string => join(dir, `notify-runs-${node}`);
+  const notify = (node: string): NotifyLoad | undefined => (o.notify
+    ? { script: join(dir, `notify-${node}.sh`), fifo: join(dir, `bench-${impl}-${node}.fifo`), flapFile: node === 'r1' ? join(dir, 'flap-r1') : null } : undefined);
   for (const node of ['r1', 'r2']) {
     rmSync(counter(node), { force: true });
+    rmSync(nCounter(node), { force: true });
     writeFileSync(script(node), `#!/bin/sh\nprintf . >> ${counter(node)}\n`, { mode: 0o755 });
+    if (o.notify) writeFileSync(notify(node)!.script, `#!/bin/sh\nprintf . >> ${nCounter(node)}\n`, { mode: 0o755 });
   }
+  if (o.notify) writeFileSync(join(dir, 'flap-r1'), '0\n');
+  let flapping = false;
+  let flapper: Promise<void> = Promise.resolve();
   const cap = new Capture(lab, 'client');
   const a = new InfoLogDaemon(lab, impl, 'r1', dir);
   const b = new InfoLogDaemon(lab, impl, 'r2', dir);
@@ -187,8 +225,8 @@ export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, second
   const hogs: ChildProcess[] = [];
   try {
     await cap.ready();
-    a.start(scriptsConfig(id('r1'), 150, script('r1'), n, o.globals));
-    b.start(scriptsConfig(id('r2'), 100, script('r2'), n, o.globals));
+    a.start(scriptsConfig(id('r1'), 150, script('r1'), n, o.globals, notify('r1')));
+    b.start(scriptsConfig(id('r2'), 100, script('r2'), n, o.globals, notify('r2')));
     if (o.hogs) for (const _ of [0, 1]) hogs.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
     const end = Date.now() + 20_000;
     while (cap.find('vrrp', { src: R1, vrid: VRID }).length < 10) {
@@ -199,12 +237,26 @@ export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, second
     await sleep(2500); // every script has run, twice
     const sampler = new StallSampler(a.vrrpPid()!);
     const runsAt = [size(counter('r1')), size(counter('r2'))];
+    const nAt = [size(nCounter('r1')), size(nCounter('r2'))];
+    if (o.notify) {
+      flapping = true;
+      flapper = (async () => {
+        for (let v = 1; flapping; v ^= 1) {
+          writeFileSync(join(dir, 'flap-r1'), `${v}\n`);
+          await sleep(o.flapMs ?? 250);
+        }
+      })();
+    }
     const c0 = [cpu(a), cpu(b)];
     const t0 = Date.now() / 1000;
     await sleep(seconds * 1000);
     const t1 = Date.now() / 1000;
     const c1 = [cpu(a), cpu(b)];
     const runsEnd = [size(counter('r1')), size(counter('r2'))];
+    const nEnd = [size(nCounter('r1')), size(nCounter('r2'))];
+    flapping = false;
+    await flapper;
+    const flaps = o.notify ? [transitionsSince(logOf('r1'), logAt[0]!, impl, 'FLAP').length, transitionsSince(logOf('r2'), logAt[1]!, impl, 'FLAP').length] as [number, number] : null;
     sampler.stop();
     const load1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     const tr = [transitionsSince(logOf('r1'), logAt[0]!, impl), transitionsSince(logOf('r2'), logAt[1]!, impl)];
@@ -231,6 +283,7 @@ export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, second
       impl, hogs: o.hogs, seconds, scripts: n, adverts: own.length, p50: q(0.5), p99: q(0.99), max: gaps.at(-1) ?? Number.NaN,
       overMdi: gaps.filter((g) => g > mdiMs).length, spurious: ads.filter((p) => p.src !== R1).length,
       transitions: [tr[0]!.length, tr[1]!.length], transitionLines: [...tr[0]!.map((l) => `r1: ${l}`), ...tr[1]!.map((l) => `r2: ${l}`)],
+      flaps, notifyRuns: o.notify ? [nEnd[0]! - nAt[0]!, nEnd[1]! - nAt[1]!] : null,
       runs: [runsEnd[0]! - runsAt[0]!, runsEnd[1]! - runsAt[1]!], skipped, statusRuns, timeouts,
       masterCpu: { self: pct(c1[0]!.self - c0[0]!.self), children: pct(c1[0]!.children - c0[0]!.children) },
       backupCpu: { self: pct(c1[1]!.self - c0[1]!.self), children: pct(c1[1]!.children - c0[1]!.children) },
@@ -239,12 +292,16 @@ export async function scriptsLoad(lab: NetnsLab, dir: string, impl: Impl, second
       load1,
     };
   } finally {
+    flapping = false;
+    await flapper;
     for (const h of hogs) h.kill('SIGKILL');
     await a.signal('SIGTERM');
     await b.signal('SIGTERM');
     await cap.stop();
     lab.exec(lab.node('r1').ns, ['ip', 'addr', 'del', '192.0.2.203/24', 'dev', 'eth0'], { allowFail: true });
-    for (const node of ['r1', 'r2']) rmSync(counter(node), { force: true });
+    lab.exec(lab.node('r1').ns, ['ip', 'addr', 'del', '192.0.2.204/24', 'dev', 'eth0'], { allowFail: true });
+    for (const node of ['r1', 'r2']) for (const f of [counter(node), nCounter(node), ...(o.notify ? [notify(node)!.script, notify(node)!.fifo] : [])]) rmSync(f, { force: true });
+    rmSync(join(dir, 'flap-r1'), { force: true });
   }
 }
 

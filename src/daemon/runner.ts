@@ -234,14 +234,23 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       if (now - this.reannouncedAt < this.model.advertIntervalUs) return;
       this.reannouncedAt = now;
       this.d.emit({ type: 'lowerPrio', instance: this.model.name, priority: this.core.effective });
-      if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
-      this.stats.reannounced++;
-      for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
+      this.lowerPrioBurst();
       return;
     }
     this.refreshAt = this.model.garpMasterRefreshS > 0 ? nowUs() + this.model.garpMasterRefreshS * 1e6 : Infinity;
     if (this.vipInflight > 0) this.announceOnAck = true;
     else for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+  }
+
+  /**
+   * garp_lower_prio_repeat announcements now and after garp_lower_prio_delay, if this
+   * instance holds its VIPs: for its own lower-priority advert, and (keepalived's
+   * vrrp_state_master_rx) when another member of its sync group heard one (NotifyHub).
+   */
+  lowerPrioBurst(): void {
+    if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
+    this.stats.reannounced++;
+    for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
   }
 
   /** keepalived's garp_master_refresh: checked as each advert goes out (as keepalived does). */

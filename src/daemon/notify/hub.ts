@@ -39,6 +39,8 @@ export class NotifyHub {
   private fifos: NotifyFifos | null = null;
   private mailer: Mailer | null = null;
   private plan: NotifyPlan = new Map();
+  /** The daemon's runners (bindGroups), for the other members of a group. */
+  private runners: ReadonlyMap<string, InstanceRunner> = new Map();
   /** The running groups by name, with their model. */
   private readonly groups = new Map<string, { g: SyncGroup; model: SyncGroupModel }>();
 
@@ -72,6 +74,7 @@ export class NotifyHub {
    * group before start). Groups whose members all kept their runner keep their object.
    */
   bindGroups(runners: ReadonlyMap<string, InstanceRunner>, fresh: ReadonlySet<string>): SyncGroup[] {
+    this.runners = runners;
     const made: SyncGroup[] = [];
     for (const name of [...this.groups.keys()]) if (!this.config.syncGroups.some((g) => g.name === name)) this.groups.delete(name);
     for (const model of this.config.syncGroups) {
@@ -100,7 +103,11 @@ export class NotifyHub {
     const m = runner.model;
     if (e.type === 'transition' && (e.to === 'MASTER' || e.to === 'BACKUP' || e.to === 'FAULT')) this.notifier.instance(m, e.to, e.priority, this.groupState(m));
     else if (e.type === 'priority') this.notifier.priority(m, runner.core.state === 'MASTER', e.priority);
-    else if (e.type === 'lowerPrio') this.notifier.lowerPriority(m, e.priority);
+    else if (e.type === 'lowerPrio') {
+      this.notifier.lowerPriority(m, e.priority);
+      // keepalived: the other members of its sync group announce their VIPs too
+      if (m.syncGroup) for (const i of this.config.instances) if (i.syncGroup === m.syncGroup && i.name !== m.name) this.runners.get(i.name)?.lowerPrioBurst();
+    }
   }
 
   private groupChanged(model: SyncGroupModel, from: GroupState, to: GroupState, reason: string): void {
@@ -151,13 +158,11 @@ export class NotifyHub {
   async stop(instances: readonly { model: InstanceModel; priority: number }[]): Promise<void> {
     const n = this.notifier;
     if (!n) return; // start() did not run (a start that failed before it): nothing to stop
-    if (n) {
-      const dropped = n.queues.dropPending();
-      if (dropped) this.log.warn({ dropped }, `stopping: ${dropped} notify scripts not yet started were dropped`);
-      for (const i of instances) n.instance(i.model, 'STOP', i.priority);
-      for (const { model } of this.groups.values()) n.group(model, 'STOP');
-      if (!(await n.queues.drained(STOP_WAIT_MS))) this.log.warn(`stopping: notify scripts still running after ${STOP_WAIT_MS / 1000} s are killed`);
-    }
+    const dropped = n.queues.dropPending();
+    if (dropped) this.log.warn({ dropped }, `stopping: ${dropped} notify scripts not yet started were dropped`);
+    for (const i of instances) n.instance(i.model, 'STOP', i.priority);
+    for (const { model } of this.groups.values()) n.group(model, 'STOP');
+    if (!(await n.queues.drained(STOP_WAIT_MS))) this.log.warn(`stopping: notify scripts still running after ${STOP_WAIT_MS / 1000} s are killed`);
     await this.mailer?.close(STOP_WAIT_MS);
     await this.fifos?.close();
     await this.startStop('shutdown_script');
