@@ -49,6 +49,8 @@ export interface DaemonRunOptions {
   controlGroup?: string;
   controlMaxBuffer: number;
   metrics?: string;
+  /** --notify-timeout, ms (default 30 s: src/daemon/notify/queue.ts NOTIFY_TIMEOUT_MS). */
+  notifyTimeoutMs?: number;
   /** Pid files to write after start and remove at a clean stop. */
   pidFiles: string[];
   /** Write keepalived's default pid files for this namespace and id (keepalived mode without -p/-r). */
@@ -146,7 +148,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const { ControlServer } = await import('../daemon/control.js');
   const { whoOwns } = await import('../daemon/status.js');
   const { sdNotify } = await import('../os/sd-notify.js');
-  const daemon = new Daemon(config, log);
+  const daemon = new Daemon(config, log, { notifyTimeoutMs: o.notifyTimeoutMs });
   const addresses = (): string[] => pre.configAddresses(daemon.config);
   const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses(), routers: pre.configRouters(daemon.config) })).catch(fail);
   if (!attempt.ok) die(o, new Error(pre.lockHeldText(attempt.name, attempt.holder, o.configFile, o.lockHint)));

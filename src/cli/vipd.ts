@@ -92,6 +92,7 @@ interface RunOpts {
   controlGroup?: string;
   controlMaxBuffer: number;
   metrics?: string;
+  notifyTimeout: number;
 }
 
 program
@@ -107,6 +108,7 @@ program
   .option('--control-group <group>', 'group (besides root) allowed to use the control socket')
   .option('--control-max-buffer <bytes>', 'drop a watcher with more unread output than this', (v) => Number(v), 256 * 1024)
   .option('--metrics <[host:]port>', 'serve Prometheus metrics (host defaults to 127.0.0.1)')
+  .option('--notify-timeout <seconds>', 'kill a notify script still running after this long (keepalived has none; the next notification of its instance waits for it)', (v) => Number(v), 30)
   .addHelpText('after', `
 Every check (configuration, options, privileges, a vipd already running with this control
 socket, interfaces, the metrics port) runs before any address is touched: a refusal exits
@@ -120,6 +122,7 @@ Examples:
   .action(async (o: RunOpts) => {
     const logLevel = checked(() => parseLogLevel(o.logLevel));
     const logFormat = o.logFormat === undefined ? null : checked(() => parseLogFormat(o.logFormat!));
+    if (!Number.isFinite(o.notifyTimeout) || o.notifyTimeout < 1 || o.notifyTimeout > 86_400) fail(new CliError(`--notify-timeout: seconds from 1 to 86400, got '${String(o.notifyTimeout)}'`));
     const file = resolve(o.config);
     const config: DaemonConfig = await loadConfig(file, o.configId ?? null).catch(fail);
     const ns = o.namespace ?? config.netNamespace ?? null;
@@ -129,7 +132,7 @@ Examples:
     }
     await runDaemon({
       configFile: file, configId: o.configId ?? null, config, logLevel, logFormat, logFile: null,
-      controlSocket: o.controlSocket ? resolve(o.controlSocket) : null, controlGroup: o.controlGroup, controlMaxBuffer: o.controlMaxBuffer, metrics: o.metrics,
+      controlSocket: o.controlSocket ? resolve(o.controlSocket) : null, controlGroup: o.controlGroup, controlMaxBuffer: o.controlMaxBuffer, metrics: o.metrics, notifyTimeoutMs: o.notifyTimeout * 1000,
       pidFiles: o.pidFile ? [resolve(o.pidFile)] : [], defaultPidFiles: { main: false, vrrp: false },
       refuseIfRunning: false, notes: [], dumpConfig: false, channel: null,
       lockHint: 'give this one its own --control-socket (or -i ID)',

@@ -105,8 +105,8 @@ export class VrrpInstance {
     this.wantMaster = this.effective === 255;
   }
 
-  /** Called by SyncGroup's constructor, before start. */
-  joinGroup(g: GroupGate): void {
+  /** Called by SyncGroup's constructor, before start; null: the instance left its group (a reload). */
+  joinGroup(g: GroupGate | null): void {
     this.group = g;
   }
 

@@ -78,10 +78,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   constructor(
     public config: DaemonConfig,
     private readonly log: Logger,
+    opts: { notifyTimeoutMs?: number | undefined } = {},
   ) {
     super();
     this.announcers = new Announcers(config, log);
-    this.notes = new NotifyHub(config, log, (e) => this.emit('event', e));
+    this.notes = new NotifyHub(config, log, (e) => this.emit('event', e), opts.notifyTimeoutMs);
     this.macs = new MacLearner(this.runners, (n) => this.ifaces.get(n), log);
     this.debounce = new LinkDebounce(linkDelays(config, log), log, (index, up) => this.linkState(index, up));
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
@@ -320,7 +321,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    */
   async reload(next: DaemonConfig): Promise<ReloadResult> {
     // positions (of the instance, its VIPs, its track_* lines…) are not meaning: a comment added above must not restart it
-    const key = (m: InstanceModel, priority = m.priority): string => JSON.stringify({ ...m, priority }, (k, v: unknown) => (k === 'pos' ? undefined : v));
+    // leaving a sync group (syncGroup becomes null) needs no restart: the hub unjoins it
+    const key = (m: InstanceModel, priority = m.priority, group = m.syncGroup): string => JSON.stringify({ ...m, priority, syncGroup: group }, (k, v: unknown) => (k === 'pos' ? undefined : v));
     const old = new Map(this.config.instances.map((m) => [m.name, m]));
     const res: ReloadResult = { restarted: [], added: [], removed: [], reprioritised: [], trackers: { started: [], disabled: [] } };
     await this.resolveInterfaces(next, this.config);
@@ -338,6 +340,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       const n = next.instances.find((x) => x.name === name);
       if (!n) res.removed.push(name);
       else if (key(n) === key(m)) continue;
+      else if (n.syncGroup === null && key(n) === key(m, m.priority, null)) this.runners.get(name)!.model = n; // left its group
       else if (key(n, 0) === key(m, 0)) {
         this.runners.get(name)!.setPriority(n);
         res.reprioritised.push(name);

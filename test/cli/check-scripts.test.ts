@@ -66,6 +66,17 @@ describe('check-config and -t on scripts that cannot run here', () => {
     expect((await keepalivedCheck(conf(join(dir, 'ok.sh')))).exitCode).toBe(0);
   });
 
+  it('a notify FIFO in a directory that does not exist: check-config warns with its file:line (--strict 2); the daemon runs without it, as keepalived', async () => {
+    const text = labConfig('r1', [{ vrid: 1, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.10/24'] }], [`notify_fifo ${join(dir, 'nodir', 'fifo')}`]);
+    const f = join(dir, 'fifo-nodir.conf');
+    writeFileSync(f, text);
+    const line = text.split('\n').findIndex((l) => l.includes('notify_fifo')) + 1;
+    const c = run(cliCommand('vipd'), ['check-config', f]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain(`${f}:${line}: warning: notify_fifo ${join(dir, 'nodir', 'fifo')}: cannot be created`);
+    expect(run(cliCommand('vipd'), ['check-config', '--strict', f]).code).toBe(2);
+  });
+
   it('a notify script that is missing: vipd check-config warns with its file:line (--strict 2) and names the keyword, vipd -t fails; keepalived -t passes (it drops the script at start, quietly)', async () => {
     const text = labConfig('r1', [{ vrid: 1, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.10/24'], extra: [`notify_master "${join(dir, 'gone.sh')} arg"`] }], ['script_user root', 'enable_script_security']);
     const f = join(dir, 'notify-missing.conf');

@@ -6,10 +6,11 @@
  * router within Master_Down_Interval, and a sampler checks that the two VIPs of one
  * implementation never sit on different routers for longer than a takeover takes.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { labConfig } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { LabDaemons } from '../helpers/lab-daemons.js';
 import { requireTool } from '../helpers/tools.js';
@@ -144,4 +145,43 @@ describe('vrrp_sync_group (issue #19), vipd beside keepalived 2.2.7', () => {
     console.log(`longest split of a VIP pair between the routers: vipd ${worst('vipd')} ms, keepalived ${worst('ka')} ms`);
     expect(worst('vipd')).toBeLessThan(limitMs);
   }, 120_000);
+
+  it('reload: a member leaving its group and the group removed restart nothing and notify nothing; a group rebuilt in the same state notifies nothing', async () => {
+    const rec = join(dir, 'rec.sh');
+    const log = join(dir, 'group-notify.log');
+    writeFileSync(rec, '#!/bin/sh\nf="$1"; shift\necho "$*" >> "$f"\n', { mode: 0o755 });
+    const base = { advertInt: 0.5, version: 3 as const, priority: 150 };
+    const inst = [
+      { ...base, name: 'A', vrid: 105, vips: ['192.0.2.205/24'] },
+      { ...base, name: 'B', vrid: 106, vips: ['192.0.2.206/24'] },
+      { ...base, name: 'C', vrid: 107, vips: ['192.0.2.207/24'] },
+    ];
+    const group = (members: string[]) => members.length ? ['vrrp_sync_group G {', '    group {', ...members.map((m) => `        ${m}`), '    }', `    notify "${rec} ${log}"`, '}', ''] : [];
+    const v = daemons.vipd('r1', inst, group(['A', 'B', 'C']));
+    await v.waitFor(() => readLines(log).includes('GROUP G MASTER 0'), 10_000, 'group G MASTER');
+    await sleep(300);
+    const before = readLines(log).length;
+    const states = () => v.lines.filter((l) => l.to).length;
+    const t0 = states();
+    // C leaves the group: G is rebuilt with A and B, still MASTER
+    v.rewrite(labConfig('r1', inst, [], group(['A', 'B'])));
+    v.signal('SIGHUP');
+    await v.waitFor((l) => l.msg === 'configuration reloaded', 5000, 'reload');
+    // the group removed
+    v.rewrite(labConfig('r1', inst, [], group([])));
+    v.signal('SIGHUP');
+    await v.waitFor((l) => l.msg === 'configuration reloaded' && v.lines.indexOf(l) > v.lines.findIndex((x) => x.msg === 'configuration reloaded'), 5000, 'second reload');
+    await sleep(1500);
+    expect(states()).toBe(t0); // no instance changed state (none restarted)
+    expect(readLines(log).slice(before)).toEqual([]); // no group notification
+    for (const vip of ['192.0.2.205/24', '192.0.2.206/24', '192.0.2.207/24']) expect(lab.addresses('r1')).toContain(vip);
+  }, 60_000);
 });
+
+function readLines(f: string): string[] {
+  try {
+    return readFileSync(f, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}

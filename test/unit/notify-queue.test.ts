@@ -62,6 +62,22 @@ describe('NotifyQueues on real processes', () => {
     expect(q.counters.timeouts).toBe(1);
   });
 
+  it('STOP runs beside a script of the same instance that hangs (keepalived forks notify_stop whatever runs)', async () => {
+    const f = join(dir, 'stop.log');
+    const q = new NotifyQueues(log, () => undefined);
+    q.enqueue({ instance: 'A' }, 'MASTER', [{ script: ready('notify_master', [join(dir, 'rec.sh'), f, '3', 'hang']), args: [], timeoutMs: 2000 }]);
+    q.runAside({ instance: 'A' }, 'STOP', [{ script: ready('notify_stop', [join(dir, 'rec.sh'), f, '0', 'stop']), args: [], timeoutMs: 1000 }]);
+    const t0 = Date.now();
+    for (;;) {
+      const text = await readFile(f, 'utf8').catch(() => '');
+      if (text.includes('end stop')) break;
+      expect(Date.now() - t0).toBeLessThan(1500);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await readFile(f, 'utf8')).not.toContain('end hang'); // still running
+    expect(await q.drained(5000)).toBe(true); // the hung one ends at its timeout
+  });
+
   it('beyond MAX_PENDING waiting jobs the oldest waiting one is dropped and counted', async () => {
     const q = new NotifyQueues(log, () => undefined, () => ({ pid: 1, cancel: () => undefined, done: new Promise(() => undefined) }));
     for (let i = 0; i < MAX_PENDING + 3; i++) q.enqueue({ instance: 'A' }, `S${i}`, [{ script: ready('notify', ['/bin/true']), args: [], timeoutMs: 1000 }]);

@@ -31,8 +31,8 @@
  * run before anything is created.
  */
 import { close as closeFd, constants as C, fstat, open as openFd, writeSync, type Stats } from 'node:fs';
-import { chown, lstat, unlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chown, lstat, stat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { GlobalModel } from '../../config/model.js';
@@ -48,6 +48,8 @@ export type FifoState = (typeof FIFO_STATES)[number];
 export const FIFO_MODE = 0o644;
 /** At most one drop warning per FIFO in this many milliseconds. */
 export const DROP_WARN_MS = 10_000;
+/** How long close() leaves a FIFO script to read the last lines before stopping it, ms. */
+export const READER_GRACE_MS = 500;
 
 /**
  * keepalived's line: `TYPE "NAME" STATE PRIORITY\n`, e.g. `INSTANCE "VI_1" MASTER 100\n`;
@@ -123,6 +125,21 @@ export class NotifyFifos {
    * the module comment), after undoing what it had done (FIFOs it created unlinked, scripts
    * stopped).
    */
+  /**
+   * The problems open() would refuse with, found without creating or starting anything
+   * (`vipd check-config`, `-t`): one message per FIFO, as open() words it.
+   */
+  static async problems(global: GlobalModel, opts: NotifyFifoOptions = {}): Promise<string[]> {
+    const db = opts.userDb ?? systemUserDb();
+    const quiet = { warn: () => undefined } as unknown as Logger;
+    const out: string[] = [];
+    for (const [key, f] of [['notify_fifo', global.notifyFifo], ['vrrp_notify_fifo', global.vrrpNotifyFifo]] as const) {
+      if (!f?.path) continue;
+      await plan(key, f, global, db, quiet).catch((e: Error) => out.push(e.message));
+    }
+    return out;
+  }
+
   static async open(global: GlobalModel, log: Logger, opts: NotifyFifoOptions = {}): Promise<NotifyFifos> {
     const db = opts.userDb ?? systemUserDb();
     const want: { key: Key; f: { path: string; script: string[] | null } }[] = [];
@@ -248,6 +265,9 @@ export class NotifyFifos {
   /** Unlink what vipd created, close, stop the scripts and wait for them. Idempotent; never rejects. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // the reader gets a moment for the last lines (the STOP lines at shutdown) before its
+      // script is stopped; keepalived stops it at once, and its reader rarely sees them
+      if (this.fifos.some((f) => f.run && f.fd >= 0)) await new Promise((r) => setTimeout(r, READER_GRACE_MS));
       for (const f of this.fifos) {
         this.tell(f);
         if (f.created) {
@@ -283,6 +303,10 @@ async function plan(key: Key, f: { path: string; script: string[] | null }, g: G
     throw fail(`cannot be examined (${e.code}): fix the path`);
   });
   if (st && !st.isFIFO()) throw fail(`exists and is a ${what(st)}, not a FIFO: remove it or choose another path (${keepalivedDoes(st)})`);
+  if (!st) {
+    const dir = await stat(dirname(path)).catch(() => null);
+    if (!dir?.isDirectory()) throw fail(`cannot be created: ${dirname(path)} is not a directory (keepalived 2.2.7 logs "Unable to create notify fifo" and runs without it)`);
+  }
   if (!f.script) return { key, path, owner, script: null };
   const su = g.other[`${key}_script_user`];
   const sw = await resolveScriptUser(su?.[0] ? { user: su[0], group: su[1] ?? null } : null, g, db);

@@ -41,6 +41,8 @@ export class NotifyHub {
   private plan: NotifyPlan = new Map();
   /** The daemon's runners (bindGroups), for the other members of a group. */
   private runners: ReadonlyMap<string, InstanceRunner> = new Map();
+  /** Groups a reload rebuilt, with the state the old object had: the same state again is not a transition. */
+  private readonly before = new Map<string, GroupState>();
   /** The running groups by name, with their model. */
   private readonly groups = new Map<string, { g: SyncGroup; model: SyncGroupModel }>();
 
@@ -48,6 +50,8 @@ export class NotifyHub {
     private config: DaemonConfig,
     private readonly log: Logger,
     private readonly emit: (e: HubEvent) => void,
+    /** Each notify script's timeout, ms (vipd run --notify-timeout); undefined: NOTIFY_TIMEOUT_MS. */
+    private readonly notifyTimeoutMs?: number,
   ) {}
 
   /** Every check that can fail, before anything is touched: the notify scripts (a bad one is dropped and logged, as keepalived does). */
@@ -62,9 +66,13 @@ export class NotifyHub {
 
   /** Before the instances start: the FIFOs opened (their scripts started), the mailer made, startup_script run and waited for. */
   async start(): Promise<void> {
-    this.fifos = await NotifyFifos.open(this.config.global, this.log);
+    // keepalived logs a FIFO it cannot set up and runs without it; so does vipd (check-config warns)
+    this.fifos = await NotifyFifos.open(this.config.global, this.log).catch((e: Error) => {
+      this.log.error({ err: e.message }, `${e.message}: vipd runs without the notify FIFO, as keepalived 2.2.7 does; fix it and reload`);
+      return null;
+    });
     this.mailer = new Mailer(this.config, this.log);
-    this.deps = { log: this.log, emit: (e) => this.emit(e), plan: this.plan, fifo: this.fifos, mail: this.mailer };
+    this.deps = { log: this.log, emit: (e) => this.emit(e), plan: this.plan, fifo: this.fifos, mail: this.mailer, ...(this.notifyTimeoutMs ? { notifyTimeoutMs: this.notifyTimeoutMs } : {}) };
     this.notifier = new Notifier(this.deps);
     await this.startStop('startup_script');
   }
@@ -77,6 +85,8 @@ export class NotifyHub {
     this.runners = runners;
     const made: SyncGroup[] = [];
     for (const name of [...this.groups.keys()]) if (!this.config.syncGroups.some((g) => g.name === name)) this.groups.delete(name);
+    // an instance that left its group (a reload) is not restarted: it leaves the group object
+    for (const r of runners.values()) if (!r.model.syncGroup) r.core.joinGroup(null);
     for (const model of this.config.syncGroups) {
       const members = this.config.instances.filter((i) => i.syncGroup === model.name).map((i) => runners.get(i.name)).filter((r): r is InstanceRunner => !!r);
       const old = this.groups.get(model.name);
@@ -84,6 +94,7 @@ export class NotifyHub {
         old.model = model;
         continue;
       }
+      if (old) this.before.set(model.name, old.g.state);
       const entry = { g: null as unknown as SyncGroup, model };
       entry.g = new SyncGroup(model.name, members.map((r) => r.core), (from, to, reason) => this.groupChanged(entry.model, from, to, reason));
       this.groups.set(model.name, entry);
@@ -111,6 +122,13 @@ export class NotifyHub {
   }
 
   private groupChanged(model: SyncGroupModel, from: GroupState, to: GroupState, reason: string): void {
+    const was = this.before.get(model.name);
+    this.before.delete(model.name);
+    if (from === 'INIT' && was === to) {
+      // keepalived's state_same_at_reload: a group rebuilt by a reload in the state it was in sends nothing
+      this.log.info({ group: model.name, newState: to }, `VRRP_Group(${model.name}) still ${to} after the reload`);
+      return;
+    }
     this.log.info({ group: model.name, oldState: from, newState: to, reason }, `VRRP_Group(${model.name}) Syncing instances to ${to} state`);
     this.emit({ type: 'group', instance: null, group: model.name, from, to, reason });
     if (to !== 'INIT') this.notifier?.group(model, to);

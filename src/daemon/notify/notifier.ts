@@ -44,6 +44,8 @@ export interface NotifierDeps {
   mail?: MailSink | null;
   /** The runner of the queues (tests inject one). */
   queues?: NotifyQueues;
+  /** Each notify script's timeout, ms (`vipd run --notify-timeout`); default NOTIFY_TIMEOUT_MS. */
+  notifyTimeoutMs?: number;
 }
 
 const FIELD: Record<NotifyState, keyof NotifyModel> = { MASTER: 'master', BACKUP: 'backup', FAULT: 'fault', STOP: 'stop', DELETED: 'deleted' };
@@ -55,9 +57,12 @@ export class Notifier {
   /** keepalived's notifies_sent, per instance name. */
   private readonly sent = new Set<string>();
 
+  private readonly notifyTimeoutMs: number;
+
   constructor(private readonly d: NotifierDeps) {
     this.queues = d.queues ?? new NotifyQueues(d.log, d.emit);
     this.plan = d.plan;
+    this.notifyTimeoutMs = d.notifyTimeoutMs ?? NOTIFY_TIMEOUT_MS;
   }
 
   /**
@@ -68,16 +73,14 @@ export class Notifier {
     if (this.sent.has(m.name) && groupState !== null && groupState === state) return;
     if (state === 'DELETED' && !m.notify.notifyDeleted) state = 'FAULT';
     this.sent.add(m.name);
-    const timeoutMs = state === 'STOP' ? STOP_TIMEOUT_MS : NOTIFY_TIMEOUT_MS;
-    this.queues.enqueue({ instance: m.name }, state, this.calls(m.notify, state, ['INSTANCE', m.name, state, String(priority)], timeoutMs));
+    this.run({ instance: m.name }, state, this.calls(m.notify, state, ['INSTANCE', m.name, state, String(priority)], this.timeout(state)));
     this.d.fifo?.write(fifoLine('INSTANCE', m.name, state, priority));
     this.d.mail?.alert('instance', m.name, state, m.smtpAlert);
   }
 
   /** A sync group entered `state` (its priority is reported as 0, as keepalived does). */
   group(g: SyncGroupModel, state: NotifyState): void {
-    const timeoutMs = state === 'STOP' ? STOP_TIMEOUT_MS : NOTIFY_TIMEOUT_MS;
-    this.queues.enqueue({ instance: null, group: g.name }, state, this.calls(g.notify, state, ['GROUP', g.name, state, '0'], timeoutMs));
+    this.run({ instance: null, group: g.name }, state, this.calls(g.notify, state, ['GROUP', g.name, state, '0'], this.timeout(state)));
     this.d.fifo?.write(fifoLine('GROUP', g.name, state, 0));
     this.d.mail?.alert('group', g.name, state, g.smtpAlert);
   }
@@ -85,7 +88,7 @@ export class Notifier {
   /** A MASTER heard a lower-priority master (keepalived send_event_notify). */
   lowerPriority(m: InstanceModel, priority: number): void {
     const s = this.ready(m.notify.masterRxLowerPri);
-    if (s) this.queues.enqueue({ instance: m.name }, 'MASTER_RX_LOWER_PRI', [{ script: s, args: [], timeoutMs: NOTIFY_TIMEOUT_MS }]);
+    if (s) this.queues.enqueue({ instance: m.name }, 'MASTER_RX_LOWER_PRI', [{ script: s, args: [], timeoutMs: this.notifyTimeoutMs }]);
     this.d.fifo?.write(fifoLine('INSTANCE', m.name, 'MASTER_RX_LOWER_PRI', priority));
   }
 
@@ -97,6 +100,16 @@ export class Notifier {
   /** fifo_write_vrrp_states_on_reload: the FIFO line of a state, nothing else. */
   fifoState(kind: 'INSTANCE' | 'GROUP', name: string, state: string, priority: number): void {
     this.d.fifo?.write(fifoLine(kind, name, state, priority));
+  }
+
+  /** STOP (shutdown) runs beside the queue, as keepalived forks it whatever runs; the rest in order. */
+  private run(owner: { instance: string | null; group?: string }, state: NotifyState, calls: NotifyCall[]): void {
+    if (state === 'STOP') this.queues.runAside(owner, state, calls);
+    else this.queues.enqueue(owner, state, calls);
+  }
+
+  private timeout(state: NotifyState): number {
+    return state === 'STOP' ? STOP_TIMEOUT_MS : this.notifyTimeoutMs;
   }
 
   private ready(s: NotifyScript | null): NonNullable<ReturnType<NotifyPlan['get']>> | null {

@@ -70,6 +70,11 @@ export class NotifyQueues {
   readonly counters: NotifyCounters = { runs: 0, failures: 0, timeouts: 0, dropped: 0 };
   private readonly queues = new Map<string, { jobs: Job[]; busy: boolean; owner: { instance: string | null; group?: string } }>();
   private idle: (() => void)[] = [];
+  /** Runs started aside of the queues (runAside) and not ended yet. */
+  private aside = 0;
+  /** Jobs dropped from full queues since the last warning, and when that was (ms). */
+  private droppedUntold = 0;
+  private droppedToldAt = -Infinity;
 
   constructor(
     private readonly log: Logger,
@@ -86,10 +91,34 @@ export class NotifyQueues {
     if (q.jobs.length >= MAX_PENDING) {
       const lost = q.jobs.shift()!;
       this.counters.dropped += lost.calls.length;
-      this.log.warn({ ...owner, state: lost.state, pending: q.jobs.length }, `${label(owner)}: notify scripts of ${lost.state} dropped: ${MAX_PENDING} transitions wait for earlier scripts (a script that does not end, or a flapping instance)`);
+      this.droppedUntold += lost.calls.length;
+      // one warning per 10 s at most, with the count (a flap burst drops many)
+      if (Date.now() - this.droppedToldAt >= 10_000) {
+        this.log.warn({ ...owner, state: lost.state, dropped: this.droppedUntold }, `${label(owner)}: ${this.droppedUntold} notify script run(s) dropped, the latest of ${lost.state}: ${MAX_PENDING} transitions wait for earlier scripts (a script that does not end, or a flapping instance)`);
+        this.droppedUntold = 0;
+        this.droppedToldAt = Date.now();
+      }
     }
     q.jobs.push({ calls, state });
     if (!q.busy) void this.pump(key);
+  }
+
+  /**
+   * Run `calls` now, one after the other, beside the owner's queue rather than behind it:
+   * the STOP notifications at shutdown, which keepalived forks whatever else runs (a hung
+   * notify_master must not keep notify_stop from running).
+   */
+  runAside(owner: { instance: string | null; group?: string }, state: string, calls: NotifyCall[]): void {
+    if (!calls.length) return;
+    this.aside++;
+    void (async () => {
+      try {
+        for (const c of calls) await this.one(owner, state, c);
+      } finally {
+        this.aside--;
+        if (this.isIdle()) for (const f of this.idle.splice(0)) f();
+      }
+    })();
   }
 
   /** Drop every job not yet started (shutdown); the running scripts go on. Returns how many were dropped. */
@@ -120,6 +149,7 @@ export class NotifyQueues {
   }
 
   private isIdle(): boolean {
+    if (this.aside > 0) return false;
     for (const q of this.queues.values()) if (q.busy || q.jobs.length) return false;
     return true;
   }

@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import type { DaemonConfig } from '../../config/model.js';
 import type { TrackerEffect } from '../../core/priority.js';
 import { procConnectorProblem } from '../../os/proc-connector.js';
+import { fifoPos } from '../../config/kw-notify.js';
 import { checkNotify } from '../notify/check.js';
+import { NotifyFifos } from '../notify/fifo.js';
 import type { Scheduler } from '../scheduler.js';
 import { initTrackFile, TrackFileTracker } from './file.js';
 import { InterfaceTracker } from './interface.js';
@@ -94,6 +96,11 @@ export async function scriptProblems(c: DaemonConfig): Promise<{ errors: string[
   const collect = { error: (_o: unknown, m: string) => errors.push(m), warn: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
   await checkScripts(c, collect);
   await checkNotify(c, collect);
+  for (const m of await NotifyFifos.problems(c.global)) {
+    const f = m.startsWith('vrrp_') ? c.global.vrrpNotifyFifo : c.global.notifyFifo;
+    const pos = f ? fifoPos.get(f) : undefined;
+    errors.push(`${pos ? `${pos.file}:${pos.line}: ` : ''}${m}: vipd runs without the FIFO`);
+  }
   return { errors, warnings };
 }
 
