@@ -144,14 +144,14 @@ export class VrrpInstance {
   }
 
   /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */
-  shutdown(_now: number): readonly Action[] {
+  shutdown(now: number): readonly Action[] {
     if (this.state === 'INIT') return this.done();
     if (this.state === 'MASTER') {
       this.out.send(0);
       this.releaseVips();
     }
     this.clearTimer();
-    this.transition(_now, 'INIT', 'shutdown');
+    this.transition(now, 'INIT', 'shutdown');
     return this.done();
   }
 
