@@ -58,13 +58,17 @@ export class SyncGroup implements GroupGate {
   }
 
   /**
-   * After all members started: keepalived's initial group state (vrrp_sync_set_group): FAULT
-   * if a member is, MASTER if all are (address owners), else BACKUP.
+   * Before the members start (and once they have joined): keepalived's initial group state
+   * (vrrp_sync_set_group), so that the group's notifications come before its members', as
+   * keepalived's vrrp_init_state sends them: FAULT if a member has a fault, MASTER if all are
+   * address owners, else BACKUP. A member already running (a group a reload rebuilt) counts
+   * with its state.
    */
-  started(): void {
+  init(): void {
     if (this.state !== 'INIT') return;
-    const to = this.members.some((m) => m.state === 'FAULT') ? 'FAULT' : this.members.every((m) => m.state === 'MASTER') ? 'MASTER' : 'BACKUP';
-    this.set(to, 'startup');
+    const st = (m: VrrpInstance): State => (m.state !== 'INIT' ? m.state : m.hasOwnFault ? 'FAULT' : m.effective === 255 ? 'MASTER' : 'BACKUP');
+    const states = this.members.map(st);
+    this.set(states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP', 'startup');
   }
 
   changed(member: VrrpInstance, from: State, to: State, now: number): void {

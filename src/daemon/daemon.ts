@@ -215,17 +215,15 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   /**
-   * Make the runners of `names`, join them to their sync groups (before they start: a member
-   * starts in FAULT when its group is), then start them.
+   * Make the runners of `names` with their link state (a link down at start is FAULT at once,
+   * as keepalived's "Entering FAULT STATE (init)"), join them to their sync groups and set the
+   * groups' state (a member starts in FAULT when its group is), then start them.
    */
   private startInstanceSet(names: readonly string[]): void {
     const made = names.map((n) => this.makeRunner(this.config.instances.find((x) => x.name === n)!));
-    const groups = this.notes.bindGroups(this.runners, new Set(names));
-    for (const [r, iface] of made) {
-      r.start();
-      if (!iface.up && !r.model.dontTrackPrimary) r.setLink(false);
-    }
-    for (const g of groups) g.started();
+    for (const [r, iface] of made) if (!iface.up && !r.model.dontTrackPrimary) r.setLink(false);
+    for (const g of this.notes.bindGroups(this.runners, new Set(names))) g.init();
+    for (const [r] of made) r.start();
   }
 
   private makeRunner(m: InstanceModel): [InstanceRunner, Interface] {

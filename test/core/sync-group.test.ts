@@ -25,9 +25,9 @@ function pair(o: Partial<InstanceConfig> = {}) {
   const b = mk('B', 52, o);
   const states: string[] = [];
   const g = new SyncGroup('G', [a, b], (from: GroupState, to: GroupState) => states.push(`${from}->${to}`));
+  g.init();
   a.start(0);
   b.start(0);
-  g.started();
   return { a, b, g, states };
 }
 
@@ -96,9 +96,9 @@ describe('vrrp_sync_group (keepalived 2.2.7 rules)', () => {
     const b = mk('B', 52);
     const g = new SyncGroup('G', [a, b]);
     b.setLink(0, false);
+    g.init();
     a.start(0);
     b.start(0);
-    g.started();
     expect([a.state, b.state, g.state]).toEqual(['FAULT', 'FAULT', 'FAULT']);
     b.setLink(S, true);
     expect([a.state, b.state, g.state]).toEqual(['BACKUP', 'BACKUP', 'BACKUP']);

@@ -124,10 +124,12 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     expect(vl).toContain('GROUP "G" MASTER 0');
     expect(vl).toContain('GROUP "G" STOP 0');
     // keepalived kills its FIFO script at shutdown as it writes the STOP lines: its reader
-    // rarely gets them; vipd writes them before it stops the script. The rest is the same
-    // (at start keepalived writes the group's line before its members', vipd after)
+    // rarely gets them; vipd writes them before it stops the script. The rest is the same,
+    // and both write the group's line first at start
     const noStop = (l: string[]): string[] => l.filter((x) => !x.includes(' STOP ')).sort();
     expect(noStop(vl)).toEqual(noStop(kl));
+    expect(vl[0]).toBe('GROUP "G" BACKUP 0');
+    expect(kl[0]).toBe('GROUP "G" BACKUP 0');
     // keepalived removes the FIFO it created; so does vipd
     expect(existsSync(fifo('vipd'))).toBe(false);
   }, 60_000);
