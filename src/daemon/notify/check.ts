@@ -31,9 +31,6 @@ const FIELDS: [keyof NotifyModel, string][] = [
   ['deleted', 'notify_deleted'], ['any', 'notify'], ['masterRxLowerPri', 'notify_master_rx_lower_pri'],
 ];
 
-/** The keyword of each notify field, for messages. */
-export const keywordOf = new Map<keyof NotifyModel, string>(FIELDS);
-
 /** Every notify script of `c` with its owner's label (`vrrp_instance VI_1`, `vrrp_sync_group G`). */
 export function notifyScripts(c: DaemonConfig): { owner: string; keyword: string; script: NotifyScript }[] {
   const out: { owner: string; keyword: string; script: NotifyScript }[] = [];

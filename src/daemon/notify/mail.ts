@@ -54,6 +54,7 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import type { Logger } from 'pino';
 import type { Transporter } from 'nodemailer';
 import type { DaemonConfig } from '../../config/model.js';
+import { Throttle } from '../throttle.js';
 
 export type MailKind = 'instance' | 'group';
 export type MailState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
@@ -135,8 +136,8 @@ export class Mailer {
   private transports: { tls: Transporter; plain: Transporter } | null = null;
   private closed = false;
   private counts = { sent: 0, failed: 0, dropped: 0 };
-  private failLog = { at: -Infinity, suppressed: 0 };
-  private dropLog = { at: -Infinity, suppressed: 0 };
+  private readonly failLog = new Throttle(FAIL_LOG_INTERVAL_MS);
+  private readonly dropLog = new Throttle(FAIL_LOG_INTERVAL_MS);
 
   /**
    * Reads `c.global.mail`, `c.routerId` and `no_email_faults` (`c.global.other`). Nothing is
@@ -302,13 +303,8 @@ export class Mailer {
 
   private fail(mail: Mail, err: unknown): void {
     this.counts.failed++;
-    const now = Date.now();
-    if (now - this.failLog.at < FAIL_LOG_INTERVAL_MS) {
-      this.failLog.suppressed++;
-      return;
-    }
-    const suppressed = this.failLog.suppressed;
-    this.failLog = { at: now, suppressed: 0 };
+    const suppressed = this.failLog.pass();
+    if (suppressed === null) return;
     const code = (err as { code?: unknown }).code;
     this.log.warn(
       { server: this.server, err: errText(err), code: typeof code === 'string' ? code : undefined, subject: mail.subject, failed: this.counts.failed, suppressed },
@@ -318,13 +314,8 @@ export class Mailer {
 
   private drop(mail: Mail, why: string): void {
     this.counts.dropped++;
-    const now = Date.now();
-    if (now - this.dropLog.at < FAIL_LOG_INTERVAL_MS) {
-      this.dropLog.suppressed++;
-      return;
-    }
-    const suppressed = this.dropLog.suppressed;
-    this.dropLog = { at: now, suppressed: 0 };
+    const suppressed = this.dropLog.pass();
+    if (suppressed === null) return;
     this.log.warn(
       { server: this.server, subject: mail.subject, dropped: this.counts.dropped, suppressed },
       `mail alert dropped: ${why}` + (suppressed ? ` (${suppressed} more drops not logged in the last minute)` : ''),

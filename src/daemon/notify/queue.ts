@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import { runScript, type ScriptOutcome } from '../trackers/script-runner.js';
 import type { ReadyScript } from './check.js';
+import { Throttle } from '../throttle.js';
 
 /** Each notify script's timeout (vipd; keepalived has none), milliseconds. */
 export const NOTIFY_TIMEOUT_MS = 30_000;
@@ -72,9 +73,8 @@ export class NotifyQueues {
   private idle: (() => void)[] = [];
   /** Runs started aside of the queues (runAside) and not ended yet. */
   private aside = 0;
-  /** Jobs dropped from full queues since the last warning, and when that was (ms). */
-  private droppedUntold = 0;
-  private droppedToldAt = -Infinity;
+  /** Warnings of jobs dropped from full queues: one per 10 s at most. */
+  private readonly dropLog = new Throttle(10_000);
 
   constructor(
     private readonly log: Logger,
@@ -91,12 +91,10 @@ export class NotifyQueues {
     if (q.jobs.length >= MAX_PENDING) {
       const lost = q.jobs.shift()!;
       this.counters.dropped += lost.calls.length;
-      this.droppedUntold += lost.calls.length;
-      // one warning per 10 s at most, with the count (a flap burst drops many)
-      if (Date.now() - this.droppedToldAt >= 10_000) {
-        this.log.warn({ ...owner, state: lost.state, dropped: this.droppedUntold }, `${label(owner)}: ${this.droppedUntold} notify script run(s) dropped, the latest of ${lost.state}: ${MAX_PENDING} transitions wait for earlier scripts (a script that does not end, or a flapping instance)`);
-        this.droppedUntold = 0;
-        this.droppedToldAt = Date.now();
+      // a flap burst drops many: one warning per 10 s, with how many were not told
+      const held = this.dropLog.pass();
+      if (held !== null) {
+        this.log.warn({ ...owner, state: lost.state, dropped: this.counters.dropped, suppressed: held }, `${label(owner)}: the notify scripts of ${lost.state} dropped${held ? ` (and ${held} more transitions' since the last warning)` : ''}: ${MAX_PENDING} transitions wait for earlier scripts (a script that does not end, or a flapping instance)`);
       }
     }
     q.jobs.push({ calls, state });

@@ -37,6 +37,7 @@ import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import type { VrrpScriptModel } from '../../config/model-track.js';
 import { nowUs } from '../clock.js';
+import { Throttle } from '../throttle.js';
 import type { Scheduler, TimerOwner } from '../scheduler.js';
 import { runScript, type ScriptOutcome, type ScriptRun } from './script-runner.js';
 import type { Tracker, TrackerLevel, TrackerStatus } from './types.js';
@@ -100,8 +101,8 @@ export class VrrpScriptTracker implements Tracker, TimerOwner {
   private runs = 0;
   private skipped = 0;
   private timeouts = 0;
-  private skipLoggedAt = Number.NEGATIVE_INFINITY;
-  private skipsUnlogged = 0;
+  /** Skipped runs are warned at most once a minute (times from the scheduler, microseconds). */
+  private readonly skipLog = new Throttle(SKIP_LOG_EVERY_US);
   /** The last failure to start or timeout that was logged (logged again only when it changes). */
   private lastProblem: string | null = null;
 
@@ -168,11 +169,9 @@ export class VrrpScriptTracker implements Tracker, TimerOwner {
     this.deps.scheduler.set(this, this.nextAt);
     if (this.inFlight) {
       this.skipped++;
-      this.skipsUnlogged++;
-      if (now - this.skipLoggedAt >= SKIP_LOG_EVERY_US) {
-        const n = this.skipsUnlogged;
-        this.skipLoggedAt = now;
-        this.skipsUnlogged = 0;
+      const held = this.skipLog.pass(now);
+      if (held !== null) {
+        const n = held + 1;
         this.deps.log.warn({ script: this.name, skipped: n, total: this.skipped },
           `VRRP_Script(${this.name}) is still running from the last interval: skipping this run (${n} skipped since the last report; a script should finish well within its interval, ${this.intervalUs / 1e6} s)`);
       }
