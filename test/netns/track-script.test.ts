@@ -89,10 +89,14 @@ describe('vrrp_script with real HAProxy (issue #18)', () => {
   for (const nopreempt of [false, true]) {
     it(`HAProxy stopped on the master moves the VIP; back, the VIP ${nopreempt ? 'stays (nopreempt)' : 'returns (preempt)'}`, async () => {
       // authPass makes VRRPv2-only auth; Kolla uses the default version 2 with PASS
-      const ds = ROUTERS.map((r) => vipd(r, [{ ...inst(r, nopreempt), version: 2 }], kolla(r)));
-      const [d1, d2] = ds as [VipdProcess, VipdProcess, VipdProcess];
-      // nopreempt needs state BACKUP everywhere; r1 still wins the first election by priority
+      // nopreempt needs state BACKUP everywhere: r1 starts first and is master before the
+      // others start (started together, a backup whose daemon came up 0.2 s sooner on a loaded
+      // machine took over first, and nopreempt kept it there)
+      const d1 = vipd('r1', [{ ...inst('r1', nopreempt), version: 2 }], kolla('r1'));
       await d1.waitState('MASTER', 20_000);
+      const ds = [d1, ...ROUTERS.slice(1).map((r) => vipd(r, [{ ...inst(r, nopreempt), version: 2 }], kolla(r)))];
+      const d2 = ds[1]!;
+      await d2.waitState('BACKUP', 20_000);
       await until(async () => (await answering()) === 'r1', 10_000, 'r1 answering through the VIP');
       for (const d of ds) d.setMark();
       await proxies.get('r1')!.stop();
