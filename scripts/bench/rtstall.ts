@@ -10,7 +10,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { labConfig } from '../../src/lab/conf.js';
-import { Daemon } from '../../src/lab/daemon-proc.js';
+import { LabDaemon } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { mainWaitMs, otherWaitMs, threadWaits } from './stalls.js';
 
@@ -32,8 +32,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export async function rtStall(lab: NetnsLab, dir: string, mode: RtMode, seconds: number): Promise<RtStallResult> {
   const insts = (p: number) => Array.from({ length: N }, (_, k) => ({ name: `VI_${k + 1}`, vrid: k + 1, priority: p, advertInt: 0.01, version: 3 as const, vips: [`198.51.100.${k + 1}/32`] }));
-  const a = new Daemon(lab, 'vipd', 'r1', dir);
-  const b = new Daemon(lab, 'vipd', 'r2', dir);
+  const a = new LabDaemon(lab, 'vipd', 'r1', dir);
+  const b = new LabDaemon(lab, 'vipd', 'r2', dir);
   const started: ChildProcess[] = [];
   try {
     a.start(labConfig('r1', insts(150), ['vrrp_version 3']));

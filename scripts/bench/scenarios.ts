@@ -6,7 +6,7 @@ import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { Capture, type Pkt } from './capture.js';
 import { StallSampler, type StallInfo } from './stalls.js';
-import { Daemon, type Impl } from '../../src/lab/daemon-proc.js';
+import { LabDaemon, type Impl } from '../../src/lab/daemon-proc.js';
 
 export const VIP = '192.0.2.200';
 const R = { r1: '192.0.2.1', r2: '192.0.2.2' };
@@ -57,7 +57,7 @@ function logsOf(dir: string, impl: Impl): string {
 export async function failover(lab: NetnsLab, dir: string, impl: Impl, intervalS: number, kind: 'crash' | 'term'): Promise<FailoverResult> {
   const cap = new Capture(lab, 'client');
   await cap.ready();
-  const ds = ['r1', 'r2', 'r3'].map((n) => new Daemon(lab, impl, n, dir));
+  const ds = ['r1', 'r2', 'r3'].map((n) => new LabDaemon(lab, impl, n, dir));
   const prios = [150, 100, 50];
   const inst = (p: number): LabInstance => ({ vrid: 51, priority: p, advertInt: intervalS, version: 3, vips: [`${VIP}/24`] });
   ds.forEach((d, i) => d.start(conf(impl, d.node, lab.prefix, [inst(prios[i]!)])));
@@ -123,8 +123,8 @@ export interface JitterResult {
 export async function jitter(lab: NetnsLab, dir: string, impl: Impl, seconds: number, globals: string[] = []): Promise<JitterResult> {
   const cap = new Capture(lab, 'client');
   await cap.ready();
-  const a = new Daemon(lab, impl, 'r1', dir);
-  const b = new Daemon(lab, impl, 'r2', dir);
+  const a = new LabDaemon(lab, impl, 'r1', dir);
+  const b = new LabDaemon(lab, impl, 'r2', dir);
   const inst = (p: number): LabInstance => ({ vrid: 52, priority: p, advertInt: 0.01, version: 3, vips: ['192.0.2.201/24'] });
   a.start(conf(impl, 'r1', lab.prefix, [inst(150)], globals));
   b.start(conf(impl, 'r2', lab.prefix, [inst(100)], globals));
@@ -200,8 +200,8 @@ function scaleInstances(vrids: number, lans: number, intervalS: number, p: numbe
 export async function scale(lab: NetnsLab, dir: string, impl: Impl, vrids: number, intervalS: number, windowS: number, lans = 1): Promise<ScaleResult> {
   const caps = lans === 1 ? [new Capture(lab, 'client')] : Array.from({ length: lans }, (_, k) => new Capture(lab, 'r2', `eth${k}`));
   for (const c of caps) await c.ready();
-  const a = new Daemon(lab, impl, 'r1', dir);
-  const b = new Daemon(lab, impl, 'r2', dir);
+  const a = new LabDaemon(lab, impl, 'r1', dir);
+  const b = new LabDaemon(lab, impl, 'r2', dir);
   b.start(conf(impl, 'r2', lab.prefix, scaleInstances(vrids, lans, intervalS, 100)));
   a.start(conf(impl, 'r1', lab.prefix, scaleInstances(vrids, lans, intervalS, 150)));
   // r1's adverts on LAN k come from its MAC there (IPv6 sources are link-local)
@@ -262,7 +262,7 @@ export interface StartupResult {
 export async function startup(lab: NetnsLab, dir: string, impl: Impl, role: 'owner' | 'backup-start'): Promise<StartupResult> {
   const cap = new Capture(lab, 'client');
   await cap.ready();
-  const a = new Daemon(lab, impl, 'r1', dir);
+  const a = new LabDaemon(lab, impl, 'r1', dir);
   a.start(conf(impl, 'r1', lab.prefix, [{ vrid: 53, priority: role === 'owner' ? 255 : 100, advertInt: 0.1, version: 3, vips: ['192.0.2.202/24'] }]));
   try {
     const g = await until(() => cap.find('garp', { after: a.startedAt }).find((p) => p.src === '192.0.2.202'), 20_000, 'GARP');

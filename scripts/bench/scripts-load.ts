@@ -28,7 +28,7 @@ import { promisify } from 'node:util';
 import { masterDownIntervalUs } from '../../src/core/timers.js';
 import { cliCommand } from '../../src/lab/cli-command.js';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
-import { Daemon, type Impl } from '../../src/lab/daemon-proc.js';
+import { LabDaemon, type Impl } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { Capture } from './capture.js';
 import { StallSampler, type StallInfo } from './stalls.js';
@@ -39,10 +39,10 @@ const TICK_S = 0.01; // USER_HZ 100
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A Daemon whose vipd logs at info (Daemon.start passes `--log-level warn`, which leaves out
- * the `Entering X STATE` lines counted here); keepalived is started as Daemon does.
+ * A LabDaemon whose vipd logs at info (LabDaemon.start passes `--log-level warn`, which leaves
+ * out the `Entering X STATE` lines counted here); keepalived is started as LabDaemon does.
  */
-class InfoLogDaemon extends Daemon {
+class InfoLogDaemon extends LabDaemon {
   override start(config: string): void {
     if (this.impl !== 'vipd') return super.start(config);
     const base = join(this.dir, `vipd-${this.node}`);
@@ -50,7 +50,7 @@ class InfoLogDaemon extends Daemon {
     const argv = [...cliCommand('vipd'), 'run', '-f', `${base}.conf`, '--control-socket', `${base}.sock`, '--log-level', 'info', '--log-format', 'json'];
     this.startedAt = Date.now() / 1000;
     const log = openSync(`${base}.log`, 'w');
-    // a service manager's environment, as Daemon.start gives it
+    // a service manager's environment, as LabDaemon.start gives it
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
     this.proc = this.lab.spawn(this.lab.node(this.node).ns, argv, { stdio: ['ignore', log, log], env });
     closeSync(log);
@@ -136,7 +136,7 @@ export interface ScriptsLoadResult {
 }
 
 /** utime+stime and cutime+cstime of the daemon's pids, seconds. */
-function cpu(d: Daemon): { self: number; children: number } {
+function cpu(d: LabDaemon): { self: number; children: number } {
   let self = 0;
   let children = 0;
   for (const pid of d.pids()) {

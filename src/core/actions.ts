@@ -1,7 +1,8 @@
 /**
- * What the core asks of the world, in order. The daemon's runner implements ActionSink
- * itself, so a backup re-arming its timer or a master sending its advert allocates nothing;
- * tests, the simulator and sync groups take the actions as values from an ActionLog.
+ * What the core asks of the world, in order, through the ActionSink each instance is given at
+ * construction. The daemon's runner implements ActionSink itself, so a backup re-arming its
+ * timer or a master sending its advert allocates nothing; tests and the simulator give an
+ * ActionLog and take the actions from it as values.
  */
 export type State = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 export type TimerKind = 'adver' | 'masterDown';
@@ -35,10 +36,10 @@ export interface ActionSink {
   transition(from: State, to: State, reason: string): void;
 }
 
-/** Returned by the core's events when the instance has a sink of its own. */
-export const NO_ACTIONS: readonly Action[] = Object.freeze([]);
+/** What take() returns when nothing was recorded: shared, so that an empty take allocates nothing. */
+const NONE: readonly Action[] = Object.freeze([]);
 
-/** Records actions as values until `take()`. */
+/** An ActionSink that records the actions as values, in order, until `take()`. */
 export class ActionLog implements ActionSink {
   private actions: Action[] = [];
 
@@ -64,9 +65,9 @@ export class ActionLog implements ActionSink {
     this.actions.push({ type: 'transition', from, to, reason });
   }
 
-  /** The actions recorded since the last take. */
+  /** The actions recorded since the last take, oldest first (the log is empty afterwards). */
   take(): readonly Action[] {
-    if (!this.actions.length) return NO_ACTIONS;
+    if (!this.actions.length) return NONE;
     const a = this.actions;
     this.actions = [];
     return a;

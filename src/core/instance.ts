@@ -2,13 +2,13 @@
  * One VRRP instance: the state machine of RFC 9568 section 6 (VRRPv3) with the VRRPv2
  * differences of RFC 3768 (fixed interval), plus keepalived's FAULT state, trackers,
  * nopreempt and preempt_delay. Sans-I/O: events in (with the current time in microseconds),
- * ordered actions out, to the sink given at construction (the daemon) or else returned by
- * each event (tests, simulator, sync groups). The instance keeps one timer; `deadline` says
+ * ordered actions out, to the sink given at construction (the daemon's runner; an ActionLog in
+ * tests and the simulator). The instance keeps one timer; `deadline` says
  * when it is due. RFC 9568 names the states Initialize / Backup / Active; operators know
  * Active as MASTER.
  */
 import { compareAddr } from '../protocol/addr.js';
-import { ActionLog, NO_ACTIONS, type Action, type ActionSink, type State, type TimerKind } from './actions.js';
+import type { ActionSink, State, TimerKind } from './actions.js';
 import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
 import type { GroupGate } from './sync-group.js';
 import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
@@ -88,13 +88,12 @@ export class VrrpInstance {
   wantMaster = false;
   /** The sync group, if any (SyncGroup joins its members). */
   private group: GroupGate | null = null;
+  /** Where every event's actions go, in order. */
   private readonly out: ActionSink;
-  /** Set when there is no sink: the events return what it recorded. */
-  private readonly log: ActionLog | null;
 
-  constructor(config: InstanceConfig, sink?: ActionSink) {
-    this.log = sink ? null : new ActionLog();
-    this.out = sink ?? this.log!;
+  /** `sink` receives every action of every event, synchronously and in order (see ActionSink). */
+  constructor(config: InstanceConfig, sink: ActionSink) {
+    this.out = sink;
     this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, downTimerAdverts: 3, higherPrioSendAdvert: false, ...config };
     this.masterAdverIntervalUs = config.advertIntervalUs;
     this.basePriority = config.priority;
@@ -134,29 +133,27 @@ export class VrrpInstance {
   // ---- events -------------------------------------------------------------------------------
 
   /** RFC 9568 6.4.1: Startup. */
-  start(now: number): readonly Action[] {
-    if (this.state !== 'INIT') return this.done();
+  start(now: number): void {
+    if (this.state !== 'INIT') return;
     if (this.hasOwnFault) this.toFault(now, 'startup with fault');
     else if (this.group?.holdsFault(this)) this.toFault(now, 'sync group in FAULT');
     else if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, 'address owner');
     else this.toBackup(now, 'startup', this.config.advertIntervalUs);
-    return this.done();
   }
 
   /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */
-  shutdown(now: number): readonly Action[] {
-    if (this.state === 'INIT') return this.done();
+  shutdown(now: number): void {
+    if (this.state === 'INIT') return;
     if (this.state === 'MASTER') {
       this.out.send(0);
       this.releaseVips();
     }
     this.clearTimer();
     this.transition(now, 'INIT', 'shutdown');
-    return this.done();
   }
 
   /** An advert for this VRID that passed receive validation (RFC 9568 7.1). */
-  advert(now: number, adv: AdvertIn): readonly Action[] {
+  advert(now: number, adv: AdvertIn): void {
     // A master that keeps its role stays the master it reports (a lower advert is not one).
     if (adv.priority > 0 && (this.state !== 'MASTER' || this.senderWins(adv))) {
       const m = (this.heard ??= { address: null, self: false, priority: 0, intervalUs: 0, lastAdvertAt: 0 });
@@ -178,12 +175,11 @@ export class VrrpInstance {
       default:
         break; // INIT and FAULT do not take part in the election
     }
-    return this.done();
   }
 
   /** The timer fired (the caller only calls this at or after `deadline`). */
-  timerFired(now: number): readonly Action[] {
-    if (!this.tKind || now < this.tAt) return this.done();
+  timerFired(now: number): void {
+    if (!this.tKind || now < this.tAt) return;
     if (this.state === 'BACKUP' && this.tKind === 'masterDown') {
       // vipd: a timer judged a whole master interval or more after it fell due means this
       // router itself was not running then (a stopped process, or a paused VM whose master
@@ -192,14 +188,14 @@ export class VrrpInstance {
       if (!this.graceArmed && now - this.tAt >= this.masterAdverIntervalUs) {
         this.setTimer('masterDown', now + this.masterAdverIntervalUs);
         this.graceArmed = true;
-        return this.done();
+        return;
       }
       // RFC 9568 6.4.2: Master_Down_Timer fires -> Active; in a sync group only when every
       // member wants it (keepalived vrrp_sync_can_goto_master: else wait another interval)
       this.wantMaster = true;
       if (this.group && !this.group.canGoMaster(this)) {
         this.setTimer('masterDown', now + this.masterDownIntervalUs);
-        return this.done();
+        return;
       }
       this.toMaster(now, 'master down timer expired');
     } else if (this.state === 'MASTER' && this.tKind === 'adver') {
@@ -211,7 +207,6 @@ export class VrrpInstance {
     } else {
       this.clearTimer();
     }
-    return this.done();
   }
 
   /**
@@ -219,47 +214,47 @@ export class VrrpInstance {
    * names are ignored. A new effective priority goes into the next advert; a backup's running
    * Master_Down_Timer moves by the change of Skew_Time (keepalived vrrp_set_effective_priority).
    */
-  setTracker(now: number, name: string, effect: TrackerEffect): readonly Action[] {
+  setTracker(now: number, name: string, effect: TrackerEffect): void {
     const t = this.trackers.find((x) => x.name === name);
-    if (!t || (t.delta === effect.delta && t.fault === effect.fault)) return this.done();
+    if (!t || (t.delta === effect.delta && t.fault === effect.fault)) return;
     const why = effect.fault !== t.fault ? (effect.fault ? 'down' : 'up') : `weight ${effect.delta >= 0 ? '+' : ''}${effect.delta}`;
     t.delta = effect.delta;
     t.fault = effect.fault;
-    return this.recompute(now, `tracker ${name} ${why}`);
+    this.recompute(now, `tracker ${name} ${why}`);
   }
 
   /** The configured base priority changed (reload). */
-  setBasePriority(now: number, priority: number): readonly Action[] {
+  setBasePriority(now: number, priority: number): void {
     this.basePriority = priority;
-    return this.recompute(now, `priority set to ${priority}`);
+    this.recompute(now, `priority set to ${priority}`);
   }
 
   /** The interface went down or up; down is a FAULT (keepalived semantics). */
-  setLink(now: number, up: boolean): readonly Action[] {
-    if (this.linkUp === up) return this.done();
+  setLink(now: number, up: boolean): void {
+    if (this.linkUp === up) return;
     this.linkUp = up;
-    return this.recompute(now, `interface ${up ? 'up' : 'down'}`);
+    this.recompute(now, `interface ${up ? 'up' : 'down'}`);
   }
 
   // ---- sync group hooks (keepalived vrrp_sync_group) ----------------------------------------
 
-  /** Follow a group member to MASTER. */
-  forceMaster(now: number, reason: string): readonly Action[] {
+  /** Follow a group member to MASTER: from BACKUP only (nothing otherwise). */
+  forceMaster(now: number, reason: string): void {
     if (this.state === 'BACKUP') this.toMaster(now, reason);
-    return this.done();
   }
 
-  /** Follow a group member to BACKUP. */
-  forceBackup(now: number, reason: string): readonly Action[] {
+  /** Follow a group member to BACKUP: from MASTER only (nothing otherwise). */
+  forceBackup(now: number, reason: string): void {
     if (this.state === 'MASTER') this.toBackup(now, reason, this.masterAdverIntervalUs);
-    return this.done();
   }
 
-  /** Follow a group member into (or out of) FAULT. */
-  forceFault(now: number, fault: boolean, reason: string): readonly Action[] {
+  /**
+   * Follow a group member into FAULT (from MASTER or BACKUP) or out of it (from FAULT, unless
+   * this instance has a fault of its own); nothing otherwise.
+   */
+  forceFault(now: number, fault: boolean, reason: string): void {
     if (fault && (this.state === 'MASTER' || this.state === 'BACKUP')) this.toFault(now, reason);
     else if (!fault && this.state === 'FAULT' && !this.hasOwnFault) this.leaveFault(now, reason);
-    return this.done();
   }
 
   // ---- RFC 9568 6.4.2 / 6.4.3 ---------------------------------------------------------------
@@ -316,19 +311,18 @@ export class VrrpInstance {
 
   // ---- transitions --------------------------------------------------------------------------
 
-  private recompute(now: number, reason: string): readonly Action[] {
+  private recompute(now: number, reason: string): void {
     const wasFaulted = this.state === 'FAULT';
     const e = effectivePriority(this.basePriority, this.trackers);
     const oldDown = this.masterDownIntervalUs;
     this.effective = e.priority;
     this.faults = e.faults;
-    if (this.state === 'INIT') return this.done();
+    if (this.state === 'INIT') return;
     if (this.state === 'BACKUP' && this.tKind === 'masterDown' && !this.graceArmed && this.masterDownIntervalUs !== oldDown) {
       this.setTimer('masterDown', Math.max(now, this.tAt + this.masterDownIntervalUs - oldDown));
     }
     if (this.hasOwnFault && !wasFaulted) this.toFault(now, reason);
     else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, reason);
-    return this.done();
   }
 
   private toMaster(now: number, reason: string): void {
@@ -378,11 +372,6 @@ export class VrrpInstance {
       this.out.removeVips();
       this.holdsVips = false;
     }
-  }
-
-  /** What the event recorded, when there is no sink; nothing (and no allocation) otherwise. */
-  private done(): readonly Action[] {
-    return this.log ? this.log.take() : NO_ACTIONS;
   }
 
   private setTimer(kind: TimerKind, at: number): void {

@@ -2,7 +2,7 @@
  * keepalived 2.2.7's `vrrp_sync_group` (vrrp_sync.c, vrrp_scheduler.c try_up_instance,
  * vrrp_track.c down_instance): the member instances move together. Sans-I/O: the members
  * call the group from their transitions (VrrpInstance.joinGroup); the group forces the others
- * through their own events, so their actions go to their own sinks (or logs).
+ * through their own events, so their actions go to their own sinks.
  *
  * The rules, as keepalived has them:
  * - MASTER only together: a member whose Master_Down_Timer fires wants MASTER, but goes
@@ -74,15 +74,16 @@ export class SyncGroup implements GroupGate {
   changed(member: VrrpInstance, from: State, to: State, now: number): void {
     if (this.syncing) return;
     const why = `sync group ${this.name}: ${member.config.name} ${from} -> ${to}`;
-    if (to === 'MASTER') this.sync('MASTER', member, why, (o) => o.state === 'BACKUP' && o.forceMaster(now, why));
-    else if (to === 'FAULT') this.sync('FAULT', member, why, (o) => (o.state === 'MASTER' || o.state === 'BACKUP') && o.forceFault(now, true, why));
+    // each force* acts only from the states its docstring names, and does nothing from the others
+    if (to === 'MASTER') this.sync('MASTER', member, why, (o) => o.forceMaster(now, why));
+    else if (to === 'FAULT') this.sync('FAULT', member, why, (o) => o.forceFault(now, true, why));
     else if (to === 'BACKUP' && from !== 'INIT') {
-      this.sync('BACKUP', member, why, (o) => (o.state === 'MASTER' ? o.forceBackup(now, why) : o.state === 'FAULT' && o.forceFault(now, false, why)));
+      this.sync('BACKUP', member, why, (o) => (o.state === 'MASTER' ? o.forceBackup(now, why) : o.forceFault(now, false, why)));
     }
   }
 
   /** Force every other member with `force`, then the group enters `to` (its state changes after its members', as keepalived's). */
-  private sync(to: GroupState, member: VrrpInstance, why: string, force: (o: VrrpInstance) => unknown): void {
+  private sync(to: GroupState, member: VrrpInstance, why: string, force: (o: VrrpInstance) => void): void {
     if (this.state === to) return;
     this.syncing = true;
     try {

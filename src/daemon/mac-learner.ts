@@ -11,7 +11,7 @@ import type { Interface } from '../os/iface.js';
 import { vrrpFramesFilter } from '../os/linux.js';
 import { PacketSocket } from '../os/packet-socket.js';
 import { formatIP, formatMac } from '../protocol/addr.js';
-import { parseIP as parsePacketIP } from '../protocol/ip.js';
+import { parseIPPacket } from '../protocol/ip.js';
 import type { DaemonEvent, InstanceRunner } from './runner.js';
 
 const MAC_REFRESH_MS = 60_000;
@@ -56,7 +56,7 @@ export class MacLearner {
     const sock = new PacketSocket(iface.index, true, vrrpFramesFilter(), true);
     sock.on('frame', (f) => {
       if (f.outgoing || f.data.length < 34) return;
-      const ip = parsePacketIP(f.data.subarray(14));
+      const ip = parseIPPacket(f.data.subarray(14));
       if (!ip) return;
       this.macs.set(formatIP(ip.family, ip.header.src), formatMac(f.data, 6));
       if (this.known(iface.name)) this.stopLearning(iface.name);

@@ -3,6 +3,7 @@
  * Deadlines are absolute monotonic microseconds, so re-arming never accumulates drift. The
  * wake-up is a timerfd (microsecond precision); without it, setTimeout (millisecond).
  */
+import { MinHeap } from '../core/heap.js';
 import { nowUs } from './clock.js';
 
 /** What the scheduler wakes: an instance runner (no closure is made per timer). */
@@ -38,10 +39,9 @@ export function timeoutWaker(onFire: () => void): Waker {
 }
 
 /**
- * Deadlines in a binary min-heap (two parallel arrays, the deadlines a Float64Array: popping
- * from a JS array of doubles returns each one boxed in a new heap number), one
- * current deadline per owner. A heap node whose deadline is no longer its owner's current
- * one is stale and skipped when it surfaces: set() and clear() are O(log n) and O(1), a
+ * Deadlines in a binary min-heap (src/core/heap.ts: keys in a Float64Array, nothing allocated
+ * per operation), one current deadline per owner. A heap node whose deadline is no longer its
+ * owner's current one is stale and skipped when it surfaces: set() and clear() are O(log n) and O(1), a
  * wake-up pops only what is due, whatever the number of instances.
  *
  * Current deadlines live in a Float64Array indexed by a small id per owner: a Map holding
@@ -56,10 +56,8 @@ export class Scheduler {
   private readonly ids = new Map<TimerOwner, number>();
   private readonly freeIds: number[] = [];
   private deadlines = new Float64Array(64);
-  /** The heap: `n` nodes, deadline ats[i] for owners[i]; grows by doubling, never shrinks. */
-  private ats = new Float64Array(64);
-  private readonly owners: (TimerOwner | undefined)[] = [];
-  private n = 0;
+  /** Every deadline set and not yet popped, stale ones included; grows by doubling, never shrinks. */
+  private readonly heap = new MinHeap<TimerOwner>();
   /** Owners due in a wake-up, the first n of it: never truncated, so never reallocated. */
   private readonly dueNow: (TimerOwner | undefined)[] = [];
   private armedAt = Infinity;
@@ -80,7 +78,9 @@ export class Scheduler {
     this.waker = makeWaker(() => this.fire());
   }
 
+  /** The owner's timer is now due at `at` (monotonic microseconds), replacing any earlier one; throws a RangeError on NaN. */
   set(owner: TimerOwner, at: number): void {
+    this.heap.push(at, owner); // first: it throws on a NaN deadline, before anything else changes
     let id = this.ids.get(owner);
     if (id === undefined) {
       id = this.freeIds.pop() ?? this.ids.size;
@@ -92,7 +92,6 @@ export class Scheduler {
       this.ids.set(owner, id);
     }
     this.deadlines[id] = at;
-    this.push(at, owner);
     if (!this.firing && at < this.armedAt) this.arm();
   }
 
@@ -116,17 +115,20 @@ export class Scheduler {
 
   /** Heap nodes, stale ones included (for tests: it must stay bounded). */
   get size(): number {
-    return this.n;
+    return this.heap.size;
   }
 
-  private live(i: number): boolean {
-    const id = this.ids.get(this.owners[i]!);
-    return id !== undefined && this.deadlines[id] === this.ats[i];
+  /** The heap's top is its owner's current deadline (false when the heap is empty). */
+  private topLive(): boolean {
+    const owner = this.heap.peek();
+    if (owner === undefined) return false;
+    const id = this.ids.get(owner);
+    return id !== undefined && this.deadlines[id] === this.heap.minKey;
   }
 
   private arm(): void {
-    while (this.n && !this.live(0)) this.pop();
-    const min = this.n ? this.ats[0]! : Infinity;
+    while (this.heap.size && !this.topLive()) this.heap.pop();
+    const min = this.heap.minKey;
     this.armedAt = min;
     if (min === Infinity) this.waker.disarm();
     else this.waker.arm(min);
@@ -139,15 +141,15 @@ export class Scheduler {
     // Collect first: what a callback schedules at or before now waits for the next wake-up.
     const due = this.dueNow;
     let n = 0;
-    while (this.n && this.ats[0]! <= now) {
-      if (this.live(0)) {
-        const o = this.owners[0]!;
+    while (this.heap.size && this.heap.minKey <= now) {
+      if (this.topLive()) {
+        const o = this.heap.peek()!;
         this.clear(o);
         if (n < due.length) due[n] = o;
         else due.push(o);
         n++;
       }
-      this.pop();
+      this.heap.pop();
     }
     if (this.beforeFire) {
       for (let i = 0; i < n; i++) {
@@ -175,50 +177,7 @@ export class Scheduler {
     this.ids.clear();
     this.freeIds.length = 0;
     this.dueNow.length = 0;
-    this.n = 0;
-    this.owners.length = 0;
+    this.heap.clear();
     this.armedAt = Infinity;
-  }
-
-  private push(at: number, owner: TimerOwner): void {
-    if (this.n === this.ats.length) {
-      const d = new Float64Array(this.n * 2);
-      d.set(this.ats);
-      this.ats = d;
-    }
-    const ats = this.ats;
-    const owners = this.owners;
-    let i = this.n++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (ats[p]! <= at) break;
-      ats[i] = ats[p]!;
-      owners[i] = owners[p];
-      i = p;
-    }
-    ats[i] = at;
-    owners[i] = owner;
-  }
-
-  private pop(): void {
-    const ats = this.ats;
-    const owners = this.owners;
-    const n = --this.n;
-    const lastAt = ats[n]!;
-    const lastOwner = owners[n];
-    owners[n] = undefined; // no reference kept to an owner that may be gone
-    if (n === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const c = l + 1 < n && ats[l + 1]! < ats[l]! ? l + 1 : l;
-      if (ats[c]! >= lastAt) break;
-      ats[i] = ats[c]!;
-      owners[i] = owners[c];
-      i = c;
-    }
-    ats[i] = lastAt;
-    owners[i] = lastOwner;
   }
 }

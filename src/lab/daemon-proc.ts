@@ -8,7 +8,11 @@ import type { NetnsLab } from './netns.js';
 export type Impl = 'vipd' | 'keepalived';
 const TICK = 100; // USER_HZ on Linux
 
-export class Daemon {
+/**
+ * One vipd or keepalived process on a lab node (not the daemon itself: src/daemon/daemon.ts):
+ * its files are `<dir>/<impl>-<node>.{conf,log,sock,pid,vpid}`.
+ */
+export class LabDaemon {
   proc: ChildProcess | null = null;
   startedAt = 0;
   constructor(

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { masterDownIntervalUs, skewTimeUs } from '../core/timers.js';
 import { cliCommand, cliCommandLine, shellWord } from './cli-command.js';
 import { labConfig } from './conf.js';
-import { Daemon } from './daemon-proc.js';
+import { LabDaemon } from './daemon-proc.js';
 import { NetnsLab } from './netns.js';
 
 const VIP = '192.0.2.200';
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   NetnsLab.cleanStale();
   const lab = new NetnsLab('vl');
   const dir = mkdtempSync(join(tmpdir(), 'vipd-lab-'));
-  const routers: Daemon[] = [];
+  const routers: LabDaemon[] = [];
   const configs: string[] = [];
   let sniffer: ChildProcess | null = null;
   const cleanup = async (): Promise<void> => {
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     createInterface({ input: sniffer.stdout! }).on('line', (l) => ads.push(JSON.parse(l) as Advert));
     for (const r of ROUTERS) {
       const ka = o.keepalived === r.name;
-      const router = new Daemon(lab, ka ? 'keepalived' : 'vipd', r.name, dir);
+      const router = new LabDaemon(lab, ka ? 'keepalived' : 'vipd', r.name, dir);
       configs.push(labConfig(`${lab.prefix}-${r.name}`, [{ vrid: VRID, priority: r.prio, advertInt: 0.1, version: 3, vips: [`${VIP}/24`] }], ['vrrp_version 3']));
       routers.push(router);
       router.start(configs.at(-1)!);
@@ -165,7 +165,7 @@ async function main(): Promise<number> {
  * e.g. `node dist/bin/vipctl.cjs`). The teardown kills what runs in the lab's namespaces at
  * that moment (`ip netns pids`), never a pid printed earlier that may have exited since.
  */
-function keepMessage(lab: NetnsLab, routers: Daemon[], dir: string): void {
+function keepMessage(lab: NetnsLab, routers: LabDaemon[], dir: string): void {
   const vipctl = cliCommandLine('vipctl');
   const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
   const running = routers.filter((r) => r.running());

@@ -2,25 +2,26 @@
  * Classify one captured link-layer frame as a VRRP advert, an ARP or an NA (or other),
  * for the sniffer. Pure; never throws on any input.
  */
-import { formatIP, formatMac, parseIP as parseAddr, type Family } from './addr.js';
+import { formatIP, formatMac, parseIP, type Family } from './addr.js';
 import { parseArp, type ArpPacket } from './arp.js';
-import { buildEthernet, buildIPv4, buildIPv6, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, multicastMac, parseIP } from './ip.js';
+import { buildEthernet, buildIPv4, buildIPv6, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, multicastMac, parseIPPacket } from './ip.js';
 import { IPPROTO_ICMPV6, parseNa, type NaPacket } from './ndisc.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from './pcap.js';
 import { encodeVrrp, groupAddress, IPPROTO_VRRP, receiveVrrp, type ChecksumMode, type VrrpAdvert, type VrrpReceive } from './vrrp.js';
 
-export interface LinkInfo {
+/** The link layer of a captured frame: Ethernet source and destination MAC, when the capture has them. */
+export interface EthernetInfo {
   srcMac: string | null;
   dstMac: string | null;
 }
 
 export type Classified =
-  | (LinkInfo & { kind: 'vrrp'; family: Family; src: string; dst: string; ttl: number; rawVersion: number; vrrp: VrrpReceive; ipTruncated: boolean })
-  | (LinkInfo & { kind: 'arp'; arp: ArpPacket })
-  | (LinkInfo & { kind: 'na'; src: string; dst: string; hopLimit: number; na: NaPacket })
-  | (LinkInfo & { kind: 'other' });
+  | (EthernetInfo & { kind: 'vrrp'; family: Family; src: string; dst: string; ttl: number; rawVersion: number; vrrp: VrrpReceive; ipTruncated: boolean })
+  | (EthernetInfo & { kind: 'arp'; arp: ArpPacket })
+  | (EthernetInfo & { kind: 'na'; src: string; dst: string; hopLimit: number; na: NaPacket })
+  | (EthernetInfo & { kind: 'other' });
 
-interface L2 extends LinkInfo {
+interface L2 extends EthernetInfo {
   ethertype: number;
   payload: Uint8Array;
 }
@@ -64,13 +65,13 @@ function link(linktype: number, d: Uint8Array): L2 | null {
 export function classifyFrame(linktype: number, data: Uint8Array): Classified {
   const l2 = link(linktype, data);
   if (!l2) return { kind: 'other', srcMac: null, dstMac: null };
-  const base: LinkInfo = { srcMac: l2.srcMac, dstMac: l2.dstMac };
+  const base: EthernetInfo = { srcMac: l2.srcMac, dstMac: l2.dstMac };
   if (l2.ethertype === ETH_P_ARP) {
     const arp = parseArp(l2.payload);
     return arp ? { ...base, kind: 'arp', arp } : { ...base, kind: 'other' };
   }
   if (l2.ethertype !== ETH_P_IP && l2.ethertype !== ETH_P_IPV6) return { ...base, kind: 'other' };
-  const ip = parseIP(l2.payload);
+  const ip = parseIPPacket(l2.payload);
   if (!ip) return { ...base, kind: 'other' };
   const src = formatIP(ip.family, ip.header.src);
   const dst = formatIP(ip.family, ip.header.dst);
@@ -105,8 +106,8 @@ export interface VrrpFrameOptions {
 /** A complete Ethernet frame carrying a VRRP advert (for captures, tests and crafted packets). */
 export function buildVrrpFrame(adv: VrrpAdvert, o: VrrpFrameOptions): Buffer {
   const dstText = o.dst ?? groupAddress(adv.family);
-  const src = parseAddr(o.src);
-  const dst = parseAddr(dstText);
+  const src = parseIP(o.src);
+  const dst = parseIP(dstText);
   if (!src || !dst || src.family !== adv.family || dst.family !== adv.family)
     throw new Error(`buildVrrpFrame: ${o.src} > ${dstText} is not an IPv${adv.family} pair`);
   const msg = encodeVrrp(adv, { src: src.bytes, dst: dst.bytes, checksumMode: o.checksumMode });

@@ -53,8 +53,14 @@ export type ParsedIP =
   | { family: 4; header: IPv4Header; payload: Uint8Array; truncated: boolean }
   | { family: 6; header: IPv6Header; payload: Uint8Array; truncated: boolean };
 
-/** Parse an IPv4 header; null when even the fixed header is not there. */
-export function parseIPv4(b: Uint8Array): ParsedIP | null {
+/**
+ * An IPv4 packet (RFC 791) from its first byte: the header, and the payload up to Total Length
+ * (Ethernet padding stripped; `truncated`, with the payload up to the end of `b`, when Total
+ * Length claims more bytes than there are or fewer than the header). Null when the version is
+ * not 4, IHL is under 20 bytes or the header is not all there. Never throws. Text addresses:
+ * addr.ts parseIPv4.
+ */
+export function parseIPv4Packet(b: Uint8Array): ParsedIP | null {
   if (b.length < 20 || (b[0] as number) >> 4 !== 4) return null;
   const ihl = ((b[0] as number) & 0x0f) * 4;
   if (ihl < 20 || b.length < ihl) return null;
@@ -78,7 +84,14 @@ export function parseIPv4(b: Uint8Array): ParsedIP | null {
 
 const IPV6_EXT = new Set([0, 43, 60]); // hop-by-hop, routing, destination options
 
-export function parseIPv6(b: Uint8Array): ParsedIP | null {
+/**
+ * An IPv6 packet (RFC 8200) from its first byte: the header, hop-by-hop / routing / destination
+ * options skipped to the upper-layer protocol, and its payload up to Payload Length (`truncated`,
+ * with what there is, when Payload Length claims more bytes than there are or ends inside the
+ * extension headers). Null when the version is not 6 or the 40-byte header is not all there.
+ * Never throws. Text addresses: addr.ts parseIPv6.
+ */
+export function parseIPv6Packet(b: Uint8Array): ParsedIP | null {
   if (b.length < 40 || (b[0] as number) >> 4 !== 6) return null;
   const payloadLength = ((b[4] as number) << 8) | (b[5] as number);
   let next = b[6] as number;
@@ -103,10 +116,11 @@ export function parseIPv6(b: Uint8Array): ParsedIP | null {
   return { family: 6, header, payload: truncated ? b.subarray(Math.min(off, b.length)) : b.subarray(off, end), truncated };
 }
 
-export function parseIP(b: Uint8Array): ParsedIP | null {
+/** An IPv4 or IPv6 packet, by its version nibble (see the two above); null for anything else. Text addresses: addr.ts parseIP. */
+export function parseIPPacket(b: Uint8Array): ParsedIP | null {
   if (b.length === 0) return null;
   const v = (b[0] as number) >> 4;
-  return v === 4 ? parseIPv4(b) : v === 6 ? parseIPv6(b) : null;
+  return v === 4 ? parseIPv4Packet(b) : v === 6 ? parseIPv6Packet(b) : null;
 }
 
 export interface IPv4Build {

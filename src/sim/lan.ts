@@ -3,11 +3,14 @@
  * delivery delay and jitter, loss, one- and two-way partitions, crash/restart, graceful stop,
  * priority changes and link flaps. Every step checks the invariants that must always hold.
  */
-import { VrrpInstance, type Action, type InstanceConfig } from '../core/instance.js';
+import { ActionLog } from '../core/actions.js';
+import { MinHeap } from '../core/heap.js';
+import { VrrpInstance, type ActionSink, type InstanceConfig } from '../core/instance.js';
 import { formatIPv4 } from '../protocol/addr.js';
 import { Prng } from './prng.js';
 
-export type InstanceFactory = (c: InstanceConfig) => VrrpInstance;
+/** Makes a router's instance (a test's variant of the core); `sink` is the router's ActionLog. */
+export type InstanceFactory = (c: InstanceConfig, sink: ActionSink) => VrrpInstance;
 
 export interface RouterSpec {
   priority: number;
@@ -32,17 +35,17 @@ export interface Router {
   name: string;
   basePriority: number;
   inst: VrrpInstance | null;
+  /** The sink of its instances: the simulator takes their actions from it after each event. */
+  readonly actions: ActionLog;
   linkUp: boolean;
   /** VIPs as the daemon would hold them, from the actions alone. */
   vips: boolean;
   gen: number;
 }
 
-type Ev = { at: number; seq: number } & ({ kind: 'timer'; r: number; gen: number } | { kind: 'deliver'; from: number; to: number; priority: number; intervalUs: number });
+type Ev = { kind: 'timer'; r: number; gen: number } | { kind: 'deliver'; from: number; to: number; priority: number; intervalUs: number };
 
 export class InvariantError extends Error {}
-
-const before = (a: Ev, b: Ev): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 export class Lan {
   now = 0;
@@ -55,8 +58,8 @@ export class Lan {
   events = 0;
   /** A run that needs more events than this is an advert storm, which is a bug. */
   maxEvents = 200_000;
-  private queue: Ev[] = [];
-  private seq = 0;
+  /** Pending events by virtual time; events due at the same time in the order they were queued. */
+  private readonly queue = new MinHeap<Ev>({ fifo: true });
   private readonly delayUs: number;
   private readonly jitterUs: number;
 
@@ -66,7 +69,7 @@ export class Lan {
     this.jitterUs = opts.jitterUs ?? 400;
     this.routers = opts.routers.map((s, i) => ({
       id: i, addr: Uint8Array.of(192, 0, 2, i + 1), name: `r${i + 1}`, basePriority: s.priority,
-      inst: null, linkUp: true, vips: false, gen: 0,
+      inst: null, actions: new ActionLog(), linkUp: true, vips: false, gen: 0,
     }));
   }
 
@@ -81,7 +84,7 @@ export class Lan {
       advertIntervalUs: this.opts.advertIntervalUs, preempt: this.opts.preempt, primaryAddress: r.addr,
       lowerPrioNoAdvert: this.opts.lowerPrioNoAdvert ?? false,
     };
-    return (this.opts.factory ?? ((x) => new VrrpInstance(x)))(c);
+    return (this.opts.factory ?? ((x, sink) => new VrrpInstance(x, sink)))(c, r.actions);
   }
 
   // ---- operations ---------------------------------------------------------------------------
@@ -90,8 +93,12 @@ export class Lan {
     if (r.inst) return;
     r.inst = this.make(r);
     this.log(`${r.name} start prio ${r.basePriority}`);
-    this.apply(r, r.inst.start(this.now));
-    if (!r.linkUp) this.apply(r, r.inst.setLink(this.now, false));
+    r.inst.start(this.now);
+    this.apply(r);
+    if (!r.linkUp) {
+      r.inst.setLink(this.now, false);
+      this.apply(r);
+    }
   }
 
   crash(r: Router): void {
@@ -105,7 +112,8 @@ export class Lan {
   stop(r: Router): void {
     if (!r.inst) return;
     const wasMaster = r.inst.state === 'MASTER';
-    const acts = r.inst.shutdown(this.now);
+    r.inst.shutdown(this.now);
+    const acts = r.actions.take();
     // Invariant: a master that stops sends priority 0 first (RFC 9568 6.4.3).
     if (wasMaster && !(acts[0]?.type === 'send' && acts[0].priority === 0))
       throw new InvariantError(`${r.name} stopped as MASTER without sending priority 0 first`);
@@ -118,13 +126,19 @@ export class Lan {
   setPriority(r: Router, p: number): void {
     r.basePriority = p;
     this.log(`${r.name} priority -> ${p}`);
-    if (r.inst) this.apply(r, r.inst.setBasePriority(this.now, p));
+    if (r.inst) {
+      r.inst.setBasePriority(this.now, p);
+      this.apply(r);
+    }
   }
 
   setLink(r: Router, up: boolean): void {
     r.linkUp = up;
     this.log(`${r.name} link ${up ? 'up' : 'down'}`);
-    if (r.inst) this.apply(r, r.inst.setLink(this.now, up));
+    if (r.inst) {
+      r.inst.setLink(this.now, up);
+      this.apply(r);
+    }
   }
 
   block(a: Router, b: Router, twoWay: boolean): void {
@@ -145,39 +159,8 @@ export class Lan {
 
   // ---- the engine ---------------------------------------------------------------------------
 
-  private push(e: Ev): void {
-    // binary min-heap on (at, seq)
-    const q = this.queue;
-    q.push(e);
-    for (let i = q.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (!before(q[i]!, q[p]!)) break;
-      [q[i], q[p]] = [q[p]!, q[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): Ev {
-    const q = this.queue;
-    const top = q[0]!;
-    const last = q.pop()!;
-    if (q.length) {
-      q[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < q.length && before(q[l]!, q[m]!)) m = l;
-        if (r < q.length && before(q[r]!, q[m]!)) m = r;
-        if (m === i) break;
-        [q[i], q[m]] = [q[m]!, q[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private apply(r: Router, acts: readonly Action[]): void {
+  /** Carries out what the router's instance asked of its sink in its last event (`acts`: when the caller took them). */
+  private apply(r: Router, acts = r.actions.take()): void {
     for (const a of acts) {
       switch (a.type) {
         case 'send':
@@ -191,7 +174,7 @@ export class Lan {
           break;
         case 'arm':
           r.gen++;
-          this.push({ at: a.at, seq: this.seq++, kind: 'timer', r: r.id, gen: r.gen });
+          this.queue.push(a.at, { kind: 'timer', r: r.id, gen: r.gen });
           break;
         case 'cancel':
           r.gen++;
@@ -213,24 +196,29 @@ export class Lan {
       if (to === from || !to.linkUp || this.blocked.has(`${from.id}>${to.id}`)) continue;
       if (this.loss > 0 && this.rng.chance(this.loss)) continue;
       const at = this.now + this.delayUs + this.rng.int(0, this.jitterUs);
-      this.push({ at, seq: this.seq++, kind: 'deliver', from: from.id, to: to.id, priority, intervalUs: this.opts.advertIntervalUs });
+      this.queue.push(at, { kind: 'deliver', from: from.id, to: to.id, priority, intervalUs: this.opts.advertIntervalUs });
     }
   }
 
   /** Run events until virtual time `until` (inclusive). */
   runUntil(until: number): void {
-    while (this.queue.length && this.queue[0]!.at <= until) {
-      const e = this.pop();
+    while (this.queue.size && this.queue.minKey <= until) {
+      const at = this.queue.minKey;
+      const e = this.queue.pop()!;
       if (++this.events > this.maxEvents) throw new InvariantError(`event storm: more than ${this.maxEvents} events`);
-      this.now = Math.max(this.now, e.at);
+      this.now = Math.max(this.now, at);
       if (e.kind === 'timer') {
         const r = this.routers[e.r]!;
-        if (r.inst && e.gen === r.gen) this.apply(r, r.inst.timerFired(this.now));
+        if (r.inst && e.gen === r.gen) {
+          r.inst.timerFired(this.now);
+          this.apply(r);
+        }
       } else {
         const to = this.routers[e.to]!;
         if (!to.inst || !to.linkUp) continue;
         const from = this.routers[e.from]!;
-        this.apply(to, to.inst.advert(this.now, { priority: e.priority, intervalUs: e.intervalUs, src: from.addr }));
+        to.inst.advert(this.now, { priority: e.priority, intervalUs: e.intervalUs, src: from.addr });
+        this.apply(to);
       }
     }
     this.now = Math.max(this.now, until);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ActionLog, NO_ACTIONS } from '../../src/core/actions.js';
+import { ActionLog } from '../../src/core/actions.js';
 import { VrrpInstance, type Action, type InstanceConfig } from '../../src/core/instance.js';
 import { effectivePriority, trackerEffect, type TrackerLevel } from '../../src/core/priority.js';
 
@@ -11,8 +11,21 @@ import { parseIP } from '../../src/protocol/addr.js';
 
 const ip = (t: string): Uint8Array => parseIP(t)!.bytes;
 const S = 1_000_000;
-const mk = (o: Partial<InstanceConfig> = {}): VrrpInstance =>
-  new VrrpInstance({ name: 'VI_1', vrid: 51, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), ...o });
+/** The sink of each instance mk made: an ActionLog of its own. */
+const logs = new WeakMap<VrrpInstance, ActionLog>();
+const mk = (o: Partial<InstanceConfig> = {}): VrrpInstance => {
+  const log = new ActionLog();
+  const i = new VrrpInstance({ name: 'VI_1', vrid: 51, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), ...o }, log);
+  logs.set(i, log);
+  return i;
+};
+/** What `event` asked of `i`'s sink, in order (what earlier events asked is dropped first). */
+const asked = (i: VrrpInstance, event: () => void): readonly Action[] => {
+  const log = logs.get(i)!;
+  log.take();
+  event();
+  return log.take();
+};
 const types = (a: readonly Action[]): string[] => a.map((x) => (x.type === 'transition' ? `${x.from}->${x.to}` : x.type === 'send' ? `send(${x.priority})` : x.type));
 
 describe('timer arithmetic (RFC 9568 6.1, RFC 3768 6.1)', () => {
@@ -78,12 +91,12 @@ describe('effective priority (keepalived tracker semantics)', () => {
 describe('state machine (RFC 9568 6.4)', () => {
   it('a non-owner starts as Backup with Master_Down_Interval armed', () => {
     const i = mk();
-    expect(types(i.start(0))).toEqual(['arm', 'INIT->BACKUP']);
+    expect(types(asked(i, () => i.start(0)))).toEqual(['arm', 'INIT->BACKUP']);
     expect(i.deadline).toBe(3_609_375);
   });
   it('the owner (255) becomes master at once and announces', () => {
     const i = mk({ priority: 255 });
-    expect(types(i.start(0))).toEqual(['send(255)', 'addVips', 'announce', 'arm', 'INIT->MASTER']);
+    expect(types(asked(i, () => i.start(0)))).toEqual(['send(255)', 'addVips', 'announce', 'arm', 'INIT->MASTER']);
   });
   it('a Master_Down_Timer judged a master interval or more late waits one interval more, once (vipd)', () => {
     const ten = { advertIntervalUs: 10_000 };
@@ -92,33 +105,33 @@ describe('state machine (RFC 9568 6.4)', () => {
     i.start(0);
     const due = i.deadline!;
     // this router was stopped: judged 50 ms late, it listens one interval more
-    expect(types(i.timerFired(due + 50_000))).toEqual(['arm']);
+    expect(types(asked(i, () => i.timerFired(due + 50_000)))).toEqual(['arm']);
     expect(i.state).toBe('BACKUP');
     expect(i.deadline).toBe(due + 60_000);
     // the master's advert comes in the meantime: backup, with a fresh Master_Down_Interval
     i.advert(due + 55_000, master);
     expect(i.deadline).toBe(due + 55_000 + masterDownIntervalUs(3, 100, 10_000));
     // and the grace is there again for the next late timer
-    expect(types(i.timerFired(i.deadline! + 20_000))).toEqual(['arm']);
+    expect(types(asked(i, () => i.timerFired(i.deadline! + 20_000)))).toEqual(['arm']);
     // nothing in the interval: master when it ends
     const j = mk(ten);
     j.start(0);
     j.timerFired(due + 50_000);
-    expect(types(j.timerFired(due + 60_000))).toContain('BACKUP->MASTER');
+    expect(types(asked(j, () => j.timerFired(due + 60_000)))).toContain('BACKUP->MASTER');
     // once: late again at the end of the grace -> master
     const k = mk(ten);
     k.start(0);
     k.timerFired(due + 50_000);
-    expect(types(k.timerFired(due + 200_000))).toContain('BACKUP->MASTER');
+    expect(types(asked(k, () => k.timerFired(due + 200_000)))).toContain('BACKUP->MASTER');
     // less than an interval late: at once (RFC 9568 6.4.2)
     const m = mk(ten);
     m.start(0);
-    expect(types(m.timerFired(due + 9_999))).toContain('BACKUP->MASTER');
+    expect(types(asked(m, () => m.timerFired(due + 9_999)))).toContain('BACKUP->MASTER');
   });
   it('master down timer -> Active; adver timer repeats without drift', () => {
     const i = mk();
     i.start(0);
-    expect(types(i.timerFired(3_609_375))).toEqual(['send(100)', 'addVips', 'announce', 'arm', 'BACKUP->MASTER']);
+    expect(types(asked(i, () => i.timerFired(3_609_375)))).toEqual(['send(100)', 'addVips', 'announce', 'arm', 'BACKUP->MASTER']);
     expect(i.deadline).toBe(4_609_375);
     i.timerFired(4_609_900); // fired 525 us late
     expect(i.deadline).toBe(5_609_375);
@@ -133,16 +146,16 @@ describe('state machine (RFC 9568 6.4)', () => {
   it('backup with preempt ignores a lower-priority master; nopreempt follows it', () => {
     const a = mk();
     a.start(0);
-    expect(a.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+    expect(asked(a, () => a.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual([]);
     const b = mk({ preempt: false });
     b.start(0);
-    expect(types(b.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(['arm']);
+    expect(types(asked(b, () => b.advert(1000, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })))).toEqual(['arm']);
   });
   it('preempt_delay tolerates a lower-priority master for the delay, then preempts', () => {
     const a = mk({ preemptDelayUs: 5 * S });
     a.start(0);
-    expect(types(a.advert(1 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(['arm']);
-    expect(a.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
+    expect(types(asked(a, () => a.advert(1 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })))).toEqual(['arm']);
+    expect(asked(a, () => a.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual([]);
   });
   // keepalived 2.2.7: every entry into BACKUP clears the delay; the first lower-priority advert
   // heard afterwards starts it. Each path into BACKUP, then a lower-priority master (50) heard
@@ -195,7 +208,7 @@ describe('state machine (RFC 9568 6.4)', () => {
       const i = mk({ higherPrioSendAdvert: on });
       i.start(0);
       i.timerFired(i.deadline!);
-      expect(types(i.advert(5 * S, { priority: 150, intervalUs: S, src: ip('192.0.2.1') }))).toEqual(want);
+      expect(types(asked(i, () => i.advert(5 * S, { priority: 150, intervalUs: S, src: ip('192.0.2.1') })))).toEqual(want);
     }
   });
   it('priority 0 from the master: backup waits only Skew_Time', () => {
@@ -209,7 +222,7 @@ describe('state machine (RFC 9568 6.4)', () => {
       const i = mk();
       i.start(0);
       i.timerFired(i.deadline!);
-      const acts = types(i.advert(5 * S, { priority: prio, intervalUs: S, src: ip(src) }));
+      const acts = types(asked(i, () => i.advert(5 * S, { priority: prio, intervalUs: S, src: ip(src) })));
       if (yields) expect(acts).toEqual(['removeVips', 'arm', 'MASTER->BACKUP']);
       else expect(acts).toEqual(['send(100)', 'announce']); // RFC 9568: answer the lower advert at once; keepalived: GARPs
       expect(i.holdsVips).toBe(!yields);
@@ -219,14 +232,14 @@ describe('state machine (RFC 9568 6.4)', () => {
     const i = mk({ lowerPrioNoAdvert: true });
     i.start(0);
     i.timerFired(i.deadline!);
-    expect(i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([{ type: 'announce', why: 'lowerPrio' }]);
+    expect(asked(i, () => i.advert(5 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual([{ type: 'announce', why: 'lowerPrio' }]);
   });
   it('a master hearing a lower-priority advert stays the master it reports; a higher one replaces it', () => {
     const i = mk({ priority: 200 });
     i.start(0);
     i.timerFired(i.deadline!);
     const lower = { priority: 100, intervalUs: S, src: ip('192.0.2.3') };
-    expect(types(i.advert(4 * S, lower))).toEqual(['send(200)', 'announce']);
+    expect(types(asked(i, () => i.advert(4 * S, lower)))).toEqual(['send(200)', 'announce']);
     expect(i.master).toMatchObject({ self: true, priority: 200 });
     i.advert(5 * S, { ...lower, priority: 250 });
     expect(i.state).toBe('BACKUP');
@@ -240,15 +253,15 @@ describe('state machine (RFC 9568 6.4)', () => {
     const i = mk();
     i.start(0);
     i.timerFired(i.deadline!);
-    expect(types(i.shutdown(9 * S))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->INIT']);
+    expect(types(asked(i, () => i.shutdown(9 * S)))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->INIT']);
   });
   it('a weight-0 tracker failing sends priority 0, releases VIPs, FAULT; clearing returns to BACKUP', () => {
     const i = mk({ trackers: [trk('haproxy')] });
     i.start(0);
     i.timerFired(i.deadline!);
-    expect(types(i.setTracker(5 * S, 'haproxy', eff(0, false)))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->FAULT']);
-    expect(i.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') })).toEqual([]);
-    expect(types(i.setTracker(7 * S, 'haproxy', eff(0, true)))).toEqual(['arm', 'FAULT->BACKUP']);
+    expect(types(asked(i, () => i.setTracker(5 * S, 'haproxy', eff(0, false))))).toEqual(['send(0)', 'removeVips', 'cancel', 'MASTER->FAULT']);
+    expect(asked(i, () => i.advert(6 * S, { priority: 50, intervalUs: S, src: ip('192.0.2.1') }))).toEqual([]);
+    expect(types(asked(i, () => i.setTracker(7 * S, 'haproxy', eff(0, true))))).toEqual(['arm', 'FAULT->BACKUP']);
   });
   it('link down is a FAULT without a send; weights move the effective priority', () => {
     const i = mk({ trackers: [trk('eth1')] });
@@ -256,7 +269,7 @@ describe('state machine (RFC 9568 6.4)', () => {
     i.timerFired(i.deadline!);
     i.setTracker(S * 5, 'eth1', eff(-60, false));
     expect(i.effective).toBe(40);
-    expect(types(i.setLink(S * 6, false))).toEqual(['removeVips', 'cancel', 'MASTER->FAULT']);
+    expect(types(asked(i, () => i.setLink(S * 6, false)))).toEqual(['removeVips', 'cancel', 'MASTER->FAULT']);
   });
   it('a backup whose priority changes moves its running Master_Down_Timer by the change of Skew_Time (keepalived)', () => {
     const i = mk({ trackers: [trk('chk')] });
@@ -278,7 +291,7 @@ describe('state machine (RFC 9568 6.4)', () => {
 });
 
 describe('action sink', () => {
-  it('an instance with a sink of its own hands it the same actions, in order, and returns none', () => {
+  it("the actions an instance gives its sink tell its state, deadline and VIPs at every step", () => {
     const ev = fc.oneof(
       fc.record({ k: fc.constant('advert' as const), dt: fc.nat(2 * S), prio: fc.integer({ min: 0, max: 255 }), src: fc.constantFrom('192.0.2.1', '192.0.2.9') }),
       fc.record({ k: fc.constant('timer' as const), dt: fc.nat(2 * S) }),
@@ -288,28 +301,40 @@ describe('action sink', () => {
     );
     fc.assert(
       fc.property(fc.array(ev, { maxLength: 40 }), fc.integer({ min: 1, max: 255 }), (events, priority) => {
-        const cfg = { priority, trackers: [trk('chk')] };
-        const plain = mk(cfg);
-        const sink = new ActionLog();
-        const wired = mk({ ...cfg, name: 'VI_1' });
-        const withSink = new VrrpInstance(wired.config, sink);
-        let now = 0;
-        const both = (f: (i: VrrpInstance) => readonly unknown[]): void => {
-          const expected = f(plain);
-          expect(f(withSink)).toBe(NO_ACTIONS);
-          expect(sink.take()).toEqual(expected);
+        const i = mk({ priority, trackers: [trk('chk')] });
+        // what a daemon knows from the actions alone
+        let state = 'INIT';
+        let timer: { kind: string; at: number } | null = null;
+        let vips = false;
+        const follow = (event: () => void): void => {
+          for (const a of asked(i, event)) {
+            if (a.type === 'transition') {
+              expect(a.from).toBe(state);
+              expect(a.to).not.toBe(a.from);
+              state = a.to;
+            } else if (a.type === 'arm') timer = { kind: a.timer, at: a.at };
+            else if (a.type === 'cancel') timer = null;
+            else if (a.type === 'addVips' || a.type === 'removeVips') {
+              expect(vips).toBe(a.type === 'removeVips'); // never added twice nor removed unheld
+              vips = a.type === 'addVips';
+            }
+          }
+          expect(state).toBe(i.state);
+          expect(timer).toEqual(i.timerKind === null ? null : { kind: i.timerKind, at: i.deadline });
+          expect(vips).toBe(i.holdsVips);
+          expect(vips).toBe(i.state === 'MASTER');
         };
-        both((i) => i.start(now));
+        let now = 0;
+        follow(() => i.start(now));
         for (const e of events) {
           now += e.dt;
-          if (e.k === 'advert') both((i) => i.advert(now, { priority: e.prio, intervalUs: S, src: ip(e.src) }));
+          if (e.k === 'advert') follow(() => i.advert(now, { priority: e.prio, intervalUs: S, src: ip(e.src) }));
           else if (e.k === 'timer') {
-            if (plain.deadline !== null && plain.deadline <= now) both((i) => i.timerFired(now));
+            if (i.deadline !== null && i.deadline <= now) follow(() => i.timerFired(now));
           }
-          else if (e.k === 'tracker') both((i) => i.setTracker(now, 'chk', eff(-60, e.up)));
-          else if (e.k === 'link') both((i) => i.setLink(now, e.up));
-          else both((i) => i.shutdown(now));
-          expect(withSink.state).toBe(plain.state);
+          else if (e.k === 'tracker') follow(() => i.setTracker(now, 'chk', eff(-60, e.up)));
+          else if (e.k === 'link') follow(() => i.setLink(now, e.up));
+          else follow(() => i.shutdown(now));
         }
       }),
     );

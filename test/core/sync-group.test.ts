@@ -13,8 +13,11 @@ const S = 1_000_000;
 const ip = (t: string): Uint8Array => parseIP(t)!.bytes;
 /** Each member records into a log of its own (`logs`): forced actions are recorded there too. */
 const logs = new Map<string, ActionLog>();
-const mk = (name: string, vrid: number, o: Partial<InstanceConfig> = {}): VrrpInstance =>
-  new VrrpInstance({ name, vrid, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), trackers: [{ name: 'chk', delta: 0, fault: false }], ...o }, logs.set(name, new ActionLog()).get(name));
+const mk = (name: string, vrid: number, o: Partial<InstanceConfig> = {}): VrrpInstance => {
+  const log = new ActionLog();
+  logs.set(name, log);
+  return new VrrpInstance({ name, vrid, version: 3, priority: 100, advertIntervalUs: S, primaryAddress: ip('192.0.2.2'), trackers: [{ name: 'chk', delta: 0, fault: false }], ...o }, log);
+};
 const down = trackerEffect(0, false, { kind: 'bool', up: false });
 const up = trackerEffect(0, false, { kind: 'bool', up: true });
 const higher = { priority: 200, intervalUs: S, src: ip('192.0.2.9') };
@@ -78,7 +81,7 @@ describe('vrrp_sync_group (keepalived 2.2.7 rules)', () => {
     const { a, b, g, states } = pair();
     a.timerFired(a.deadline!);
     b.timerFired(b.deadline!);
-    b.setTracker(6 * S, 'chk', down); // (sink-less: actions of b)
+    b.setTracker(6 * S, 'chk', down);
     expect([a.state, b.state, g.state]).toEqual(['FAULT', 'FAULT', 'FAULT']);
     // a was forced: its resignation is in its own log
     expect(sends(logs.get('A')!.take())).toContain(0);

@@ -4,13 +4,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { Daemon } from '../../src/lab/daemon-proc.js';
+import { LabDaemon } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 
 export class KeepalivedProcess {
   log = '';
   mark = 0;
-  private readonly d: Daemon;
+  private readonly d: LabDaemon;
 
   constructor(
     readonly lab: NetnsLab,
@@ -18,7 +18,7 @@ export class KeepalivedProcess {
     dir: string,
     private readonly config: string,
   ) {
-    this.d = new Daemon(lab, 'keepalived', node, dir);
+    this.d = new LabDaemon(lab, 'keepalived', node, dir);
   }
 
   /** Replace the configuration file (then SIGHUP reloads it). */
