@@ -186,7 +186,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
       // startsInMs: only while vrrp_startup_delay holds the instances back
       status: () => ({ instances: daemon.status(), syncGroups: daemon.notifyStats().groups, ...(daemon.startsInMs !== null ? { startsInMs: daemon.startsInMs } : {}) }),
       whoOwns: (a) => whoOwns(a, daemon.status()),
-      dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), notify: daemon.notifyStats(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
+      dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), notify: daemon.notifyStats(), kernel: daemon.kernelStats(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
       reload,
     },
   );
@@ -216,7 +216,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   }
   let touched = false;
   try {
-    if (metrics && metricsAt) metricsServer = await metrics.serveMetrics(metricsAt, metrics.metricsRegistry(() => daemon.status(), () => daemon.notifyStats()));
+    if (metrics && metricsAt) metricsServer = await metrics.serveMetrics(metricsAt, metrics.metricsRegistry(() => daemon.status(), () => daemon.notifyStats(), () => daemon.kernelStats()));
     await control.listen();
     // 3. the first change to the system
     touched = true;

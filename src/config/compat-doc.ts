@@ -24,7 +24,7 @@ function rows(t: Table<never>, out: string[], done: Set<Table<never>>): void {
   out.push('', `## ${t.block}`, '', '| keyword | syntax | status | keepalived default | vipd |', '|---|---|---|---|---|');
   const subs: Table<never>[] = [];
   for (const k of [...t.keywords].sort((a, b) => a.name.localeCompare(b.name))) {
-    const status = k.status === 'planned' ? `${STATUS.planned} (#${k.issue})` : STATUS[k.status];
+    const status = k.status === 'planned' ? `${STATUS.planned}${k.issue ? ` (#${k.issue})` : ''}` : STATUS[k.status];
     out.push(`| \`${k.name}\` | ${cell(k.syntax)} | ${status} | ${cell(k.kaDefault ?? '')} | ${cell(k.note)} |`);
     if (k.sub) subs.push(k.sub);
   }
@@ -41,7 +41,7 @@ export function compatDoc(): string {
     '',
     '- **implemented**: acted on as keepalived 2.2.7 does (differences are in the last column).',
     '- **warned: not yet (#N)**: read and checked into the model; `vipd check-config` and the daemon print a warning',
-    '  with file:line saying what keepalived would have done; issue #N implements it.',
+    '  with file:line saying what keepalived would have done; issue #N implements it (without a number: no issue has it yet).',
     '- **warned: outside vipd**: LVS, SNMP, DBus, BFD: vipd replaces keepalived\'s VRRP process only.',
     '- **warned: not needed**: keepalived tuning that vipd\'s design makes moot; the warning says why.',
     '- A keyword in none of these tables is an error with file:line:col and a "did you mean" suggestion: keepalived',

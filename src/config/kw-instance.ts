@@ -104,8 +104,8 @@ const keywords: Kw<D>[] = [
     const v = b.num(st, 0, 1000);
     if (v !== null) { d.preemptDelayUs = Math.round(v * 1e6); d.seen.preemptDelay = st.pos; }
   }),
-  impl('accept', '', 'accept (no_accept with vrrp_strict)', 'Accept_Mode true: vipd installs no filter, so a master accepts traffic to its VIPs (keepalived\'s default without vrrp_strict).', (b, st, d) => { if (b.flag(st)) d.seen.accept = true; }),
-  planned('no_accept', 20, '', 'accept', 'keepalived drops traffic to the VIPs of a non-owner master with iptables/nftables (when vrrp_iptables/nftables is set); vipd accepts it until accept-mode filters land.', (b, st, d) => { if (b.flag(st)) d.seen.accept = false; }),
+  impl('accept', '', 'accept (no_accept with vrrp_strict)', 'Accept_Mode true: a master accepts traffic to its VIPs (keepalived\'s default without vrrp_strict, and always for priority 255).', (b, st, d) => { if (b.flag(st)) d.seen.accept = true; }),
+  impl('no_accept', '', 'accept', 'Accept_Mode false (RFC 9568 6.4.3): a non-owner master drops traffic to its VIPs and excluded VIPs (ARP and neighbour discovery still answered) with an nftables table, as keepalived turns on by itself (src/os/nft.ts; table `vipd` or global `nftables NAME`).', (b, st, d) => { if (b.flag(st)) d.seen.accept = false; }),
   impl('lower_prio_no_advert', '[true|false]', 'global vrrp_lower_prio_no_advert (false)', 'A master does not answer a lower-priority advert with its own.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.lowerPrioNoAdvert = v; }),
   impl('higher_prio_send_advert', '[true|false]', 'global vrrp_higher_prio_send_advert (false)', 'A MASTER sends one advert before yielding to a higher-priority one (vipd\'s default: on, off under strict; see vrrp_higher_prio_send_advert).', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.higherPrioSendAdvert = v; }),
   impl('garp_master_delay', 'SECONDS', 'global vrrp_garp_master_delay (5)', 'Delay of the second gratuitous ARP / NA burst (0: none).', (b, st, d) => { d.garpMasterDelayS = b.int(st, 0, 4294) ?? d.garpMasterDelayS; }),
@@ -116,7 +116,7 @@ const keywords: Kw<D>[] = [
   impl('garp_lower_prio_repeat', 'COUNT', 'global vrrp_garp_lower_prio_repeat (global vrrp_garp_master_repeat)', 'Gratuitous ARPs / NAs per burst when a MASTER hears a lower-priority master (0: none).', (b, st, d) => { d.seen.garpLowerPrioRepeat = b.int(st, 0, 255) ?? d.seen.garpLowerPrioRepeat; }),
   impl('down_timer_adverts', 'COUNT (1..100)', 'global vrrp_down_timer_adverts (3)', 'Adverts missed in Master_Down_Interval before a backup takes over (the RFC\'s 3).', (b, st, d) => { d.downTimerAdverts = b.int(st, 1, 100) ?? d.downTimerAdverts; }),
   impl('unicast_src_ip', 'ADDR', 'the interface\'s primary address', 'Source address of unicast adverts.', (b, st, d) => { d.unicastSrc = address(b, st) ?? d.unicastSrc; }),
-  impl('unicast_peer', '{ ADDR [min_ttl N] [max_ttl N] … }', 'multicast', 'Adverts go to these addresses instead of the multicast group (min_ttl/max_ttl: issue #24). An empty block leaves the instance on multicast, with a warning (keepalived: deprecated).', (b, st, d) => {
+  impl('unicast_peer', '{ ADDR [min_ttl N] [max_ttl N] … }', 'multicast', 'Adverts go to these addresses instead of the multicast group; an advert from a peer must come with a TTL in its min_ttl..max_ttl (default 0..255: unicast adverts may cross routers, as keepalived accepts them). An empty block leaves the instance on multicast, with a warning (keepalived: deprecated).', (b, st, d) => {
     const entries = b.list(st);
     if (!entries.length && st.block) b.warn(st.pos, 'unicast_peer without any peer: adverts go to the multicast group (keepalived 2.2.7 does the same and calls it deprecated); list the peers or remove the block');
     for (const e of entries) {
@@ -130,7 +130,6 @@ const keywords: Kw<D>[] = [
         const v = w[i + 1];
         if (!v || !/^\d+$/.test(v.text) || Number(v.text) > 255) { b.err((v ?? w[i]!).pos, `${k} takes 0..255`); break; }
         if (k === 'min_ttl') peer.minTtl = Number(v.text); else peer.maxTtl = Number(v.text);
-        b.warn(w[i]!.pos, `'${k}' is read but not acted on yet (issue #24): keepalived drops unicast adverts from this peer outside the TTL range`);
       }
       if (d.unicastPeers.some((x) => x.address === peer.address)) b.warn(e.pos, `unicast_peer ${peer.address} listed twice`);
       else d.unicastPeers.push(peer);
@@ -141,14 +140,14 @@ const keywords: Kw<D>[] = [
     note: 'VRRPv2 only; with VRRPv3 keepalived ignores it with a warning, and so does vipd.',
     handle: (b, st, d) => { d.seen.authPos = st.pos; b.walk(authTable, b.block(st), d, `authentication of ${d.name}`); },
   },
-  impl('virtual_ipaddress', '{ ADDR[/LEN] [dev IF] [label L] [brd|scope|peer|no_track|preferred_lft …] … }', 'required for VRRPv3', 'The VIPs, carried in adverts and held by the master (options besides dev and label: issue #20).', (b, st, d) => {
+  impl('virtual_ipaddress', '{ ADDR[/LEN] [dev IF] [label L] [brd|scope|peer|no_track|preferred_lft …] … }', 'required for VRRPv3', 'The VIPs, carried in adverts and held by the master, with every option keepalived sends (src/os/rtnl-addr.ts).', (b, st, d) => {
     d.vips.push(...parseVipBlock(b, st, `virtual_ipaddress of ${d.name}`));
   }, true),
-  planned('virtual_ipaddress_excluded', 20, '{ ADDR … }', 'none', 'keepalived adds these addresses on MASTER without carrying them in adverts.', (b, st, d) => {
+  impl('virtual_ipaddress_excluded', '{ ADDR … }', 'none', 'Addresses the master holds (and announces) without carrying them in adverts.', (b, st, d) => {
     d.vipsExcluded.push(...parseVipBlock(b, st, `virtual_ipaddress_excluded of ${d.name}`));
   }, true),
-  planned('virtual_routes', 20, '{ ROUTE … }', 'none', 'keepalived adds these routes on MASTER and removes them otherwise.', (b, st, d) => { d.routes.push(...parseRouteBlock(b, st)); }, true),
-  planned('virtual_rules', 20, '{ RULE … }', 'none', 'keepalived adds these policy-routing rules on MASTER and removes them otherwise.', (b, st, d) => { d.rules.push(...parseRuleBlock(b, st)); }, true),
+  impl('virtual_routes', '{ ROUTE … }', 'none', 'Routes the master holds: added after its addresses, removed before them; one deleted by hand is put back (keepalived goes to BACKUP instead) unless no_track.', (b, st, d) => { d.routes.push(...parseRouteBlock(b, st)); }, true),
+  impl('virtual_rules', '{ RULE … }', 'none', 'Policy-routing rules the master holds: added after its routes, removed first; one deleted by hand is put back unless no_track.', (b, st, d) => { d.rules.push(...parseRuleBlock(b, st)); }, true),
   impl('mcast_src_ip', 'ADDR', 'the interface\'s primary address', 'Source address of the adverts (as unicast_src_ip, without making the instance unicast; keepalived sets the same source for both).', (b, st, d) => { d.mcastSrc = address(b, st) ?? d.mcastSrc; }),
   planned('mcast_dst_ip', 24, 'ADDR', 'global vrrp_mcast_group4/6', 'keepalived sends adverts to this multicast group.', (b, st, d) => { d.mcastDst = address(b, st) ?? d.mcastDst; }),
   planned('unicast_ttl', 24, '1..255', '255', 'keepalived sends unicast adverts with this TTL (IPv4).', (b, st, d) => { d.unicastTtl = b.int(st, 1, 255) ?? d.unicastTtl; }),
@@ -157,19 +156,19 @@ const keywords: Kw<D>[] = [
   planned('old_unicast_checksum', 24, '[never]', 'off', 'keepalived computes unicast v3 checksums over the multicast group (pre-2.0 peers).', (b, st, d) => keep(b, st, d, 0, 1)),
   impl('track_src_ip', '', 'off', 'The instance is in FAULT while its configured source address (unicast_src_ip or mcast_src_ip) is gone from its interface; without one, nothing (keepalived clears it).', (b, st, d) => keep(b, st, d, 0, 0)),
   planned('native_ipv6', 24, '', 'off', 'keepalived forces IPv6 for an instance without IPv6 VIPs.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('strict_mode', 20, '[true|false]', 'global vrrp_strict', 'keepalived enforces RFC conformance for this instance.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.strict = v; }),
+  impl('strict_mode', '[true|false]', 'global vrrp_strict', 'RFC conformance for this instance, as keepalived: no unicast, no authentication, no accept mode (traffic to the VIPs of a non-owner master dropped with nftables), lower_prio_no_advert, no lower-priority GARPs.', (b, st, d) => { const v = bool(b, st); if (v !== null) d.seen.strict = v; }),
   impl('skip_check_adv_addr', '[true|false]', 'global vrrp_skip_check_adv_addr (off)', 'The addresses in adverts are not compared with the VIPs: no drop (VRRPv2), no warning (VRRPv3).', (b, st, d) => { const v = bool(b, st); if (v !== null) d.skipCheckAdvAddr = v; }),
-  planned('use_vmac', 20, '[IFNAME]', 'off', 'keepalived creates a macvlan with the VRRP virtual MAC (RFC 9568 7.3) and moves the VIPs there.', (b, st, d) => {
+  impl('use_vmac', '[IFNAME]', 'off', 'A private macvlan with the virtual router MAC (RFC 9568 7.3), named IFNAME or vrrp.VRID, made at start in every state: the VIPs live there, adverts are sent and received there, GARPs and NAs carry the virtual MAC (docs/daemon.md, VMAC).', (b, st, d) => {
     const w = b.words(st, 0, 1);
     if (w) d.vmac = { name: w[0] ?? null, xmitBase: d.vmac?.xmitBase ?? false, mac: d.vmac?.mac ?? null };
   }),
-  planned('use_vmac_addr', 20, '', 'off', 'keepalived keeps the VMAC address on the base interface.', (b, st, d) => keep(b, st, d, 0, 0)),
-  planned('vmac_xmit_base', 20, '', 'off', 'keepalived sends adverts on the base interface instead of the VMAC.', (b, st, d) => { if (b.flag(st)) d.vmac = { name: d.vmac?.name ?? null, xmitBase: true, mac: d.vmac?.mac ?? null }; }),
-  planned('use_ipvlan', 20, '[IFNAME] [ADDR] [bridge|private|vepa]', 'off', 'keepalived creates an ipvlan for the VIPs.', (b, st, d) => keep(b, st, d, 0, 3)),
-  planned('garp_extra_if', 20, '[SECONDS] [all]', 'off', 'keepalived also sends gratuitous ARPs on the VMAC\'s base interface.', (b, st, d) => keep(b, st, d, 0, 2)),
-  planned('vmac_garp_intvl', 20, '[SECONDS] [all]', 'off', 'deprecated name of garp_extra_if.', (b, st, d) => keep(b, st, d, 0, 2)),
-  planned('vrf', 20, 'IFNAME', 'none', 'keepalived binds the instance\'s sockets to this VRF.', (b, st, d) => keep(b, st, d, 1, 1)),
-  planned('promote_secondaries', 20, '', 'off', 'keepalived sets promote_secondaries on the interface so removing one VIP keeps the others.', (b, st, d) => keep(b, st, d, 0, 0)),
+  planned('use_vmac_addr', 0, '', 'off', 'keepalived keeps the VMAC address on the base interface.', (b, st, d) => keep(b, st, d, 0, 0)),
+  impl('vmac_xmit_base', '', 'off', 'Adverts are sent and received on the base interface, not the VMAC (the VIPs stay on the VMAC); forced with unicast peers, as keepalived forces it.', (b, st, d) => { if (b.flag(st)) d.vmac = { name: d.vmac?.name ?? null, xmitBase: true, mac: d.vmac?.mac ?? null }; }),
+  planned('use_ipvlan', 0, '[IFNAME] [ADDR] [bridge|private|vepa]', 'off', 'keepalived creates an ipvlan for the VIPs.', (b, st, d) => keep(b, st, d, 0, 3)),
+  planned('garp_extra_if', 0, '[SECONDS] [all]', 'off', 'keepalived also sends gratuitous ARPs on the VMAC\'s base interface.', (b, st, d) => keep(b, st, d, 0, 2)),
+  planned('vmac_garp_intvl', 0, '[SECONDS] [all]', 'off', 'deprecated name of garp_extra_if.', (b, st, d) => keep(b, st, d, 0, 2)),
+  planned('vrf', 0, 'IFNAME', 'none', 'keepalived binds the instance\'s sockets to this VRF.', (b, st, d) => keep(b, st, d, 1, 1)),
+  planned('promote_secondaries', 0, '', 'off', 'keepalived sets promote_secondaries on the interface so removing one VIP keeps the others.', (b, st, d) => keep(b, st, d, 0, 0)),
   { name: 'kernel_rx_buf_size', syntax: 'BYTES', status: 'not-needed', note: 'vipd sizes its VRRP receive queues itself (docs/daemon.md).', handle: (b, st, d) => keep(b, st, d, 1, 1) },
   { name: 'debug', syntax: '0..4', status: 'not-needed', note: 'keepalived\'s per-instance debug level; use `vipd --log-level debug`.', handle: (b, st, d) => keep(b, st, d, 0, 1) },
   { name: 'linkbeat_use_polling', syntax: '', status: 'not-needed', note: 'vipd follows links through rtnetlink events, never by polling.', handle: (b, st, d) => keep(b, st, d, 0, 0) },

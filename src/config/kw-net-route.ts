@@ -200,6 +200,7 @@ function readRoute(r: LineReader, names: RtNames): RouteModel {
     else if (k === 'track_group' && isStatic) {
       if (rt.trackGroup !== null) r.fail(w.pos, `${r.where}: 'track_group' given twice (${DROP})`);
       rt.trackGroup = r.value(w).text;
+      r.warn(w.pos, `${r.where}: 'track_group' is read but not acted on: keepalived 2.2.7 adds or removes the route as the track group's instances' tracking goes; vipd adds it at start and leaves it`);
     } else if (k === 'track_group') r.fail(w.pos, `${r.where}: 'track_group' is for static_routes only (${DROP})`);
     else if (k === 'vrf') {
       once(w);

@@ -123,6 +123,7 @@ function readRule(r: LineReader, names: RtNames): RuleModel {
       if (!r.where.startsWith('static')) r.fail(w.pos, `${r.where}: 'track_group' is for static_rules only (${DROP})`);
       if (ru.trackGroup !== null) r.fail(w.pos, `${r.where}: 'track_group' given twice (${DROP})`);
       ru.trackGroup = r.value(w).text;
+      r.warn(w.pos, `${r.where}: 'track_group' is read but not acted on: keepalived 2.2.7 adds or removes the rule as the track group's instances' tracking goes; vipd adds it at start and leaves it`);
     } else {
       const a = k === 'type' ? r.value(w, 'an action') : w;
       if (a.text === 'goto') {

@@ -5,9 +5,9 @@
  *
  * Where keepalived 2.2.7 drops a line, or logs a bad value and carries on with a default,
  * vipd refuses the file (error at the word, file:line:col); where keepalived only logs a
- * deprecation or ignores something that has no effect, vipd warns. Every option vipd reads
- * but does not act on yet gets one warning naming it (issue #20); today the daemon acts on
- * the address, prefix, dev and label only.
+ * deprecation or ignores something that has no effect, vipd warns. The daemon acts on every
+ * option (src/os/rtnl-addr.ts sends them as keepalived does); the one it reads and does not act
+ * on, `track_group` of static_ipaddress, gets a warning naming it.
  */
 import { formatIP, formatIPv4, type Family } from '../protocol/addr.js';
 import type { Pos } from './lexer.js';
@@ -28,20 +28,9 @@ const FLAGS: readonly VipFlag[] = ['home', '-nodad', 'mngtmpaddr', 'noprefixrout
 const VALUED = ['dev', 'scope', 'brd', 'broadcast', 'label', 'peer', 'preferred_lft'];
 const DROP = 'keepalived 2.2.7 skips the address';
 
-/** What keepalived 2.2.7 does with each option vipd does not act on yet (the issue #20 warnings). */
+/** What keepalived 2.2.7 does with each option vipd does not act on (a warning names it). */
 const KA_DOES: Record<string, string> = {
-  brd: 'sets the broadcast address',
-  scope: 'adds the address with this scope',
-  peer: 'adds a point-to-point address with this peer',
-  home: 'sets IFA_F_HOMEADDRESS (Mobile IPv6 home address)',
-  '-nodad': 'lets the kernel run duplicate address detection on it (vipd always adds IPv6 VIPs with nodad)',
-  mngtmpaddr: 'sets IFA_F_MANAGETEMPADDR (the kernel makes temporary addresses from it)',
-  noprefixroute: 'adds it without the prefix route',
-  autojoin: 'sets IFA_F_MCAUTOJOIN (joins the multicast group)',
-  no_track: 'keeps the instance out of FAULT when this address disappears, and does not put it back until the next MASTER transition',
-  'no_track static': 'does not put the address back when it is removed',
-  preferred_lft: 'sets this preferred lifetime (0: deprecated, not chosen as a source address)',
-  use_vmac: 'puts the address on a VMAC interface',
+  use_vmac: 'puts the address on a VMAC interface of its own device',
   track_group: 'adds or removes the address as the track group\'s instances\' tracking goes',
 };
 
@@ -150,27 +139,16 @@ function readVip(r: LineReader, kind: VipKind, names: RtNames): VipConfig {
     if (v.label !== null) r.fail(seen.get('label')!.pos, `${r.where}: IPv6 addresses have no label (keepalived 2.2.7 ignores it)`);
     v.preferredLft = lft !== undefined ? lft : v.prefixLen === 128 ? 0 : null;
   } else if (lft !== undefined) r.warn(seen.get('preferred_lft')!.pos, `${r.where}: 'preferred_lft' has no effect on IPv4 addresses (keepalived 2.2.7 ignores it too)`);
-  notActedOn(r, v, kind, seen, lft);
+  notActedOn(r, seen);
   return v;
 }
 
-/** The issue #20 warnings: one per option vipd reads and does not act on yet. */
-function notActedOn(r: LineReader, v: VipConfig, kind: VipKind, seen: Map<string, Word>, lft: number | null | undefined): void {
-  const say = (key: string): void => {
-    const o = seen.get(key);
-    const does = (kind === 'static' && KA_DOES[`${key} static`]) || KA_DOES[key];
-    if (o) r.warn(o.pos, `${r.where}: '${o.text}' is read but not acted on yet (issue #20): keepalived 2.2.7 ${does}`);
-  };
-  if (v.broadcast !== null) say('brd');
-  if (v.scope !== 0) say('scope');
-  for (const k of ['peer', 'home', 'mngtmpaddr', 'noprefixroute', 'autojoin', 'no_track', 'use_vmac', 'track_group']) say(k);
-  if (v.family === 6) {
-    say('-nodad');
-    if (lft !== undefined && lft !== null) say('preferred_lft');
-    if (lft === undefined && v.preferredLft === 0) {
-      r.warn(v.pos!, `${r.where}: keepalived 2.2.7 adds a /128 IPv6 address deprecated (preferred_lft 0, so it is never chosen as a source address) unless 'preferred_lft forever' is given; vipd does not act on preferred_lft yet (issue #20) and adds it preferred`);
-    }
-  }
+/** One warning per option vipd reads and does not act on. */
+function notActedOn(r: LineReader, seen: Map<string, Word>): void {
+  const o = seen.get('track_group');
+  if (o) r.warn(o.pos, `${r.where}: '${o.text}' is read but not acted on: keepalived 2.2.7 ${KA_DOES.track_group}; vipd adds the address at start and leaves it`);
+  const u = seen.get('use_vmac');
+  if (u) r.warn(u.pos, `${r.where}: '${u.text}' on an address is read but not acted on: keepalived 2.2.7 ${KA_DOES.use_vmac}; vipd puts it on its 'dev' (the instance's own use_vmac is acted on)`);
 }
 
 /** A whole address block (`{ line … }`); an empty block is allowed, as by keepalived. */

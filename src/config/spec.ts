@@ -27,7 +27,7 @@ export interface Kw<C> {
   /** The keyword's arguments as keepalived.conf(5) gives them, for the reference. */
   syntax: string;
   status: KwStatus;
-  /** For `planned`: the issue that implements it. */
+  /** For `planned`: the issue that implements it (none: no issue has it yet). */
   issue?: number;
   /** keepalived 2.2.7's default when the keyword is absent, as text (reference only). */
   kaDefault?: string;
@@ -157,7 +157,7 @@ export class Builder {
 
   /** The warning of a keyword vipd reads but does not act on. */
   statusWarning(kw: Kw<never> | Kw<unknown>, pos: Pos): void {
-    if (kw.status === 'planned') this.warn(pos, `'${kw.name}' is read but not acted on yet (issue #${kw.issue}): ${kw.note}`);
+    if (kw.status === 'planned') this.warn(pos, `'${kw.name}' is read but not acted on yet${kw.issue ? ` (issue #${kw.issue})` : ''}: ${kw.note}`);
     else if (kw.status === 'outside' || kw.status === 'not-needed') this.warn(pos, `'${kw.name}' is not acted on by vipd: ${kw.note}`);
   }
 

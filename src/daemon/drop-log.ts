@@ -26,7 +26,7 @@ export interface DropContext {
 }
 
 /** The reasons worth telling (advice() has words for them); the others are only counted. */
-const TOLD: ReadonlySet<Told> = new Set<Told>(['version-mismatch', 'auth-mismatch', 'interval-mismatch', 'addresses-mismatch', 'addr-count-mismatch', 'addresses-differ', 'bad-ttl', 'bad-checksum']);
+const TOLD: ReadonlySet<Told> = new Set<Told>(['version-mismatch', 'auth-mismatch', 'interval-mismatch', 'addresses-mismatch', 'addr-count-mismatch', 'addresses-differ', 'bad-ttl', 'ttl-out-of-range', 'bad-checksum']);
 
 export class DropLog {
   /** Per reason, per peer: when it was last told and how many came since. */
@@ -82,6 +82,8 @@ export function advice(reason: Told, peer: string, a: VrrpAdvert | undefined, tt
       return `advert from ${peer} lists other addresses (${a ? a.addresses.join(' ') || 'none' : '?'}) than this instance (${c.vips.join(' ')}): ${same} virtual_ipaddress${reason === 'addresses-differ' ? ' (accepted: VRRPv3 only warns)' : ''}`;
     case 'bad-ttl':
       return `advert from ${peer} arrived with TTL/hop limit ${ttl}, not 255: it crossed a router (RFC 9568 7.1); VRRP peers must share the link`;
+    case 'ttl-out-of-range':
+      return `advert from ${peer} arrived with TTL/hop limit ${ttl}, outside this peer's min_ttl..max_ttl (unicast_peer): dropped, as keepalived drops it`;
     case 'bad-checksum':
       return `advert from ${peer} has a checksum that matches no known way of computing it: a peer with old_unicast_checksum, or corruption`;
     default:

@@ -5,12 +5,13 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { NotifyStats } from './notify/hub.js';
+import type { KernelStats } from './reconciler/kernel.js';
 import type { InstanceStatus } from './status.js';
 import type { TrackerRefStatus } from './trackers/manager.js';
 
 const STATES: Record<string, number> = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 };
 
-export function metricsRegistry(status: () => InstanceStatus[], notify?: () => NotifyStats): Registry {
+export function metricsRegistry(status: () => InstanceStatus[], notify?: () => NotifyStats, kernel?: () => KernelStats): Registry {
   const reg = new Registry();
   const labels = ['instance', 'interface', 'vrid', 'family'] as const;
   const lv = (i: InstanceStatus): Record<(typeof labels)[number], string> => ({ instance: i.name, interface: i.interface, vrid: String(i.vrid), family: `ipv${i.family}` });
@@ -51,7 +52,29 @@ export function metricsRegistry(status: () => InstanceStatus[], notify?: () => N
   });
   trackerMetrics(reg, status);
   if (notify) notifyMetrics(reg, notify);
+  if (kernel) kernelMetrics(reg, kernel);
   return reg;
+}
+
+/** What the reconciler did to the kernel objects a master holds, and the accept-mode filter's nft runs. */
+function kernelMetrics(reg: Registry, stats: () => KernelStats): void {
+  for (const [name, help, key] of [
+    ['vipd_kernel_objects_added_total', 'Addresses, routes and rules added (acked by the kernel)', 'added'],
+    ['vipd_kernel_objects_deleted_total', 'Addresses, routes and rules deleted (acked by the kernel)', 'deleted'],
+    ['vipd_kernel_objects_restored_total', 'Objects someone else deleted while their instance was MASTER, put back', 'restored'],
+    ['vipd_kernel_objects_removed_foreign_total', 'Configured objects found while their instance was not MASTER (leftovers, added by hand), removed', 'removedForeign'],
+    ['vipd_kernel_object_failures_total', 'Add or delete requests the kernel refused (logged)', 'failures'],
+    ['vipd_accept_filter_runs_total', 'nft runs of the accept-mode filter', 'filterRuns'],
+    ['vipd_accept_filter_failures_total', 'nft runs of the accept-mode filter that failed (logged, retried)', 'filterErrors'],
+  ] as const) {
+    new Counter({
+      name, help, registers: [reg],
+      collect() {
+        this.reset();
+        this.inc(stats()[key]);
+      },
+    });
+  }
 }
 
 /** Notify scripts, FIFO lines, mail and sync groups (src/daemon/notify/hub.ts). */

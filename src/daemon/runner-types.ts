@@ -2,7 +2,6 @@
 import type { Logger } from 'pino';
 import type { State } from '../core/instance.js';
 import type { Interface } from '../os/iface.js';
-import type { Rtnl } from '../os/rtnl.js';
 import type { VrrpSocket } from '../os/vrrp-socket.js';
 import type { DropReason } from '../protocol/vrrp.js';
 import type { Announcer } from './announcer.js';
@@ -21,13 +20,27 @@ export interface RunnerStats {
   drops: Partial<Record<DropReason, number>>;
 }
 
+/**
+ * What an instance holds, seen from the instance: the reconciler (src/daemon/reconciler/).
+ * It says whether it holds; it never adds or deletes anything itself.
+ */
+export interface Holder {
+  /** The instance (`owner`) holds its objects (MASTER) or lets go. */
+  hold(owner: string, on: boolean): void;
+  /** `cb` once every object of the owner is as wanted (the kernel acked it, or the failure was logged). */
+  afterSettled(owner: string, cb: () => void): void;
+  settled(owner: string): Promise<void>;
+}
+
 export interface RunnerDeps {
-  rtnl: Rtnl;
+  holder: Holder;
+  /** An advert with a priority above 0 went out; `masterDownUs`: how long after it the crash guardian may keep what this instance holds. */
+  advertSent?: (instance: string, masterDownUs: number) => void;
   scheduler: Scheduler;
   log: Logger;
   iface: Interface;
   /** Interfaces of VIPs with a `dev` of their own. */
-  vipIfaces: Map<string, Interface>;
+  ifaceOf: (name: string) => Interface | undefined;
   socket: VrrpSocket;
   /** The announcer of the instance's interface. */
   announcer: Announcer;

@@ -1,15 +1,17 @@
 /**
  * One configured instance at run time: the sans-I/O core wired to its VRRP socket, the
- * scheduler, the VIP operations (rtnetlink), the announcer and the log. Carries the counters.
+ * scheduler, the reconciler (it says whether it holds its addresses, routes and rules; the
+ * reconciler adds and deletes them), the announcer and the log. Carries the counters.
  */
 import type { InstanceModel } from '../config/model.js';
 import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
+import { masterDownIntervalUs } from '../core/timers.js';
 import { encodeVrrp, receiveVrrp, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
-import { EADDRNOTAVAIL, EEXIST, ENODEV, NetlinkError } from '../os/rtnl.js';
 import type { RawVrrp, VrrpPacketIn } from '../os/vrrp-socket.js';
+import type { Interface } from '../os/iface.js';
 import type { Announcer } from './announcer.js';
 import { DropLog } from './drop-log.js';
 import { staticTrackers } from './trackers/static.js';
@@ -24,17 +26,16 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
   private readonly expect: Expectation;
+  /** unicast_peer { ADDR min_ttl N max_ttl M }: the accepted TTL range per peer (null: none given). */
+  private readonly ttlRanges: Map<string, { min: number; max: number }> | null;
   /** Warnings for adverts dropped for a reason the operator can fix (rate-limited). */
   private readonly dropLog: DropLog;
   private readonly advert: VrrpAdvert;
   private readonly source: string;
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
-  /** VIP operations sent and not yet acknowledged; stop() waits for them (`vipIdle`). */
-  private vipInflight = 0;
-  private vipIdle: Array<() => void> = [];
-  /** The core asked to announce while VIP operations were in flight: announce on their acks. */
-  private announceOnAck = false;
+  /** Bumped on leaving MASTER: an announcement waiting for the kernel's acks is then dropped. */
+  private announceToken = 0;
   /** The announcers' keys of the lower-priority and refresh bursts (the runner itself keys the MASTER ones). */
   private readonly lowerPrioKey = { owner: this };
   private readonly refreshKey = { owner: this };
@@ -61,6 +62,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     private readonly d: RunnerDeps,
     /** The trackers' effects at start, keyed `kind:name` (src/daemon/trackers/manager.ts). */
     trackers: TrackerState[] = [],
+    /** Where its addresses without `dev` live when not on the socket's interface (its VMAC with vmac_xmit_base). */
+    private readonly vipIface: Interface | null = null,
   ) {
     // keepalived: unicast_src_ip and mcast_src_ip both set the advert source; else the
     // interface's primary IPv4 / own link-local IPv6 (RFC 9568 5.1.1.1 / 5.1.2.1)
@@ -78,8 +81,12 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.expect = {
       // skip_check_adv_addr: the VIP list in adverts is not compared (no drop, no warning)
       version: model.version, vrid: model.vrid, addresses: model.skipCheckAdvAddr ? undefined : this.advert.addresses,
+      // unicast: any TTL here, the peer's min_ttl..max_ttl in onPacket (keepalived 2.2.7)
+      ...(model.unicastPeers.length ? { ttl: { min: 0, max: 255 } } : {}),
       ...(model.version === 2 ? { authType: model.authType, authData, interval: this.advert.interval } : {}),
     };
+    const ranges = model.unicastPeers.filter((u) => u.minTtl !== null || u.maxTtl !== null).map((u) => [u.address, { min: u.minTtl ?? 0, max: u.maxTtl ?? 255 }] as const);
+    this.ttlRanges = ranges.length ? new Map(ranges) : null;
     this.dropLog = new DropLog(d.log, { instance: model.name, vrid: model.vrid, version: model.version, intervalUs: model.advertIntervalUs, vips: this.advert.addresses });
     this.core = new VrrpInstance({
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
@@ -97,12 +104,12 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.core.start(nowUs());
   }
 
-  /** Shutdown: priority 0 if master, VIPs removed; resolves when the VIP operations are done. */
+  /** Shutdown: priority 0 if master, its objects removed; resolves when the kernel has acked that. */
   async stop(): Promise<void> {
     this.core.shutdown(nowUs());
     this.d.scheduler.release(this);
     this.cancelAnnouncements();
-    if (this.vipInflight > 0) await new Promise<void>((r) => this.vipIdle.push(r));
+    await this.d.holder.settled(this.model.name);
   }
 
   /**
@@ -132,6 +139,13 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     if (!r.valid) {
       this.stats.drops[r.reason] = (this.stats.drops[r.reason] ?? 0) + 1;
       this.dropLog.note(r.reason, p.srcText, r.advert, p.ttl);
+      return;
+    }
+    const peer = this.ttlRanges?.get(p.srcText);
+    if (peer && (p.ttl < peer.min || p.ttl > peer.max)) {
+      // keepalived 2.2.7: "TTL/HL %d not in range %d - %d"
+      this.stats.drops['ttl-out-of-range'] = (this.stats.drops['ttl-out-of-range'] ?? 0) + 1;
+      this.dropLog.note('ttl-out-of-range', p.srcText, r.advert, p.ttl);
       return;
     }
     if (!r.addressesMatch) this.dropLog.note('addresses-differ', p.srcText, r.advert, p.ttl);
@@ -199,23 +213,15 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.core.setLink(nowUs(), up);
   }
 
-  /** Someone removed one of our VIPs while we hold them: put it back. */
-  vipRemoved(address: string): void {
-    if (!this.core.holdsVips) return;
-    const vip = this.model.vips.find((v) => v.address === address);
-    if (!vip) return;
-    this.d.log.warn({ instance: this.model.name, vip: address }, 'VIP removed by someone else while MASTER; putting it back');
-    this.queueVips('add', [vip]);
-  }
-
   // ---- ActionSink: the core's actions, carried out as it makes them ---------------------------
 
+  /** RFC 9568 6.4.1/6.4.2: a MASTER holds its addresses (and keepalived's routes and rules): the reconciler adds them. */
   addVips(): void {
-    this.queueVips('add', this.model.vips);
+    this.d.holder.hold(this.model.name, true);
   }
 
   removeVips(): void {
-    this.queueVips('del', this.model.vips);
+    this.d.holder.hold(this.model.name, false);
   }
 
   /**
@@ -238,8 +244,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       return;
     }
     this.refreshAt = this.model.garpMasterRefreshS > 0 ? nowUs() + this.model.garpMasterRefreshS * 1e6 : Infinity;
-    if (this.vipInflight > 0) this.announceOnAck = true;
-    else for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+    const token = this.announceToken;
+    this.d.holder.afterSettled(this.model.name, () => {
+      if (token !== this.announceToken || !this.core.holdsVips) return;
+      for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
+    });
   }
 
   /**
@@ -261,12 +270,16 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     for (const [a, vips] of this.announceGroups()) a.announce(this.refreshKey, vips, this.model.garpMasterRefreshRepeat, 0);
   }
 
-  /** The VIPs per announcer: those on the instance's interface, and those with a `dev` of their own on theirs. */
+  /**
+   * The addresses per announcer: those on the instance's interface, and those with a `dev`
+   * of their own on theirs; virtual_ipaddress_excluded ones too (keepalived announces them).
+   */
   private announceGroups(): Map<Announcer, InstanceModel['vips']> {
     if (this.groups) return this.groups;
     const g = new Map<Announcer, InstanceModel['vips']>();
-    for (const v of this.model.vips) {
-      const iface = v.dev && v.dev !== this.model.interface ? this.d.vipIfaces.get(v.dev) : undefined;
+    for (const v of [...this.model.vips, ...this.model.vipsExcluded]) {
+      const own = v.family === this.model.family && this.vipIface && this.vipIface !== this.d.iface ? this.vipIface : undefined;
+      const iface = v.dev && v.dev !== this.model.interface ? this.d.ifaceOf(v.dev) : own;
       const a = iface && this.d.announcerOf ? this.d.announcerOf(iface) : this.d.announcer;
       g.set(a, [...(g.get(a) ?? []), v]);
     }
@@ -294,7 +307,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.lastTransition = { at: Date.now(), from, to, reason };
     if (from === 'MASTER') {
       this.cancelAnnouncements();
-      this.announceOnAck = false;
+      this.announceToken++;
     }
     const priority = this.core.effective;
     const master = this.masterText();
@@ -332,38 +345,15 @@ export class InstanceRunner implements TimerOwner, ActionSink {
         this.d.socket.sendTo(bufs[i]!, this.dests[i]!);
         this.stats.advertsSent++;
         if (priority === 0) this.stats.priorityZeroSent++;
+        // the crash guardian lets go of our objects just before a backup may take over: our own
+        // Master_Down_Interval (a lower priority's is longer; an equal one's the same), less a
+        // tenth of an interval for the guardian's own wake-up
+        else if (i === 0 && this.d.advertSent) this.d.advertSent(this.model.name, masterDownIntervalUs(this.model.version, priority, this.model.advertIntervalUs, this.model.downTimerAdverts) - this.model.advertIntervalUs / 10);
       } catch (e) {
         this.stats.sendErrors++;
         if (this.stats.sendErrors <= 3 || this.stats.sendErrors % 100 === 0) this.d.log.warn({ instance: this.model.name, err: (e as Error).message }, 'advert send failed');
       }
     }
-  }
-
-  /**
-   * VIP adds/removes, sent at once on the daemon's one rtnetlink socket (so carried out in the
-   * order queued); only the ack callback waits. EEXIST on add, EADDRNOTAVAIL/ENODEV on delete
-   * are fine.
-   */
-  private queueVips(op: 'add' | 'del', vips: InstanceModel['vips']): void {
-    for (const v of vips) {
-      const iface = v.dev ? this.d.vipIfaces.get(v.dev) : this.d.iface;
-      if (!iface) continue;
-      const spec = { family: v.family, address: ipBytes(v.address), prefixLen: v.prefixLen, ifindex: iface.index, label: v.label ?? undefined, nodad: v.family === 6 };
-      this.vipInflight++;
-      this.d.rtnl.addressOp(op, spec, (errno) => this.vipDone(op, v.address, errno));
-    }
-  }
-
-  private vipDone(op: 'add' | 'del', vip: string, errno: number): void {
-    this.vipInflight--;
-    const ok = errno === 0 || (op === 'add' ? errno === EEXIST : errno === EADDRNOTAVAIL || errno === ENODEV);
-    if (!ok) this.d.log.error({ instance: this.model.name, err: new NetlinkError(errno, `${op === 'add' ? 'add' : 'delete'} address`).message, vip }, `VIP ${op} failed`);
-    if (this.vipInflight > 0) return;
-    if (this.announceOnAck) {
-      this.announceOnAck = false;
-      if (this.core.holdsVips) this.announce();
-    }
-    if (this.vipIdle.length) for (const r of this.vipIdle.splice(0)) r();
   }
 }
 

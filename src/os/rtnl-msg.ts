@@ -1,9 +1,12 @@
 /**
- * rtnetlink message layouts (rtnetlink(7), netlink(7)): build requests and parse replies
- * and events for links and addresses. Pure; host byte order is little-endian (x86_64/aarch64).
+ * rtnetlink message layouts (rtnetlink(7), netlink(7)): the netlink header and attributes,
+ * dump requests, and links. Addresses, routes and rules have files of their own
+ * (rtnl-addr.ts, rtnl-route.ts, rtnl-rule.ts). Pure; host byte order is little-endian
+ * (x86_64/aarch64).
  */
-import { formatIP, formatMac, type Family } from '../protocol/addr.js';
-import { AF_INET, AF_INET6 } from './linux.js';
+import { formatMac } from '../protocol/addr.js';
+
+export type { AddrInfo, AddrSpec } from './rtnl-addr.js';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -13,24 +16,33 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
 export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+/** Multicast groups as the bind(2) bitmask: bit (RTNLGRP_x - 1). */
 export const RTMGRP_LINK = 0x1;
 export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV4_ROUTE = 0x40;
+export const RTMGRP_IPV4_RULE = 0x80;
 export const RTMGRP_IPV6_IFADDR = 0x100;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_LABEL = 3;
-const IFA_FLAGS = 8;
-export const IFA_F_SECONDARY = 0x01;
-export const IFA_F_NODAD = 0x02;
-export const IFA_F_PERMANENT = 0x80;
-export const IFA_F_NOPREFIXROUTE = 0x200;
+export const RTMGRP_IPV6_ROUTE = 0x400;
+/** RTNLGRP_IPV6_RULE = 19: no RTMGRP_ name in the kernel headers, but within the 32 bits of bind. */
+export const RTMGRP_IPV6_RULE = 1 << (19 - 1);
 export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_SITE = 200;
 export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_HOST = 254;
+export const RT_SCOPE_NOWHERE = 255;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
@@ -47,6 +59,7 @@ const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing'
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
+/** One attribute (struct rtattr / nlattr): length, type, data, padded to 4 bytes. */
 export function rtattr(type: number, data: Uint8Array): Buffer {
   const b = Buffer.alloc(align4(4 + data.length));
   b.writeUInt16LE(4 + data.length, 0);
@@ -54,13 +67,18 @@ export function rtattr(type: number, data: Uint8Array): Buffer {
   b.set(data, 4);
   return b;
 }
-const u32 = (n: number): Buffer => {
+/** A u32 in host byte order (attribute payload). */
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0, 0);
   return b;
-};
-const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
+}
+/** A NUL-terminated string (attribute payload). */
+export const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
+/** An attribute's payload as a string without its NUL. */
+export const attrString = (b: Buffer): string => b.toString('utf8').replace(/\0.*$/s, '');
 
+/** A netlink message: struct nlmsghdr (16 bytes, pid 0) and the body parts. */
 export function nlmsg(type: number, flags: number, seq: number, body: Uint8Array[]): Buffer {
   const payload = Buffer.concat(body);
   const h = Buffer.alloc(16);
@@ -71,16 +89,6 @@ export function nlmsg(type: number, flags: number, seq: number, body: Uint8Array
   return Buffer.concat([h, payload]);
 }
 
-function ifaddrmsg(family: Family, prefixLen: number, flags: number, scope: number, ifindex: number): Buffer {
-  const b = Buffer.alloc(8);
-  b[0] = family === 4 ? AF_INET : AF_INET6;
-  b[1] = prefixLen;
-  b[2] = flags & 0xff;
-  b[3] = scope;
-  b.writeUInt32LE(ifindex, 4);
-  return b;
-}
-
 function ifinfomsg(index = 0, flags = 0, change = 0): Buffer {
   const b = Buffer.alloc(16);
   b.writeInt32LE(index, 4);
@@ -89,37 +97,24 @@ function ifinfomsg(index = 0, flags = 0, change = 0): Buffer {
   return b;
 }
 
-export interface AddrSpec {
-  family: Family;
-  address: Uint8Array;
-  prefixLen: number;
-  ifindex: number;
-  label?: string;
-  scope?: number;
-  nodad?: boolean;
-  noprefixroute?: boolean;
+/**
+ * A dump of every link, or of every address, route (all tables) or rule of both families
+ * (family AF_UNSPEC: the kernel answers for each family it has, MPLS and multicast routing
+ * included, which the parsers skip).
+ */
+export function dumpRequest(kind: 'link' | 'addr' | 'route' | 'rule', seq: number): Buffer {
+  const [type, body] = {
+    link: [RTM_GETLINK, ifinfomsg()] as const,
+    addr: [RTM_GETADDR, Buffer.alloc(8)] as const, // struct ifaddrmsg
+    route: [RTM_GETROUTE, Buffer.alloc(12)] as const, // struct rtmsg
+    rule: [RTM_GETRULE, Buffer.alloc(12)] as const, // struct fib_rule_hdr
+  }[kind];
+  return nlmsg(type, NLM_F_REQUEST | NLM_F_DUMP, seq, [body]);
 }
 
-/** RTM_NEWADDR (create, fail if it exists) or RTM_DELADDR, with an ack. */
-export function addrRequest(op: 'add' | 'del', a: AddrSpec, seq: number): Buffer {
-  const flags = (a.nodad ? IFA_F_NODAD : 0) | (a.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
-  const attrs = [rtattr(IFA_LOCAL, a.address), rtattr(IFA_ADDRESS, a.address), rtattr(IFA_FLAGS, u32(flags))];
-  if (a.label && a.family === 4) attrs.push(rtattr(IFA_LABEL, cstr(a.label)));
-  const scope = a.scope ?? RT_SCOPE_UNIVERSE;
-  return op === 'add'
-    ? nlmsg(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [ifaddrmsg(a.family, a.prefixLen, flags, scope, a.ifindex), ...attrs])
-    : nlmsg(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, [ifaddrmsg(a.family, a.prefixLen, 0, scope, a.ifindex), ...attrs.slice(0, 2)]);
-}
-
-export function dumpRequest(kind: 'link' | 'addr', seq: number): Buffer {
-  return kind === 'link'
-    ? nlmsg(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, [ifinfomsg()])
-    : nlmsg(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, [Buffer.alloc(8)]);
-}
-
-/** RTM_NEWLINK creating a macvlan (bridge mode) on `parent` with the given MAC. */
-export function macvlanRequest(name: string, parent: number, mac: Uint8Array, seq: number): Buffer {
-  const data = rtattr(IFLA_INFO_DATA, rtattr(IFLA_MACVLAN_MODE, u32(MACVLAN_MODE_BRIDGE)));
+/** RTM_NEWLINK creating a macvlan on `parent` with the given MAC, in `mode` (MACVLAN_MODE_*, bridge by default). */
+export function macvlanRequest(name: string, parent: number, mac: Uint8Array, seq: number, mode = MACVLAN_MODE_BRIDGE): Buffer {
+  const data = rtattr(IFLA_INFO_DATA, rtattr(IFLA_MACVLAN_MODE, u32(mode)));
   const linkinfo = rtattr(IFLA_LINKINFO, Buffer.concat([rtattr(IFLA_INFO_KIND, cstr('macvlan')), data]));
   return nlmsg(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [
     ifinfomsg(), rtattr(IFLA_IFNAME, cstr(name)), rtattr(IFLA_LINK, u32(parent)), rtattr(IFLA_ADDRESS, mac), linkinfo,
@@ -156,6 +151,7 @@ export function splitMessages(b: Buffer): NlMessage[] {
   return out;
 }
 
+/** The attributes from `start` on, by type (NLA_F_NESTED / NLA_F_NET_BYTEORDER bits cleared; the last of a type wins). */
 export function parseAttrs(b: Buffer, start: number): Map<number, Buffer> {
   const m = new Map<number, Buffer>();
   let off = start;
@@ -195,46 +191,13 @@ export function parseLink(m: NlMessage): LinkInfo | null {
   const kind = info ? parseAttrs(info, 0).get(IFLA_INFO_KIND) : undefined;
   return {
     index: m.body.readInt32LE(4),
-    name: name ? name.toString('utf8').replace(/\0.*$/, '') : '',
+    name: name ? attrString(name) : '',
     mac: mac && mac.length === 6 ? formatMac(mac) : null,
     flags,
     up: (flags & IFF_UP) !== 0,
     lowerUp: (flags & IFF_LOWER_UP) !== 0,
     mtu: a.get(IFLA_MTU)?.readUInt32LE(0) ?? 0,
     operState: OPERSTATES[a.get(IFLA_OPERSTATE)?.[0] ?? 0] ?? 'unknown',
-    kind: kind ? kind.toString('utf8').replace(/\0.*$/, '') : null,
-  };
-}
-
-export interface AddrInfo {
-  family: Family;
-  address: string;
-  prefixLen: number;
-  ifindex: number;
-  scope: number;
-  flags: number;
-  secondary: boolean;
-  label: string | null;
-}
-
-export function parseAddr(m: NlMessage): AddrInfo | null {
-  if ((m.type !== RTM_NEWADDR && m.type !== RTM_DELADDR) || m.body.length < 8) return null;
-  const fam = m.body[0];
-  const family: Family | null = fam === AF_INET ? 4 : fam === AF_INET6 ? 6 : null;
-  if (!family) return null;
-  const a = parseAttrs(m.body, 8);
-  const raw = a.get(IFA_LOCAL) ?? a.get(IFA_ADDRESS);
-  if (!raw || raw.length !== (family === 4 ? 4 : 16)) return null;
-  const flags = a.get(IFA_FLAGS)?.readUInt32LE(0) ?? (m.body[2] as number);
-  const label = a.get(IFA_LABEL);
-  return {
-    family,
-    address: formatIP(family, raw),
-    prefixLen: m.body[1] as number,
-    ifindex: m.body.readUInt32LE(4),
-    scope: m.body[3] as number,
-    flags,
-    secondary: (flags & IFA_F_SECONDARY) !== 0,
-    label: label ? label.toString('utf8').replace(/\0.*$/, '') : null,
+    kind: kind ? attrString(kind) : null,
   };
 }

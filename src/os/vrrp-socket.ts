@@ -4,6 +4,13 @@
  * 0xc0 (as keepalived), multicast loop off. Unicast mode sends to each configured peer and
  * accepts only packets from them. Received packets carry the real TTL / hop limit, the
  * destination and the ifindex for RFC 9568 7.1 validation.
+ *
+ * VMAC (keepalived's use_vmac, src/os/vmac.ts): open the socket on the VMAC itself, with the
+ * parent's address as `source` (IPv6: the link-local createVmac put on the VMAC). Adverts then
+ * leave with the virtual MAC as source (RFC 9568 7.3), and are received there too, as
+ * keepalived does (vrrp_scheduler.c vrrp_create_sockpool: both its sockets on the VMAC unless
+ * vmac_xmit_base, then both on the parent): a private macvlan takes a peer's adverts sent
+ * from the same virtual MAC away from its parent, and still gets those of a peer without one.
  */
 import { EventEmitter } from 'node:events';
 import { compareAddr, formatIP, parseIP, type Family } from '../protocol/addr.js';
@@ -96,7 +103,7 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
       if (!p || p.family !== opts.family) throw new Error(`unicast peer ${t} is not an IPv${opts.family} address`);
       return { bytes: p.bytes, addr: v4 ? sockaddrIn(p.bytes) : sockaddrIn6(p.bytes, opts.ifindex), text: formatIP(p.family, p.bytes) };
     });
-    this.sockaddrs = new Map(this.peers.map((p) => [p.text, p.addr]));
+    this.sockaddrs = new Map(this.peers.length ? this.peers.map((p) => [p.text, p.addr]) : [[groupAddress(opts.family), this.groupAddr]]);
     const src6 = !v4 && opts.source ? parseIP(opts.source) : null;
     if (src6 && src6.family !== 6) throw new Error(`source ${opts.source} is not an IPv6 address`);
     this.sendControl = src6 ? cmsgIn6Pktinfo(src6.bytes, opts.ifindex) : undefined;
@@ -160,21 +167,20 @@ export class VrrpSocket extends EventEmitter<{ packet: [VrrpPacketIn]; filtered:
     if (!this.closed) this.watcher.drain();
   }
 
-  /** Send one VRRP message to the group, or to every unicast peer. */
-  send(payload: Buffer): void {
-    const n = native();
-    if (this.peers.length === 0) n.sendto(this.fd, payload, this.groupAddr, this.sendControl);
-    else for (const p of this.peers) n.sendto(this.fd, payload, p.addr, this.sendControl);
-  }
-
   /** Destinations this socket sends to (for pseudo-header checksums). */
   destinations(): string[] {
     return this.peers.length ? this.peers.map((p) => p.text) : [groupAddress(this.opts.family)];
   }
 
-  /** Send a message built for one destination to that destination only. */
+  /**
+   * Send a message built for one destination (its checksum covers that pseudo-header) to
+   * that destination only: one of `destinations()`, else an Error (never a silent fallback
+   * to another address). The native layer throws the sendto errno (ENETDOWN, ENOBUFS …).
+   */
   sendTo(payload: Buffer, dst: string): void {
-    native().sendto(this.fd, payload, this.sockaddrs.get(dst) ?? this.groupAddr, this.sendControl);
+    const addr = this.sockaddrs.get(dst);
+    if (!addr) throw new Error(`VRRP socket on ${this.opts.ifname}: ${dst} is not one of its destinations (${this.destinations().join(', ')})`);
+    native().sendto(this.fd, payload, addr, this.sendControl);
   }
 
   private onDatagram(d: DatagramView): void {

@@ -152,7 +152,9 @@ export type DropReason =
   | 'auth-mismatch'
   | 'interval-mismatch'
   | 'bad-interval'
-  | 'addresses-mismatch';
+  | 'addresses-mismatch'
+  /** A unicast peer's advert outside its `min_ttl`..`max_ttl` (keepalived 2.2.7; checked by the daemon, which knows the peers). */
+  | 'ttl-out-of-range';
 
 export interface ReceivedPacket {
   family: Family;
@@ -176,6 +178,11 @@ export interface Expectation {
   interval?: number;
   /** Configured VIPs; a differing list is only fatal for v2 from a non-owner (RFC 3768 7.1). */
   addresses?: readonly string[];
+  /**
+   * Accepted TTL / Hop Limit range; default 255 only (RFC 9568 7.1). keepalived 2.2.7 does not
+   * require 255 of unicast adverts (they may cross routers), only the peer's min_ttl..max_ttl.
+   */
+  ttl?: { min: number; max: number };
 }
 
 export type VrrpReceive =
@@ -258,8 +265,8 @@ export function receiveVrrp(pkt: ReceivedPacket, expect: Expectation = {}): Vrrp
     checksum,
     checksumMode: mode !== undefined ? mode : matchChecksum(msg, version, family, pkt.src, pkt.dst),
   });
-  // 7.1: TTL / Hop Limit must be 255
-  if (pkt.ttl !== 255) return drop('bad-ttl');
+  // 7.1: TTL / Hop Limit must be 255 (unicast, keepalived: within the peer's range)
+  if (expect.ttl ? pkt.ttl < expect.ttl.min || pkt.ttl > expect.ttl.max : pkt.ttl !== 255) return drop('bad-ttl');
   // 7.1: version must be 3 (2 for RFC 3768); VRRPv2 has no IPv6 mapping
   if ((version !== 2 && version !== 3) || (isV2 && family === 6)) return drop('bad-version');
   if (expect.version !== undefined && version !== expect.version) return drop('version-mismatch');

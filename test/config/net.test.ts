@@ -117,7 +117,7 @@ describe('the corpus: every address, route and rule line', () => {
     ]);
     expect(noPos(p.routes)).toEqual([R({ dst: '0.0.0.0/0', via: '198.51.100.1', dev: 'eth2', noTrack: true, protocol: 4 })]);
     const w = p.b.warnings.map((x) => `${x.pos.line}:${x.pos.col} ${x.message}`);
-    expect(w.filter((x) => /'no_track' is read but not acted on yet \(issue #20\)/.test(x)).map((x) => x.split(' ')[0])).toEqual(['21:35', '22:35', '23:35', '24:67', '25:33']);
+    expect(w.filter((x) => /not acted on/.test(x))).toEqual([]); // every option is acted on (src/os/rtnl-addr.ts)
     expect(w).toContainEqual(expect.stringMatching(/^24:56 .*'scope' is ignored for IPv6 addresses, by keepalived 2.2.7 too/));
   });
 
@@ -151,10 +151,8 @@ describe('models and positions', () => {
       V({ address: '2001:db8::3', family: 6, prefixLen: 128 }),
     ]);
     const w = p.b.warnings.map((x) => `${x.pos.line}:${x.pos.col} ${x.message}`);
-    expect(w).toContainEqual(expect.stringMatching(/^5:18 .*'brd' is read but not acted on yet \(issue #20\): keepalived 2.2.7 sets the broadcast/));
-    expect(w).toContainEqual(expect.stringMatching(/^10:5 .*adds a \/128 IPv6 address deprecated/));
     expect(w).toContainEqual(expect.stringMatching(/^6:50 .*'home' given twice/));
-    expect(w.filter((x) => x.startsWith('12:'))).toEqual([]); // preferred_lft forever: what vipd does anyway
+    expect(w.filter((x) => /not acted on|deprecated/.test(x))).toEqual([]); // brd, peer, flags, preferred_lft: all acted on
   });
 
   it('routes: IPv6, nexthop, metrics with lock and units, types, modes; rules: fwmark mask, not, goto, l3mdev, ranges', async () => {
@@ -260,7 +258,7 @@ const cases: Case[] = [
   { k: 'vip', line: '192.0.2.300', ka: /parsed invalid IP 192.0.2.300/, vipd: 'error', at: '192.0.2.300' },
   { k: 'vip', line: '192.0.2.4 dve eth0', ka: /Unknown configuration entry 'dve'/, vipd: 'error', at: 'dve' },
   { k: 'vip', line: '192.0.2.5 dev', ka: /No dev parameter/, vipd: 'error', at: 'dev' },
-  { k: 'vip', line: '192.0.2.6/24 brd +', ka: null, vipd: 'warn' },
+  { k: 'vip', line: '192.0.2.6/24 brd +', ka: null, vipd: 'ok' },
   { k: 'vip', line: '192.0.2.7/31 brd +', ka: /too long for broadcast/, vipd: 'error', at: '+' },
   { k: 'vip', line: '192.0.2.8 peer 192.0.2.9/24', ka: /Invalid peer address/, vipd: 'error', at: '192.0.2.9/24' },
   { k: 'vip', line: '192.0.2.10/24 peer 192.0.2.9', ka: /Cannot specify address prefix when specifying peer/, vipd: 'error', at: '192.0.2.10/24' },

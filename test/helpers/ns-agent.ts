@@ -13,7 +13,8 @@ import { PacketSocket } from '../../src/os/packet-socket.js';
 import { AF_NETLINK, SO_RCVBUF, SOCK_RAW, SOL_SOCKET, sockaddrNl } from '../../src/os/linux.js';
 import { native } from '../../src/os/native.js';
 import { Rtnl, RtnlMonitor, type RtnlEvent } from '../../src/os/rtnl.js';
-import { addrRequest, NLMSG_ERROR, splitMessages } from '../../src/os/rtnl-msg.js';
+import { addrRequest } from '../../src/os/rtnl-addr.js';
+import { NLMSG_ERROR, splitMessages } from '../../src/os/rtnl-msg.js';
 import { VrrpSocket, type VrrpPacketIn } from '../../src/os/vrrp-socket.js';
 
 const rtnl = new Rtnl();

@@ -144,8 +144,8 @@ describe('vipd: three routers, one VIP', () => {
   it('a VIP left on the interface by an earlier run is removed at start', async () => {
     lab.exec(lab.node('r1').ns, ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
     d.r1!.start();
-    const line = await d.r1!.waitFor((l) => l.msg?.startsWith(`removing VIP ${VIP} from eth0 before start`), 5000, 'leftover log');
-    expect(line.msg).toBe(`removing VIP ${VIP} from eth0 before start (an earlier run's leftover, or added by hand): it is held only while the instance is MASTER`);
+    const line = await d.r1!.waitFor((l) => l.msg?.startsWith(`removing ${VIP}/24 dev eth0 before start`), 5000, 'leftover log');
+    expect(line.msg).toBe(`removing ${VIP}/24 dev eth0 before start (an earlier run's leftover, or added by hand): it is held only while its instance is MASTER`);
     await d.r1!.waitState('MASTER', 5000);
     await onlyHolder('r1');
   });

@@ -14,7 +14,8 @@ import type { InstanceModel } from '../../src/config/model.js';
 import type { Announcer } from '../../src/daemon/announcer.js';
 import { InstanceRunner, type RunnerDeps } from '../../src/daemon/runner.js';
 import type { Scheduler } from '../../src/daemon/scheduler.js';
-import type { Ack, Rtnl } from '../../src/os/rtnl.js';
+import { Reconciler } from '../../src/daemon/reconciler/reconciler.js';
+import type { Interface } from '../../src/os/iface.js';
 import type { VrrpSocket } from '../../src/os/vrrp-socket.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vipd-runner-'));
@@ -27,26 +28,34 @@ async function ownerModel(extra = ''): Promise<InstanceModel> {
   return (await loadKeepalivedConfig(f, fsSource)).instances[0]!;
 }
 
-function fakes(): { deps: RunnerDeps; acks: Array<{ op: string; done: Ack }>; log: string[] } {
+type Ack = (errno: number) => void;
+
+/** A reconciler over a fake kernel that records each request and acks when the test says. */
+function fakes(): { deps: RunnerDeps; acks: Array<{ op: string; done: Ack }>; log: string[]; ifaces: Map<string, Interface>; own: (m: InstanceModel) => void } {
   const acks: Array<{ op: string; done: Ack }> = [];
   const log: string[] = [];
+  const ifaces = new Map<string, Interface>();
+  const holder = new Reconciler({ apply: (op, _o, done) => { acks.push({ op, done }); log.push(`vip ${op}`); } }, pino({ level: 'silent' }));
+  const own = (m: InstanceModel): void => holder.configure(new Map([[m.name, m.vips.map((v) => ({ kind: 'addr' as const, key: v.address, family: v.family, text: v.address, request: () => Buffer.alloc(0), delLine: '', vip: v, ifname: 'eth0', noTrack: false }))]]), []);
   const deps: RunnerDeps = {
-    rtnl: { addressOp: (op: string, _a: unknown, done: Ack) => { acks.push({ op, done }); log.push(`vip ${op}`); } } as unknown as Rtnl,
+    holder,
     scheduler: { set: () => undefined, clear: () => undefined, release: () => undefined } as unknown as Scheduler,
     log: pino({ level: 'silent' }),
     iface: { name: 'eth0', index: 2, mac: new Uint8Array(6), macText: '00:00:00:00:00:00', up: true, primaryV4: '192.0.2.1', linkLocalV6: null },
-    vipIfaces: new Map(),
+    ifaceOf: (n) => ifaces.get(n),
     socket: { destinations: () => ['224.0.0.18'], sendTo: () => undefined } as unknown as VrrpSocket,
     announcer: { announce: () => log.push('announce'), cancel: () => log.push('cancel') } as unknown as Announcer,
     emit: () => undefined,
   };
-  return { deps, acks, log };
+  return { deps, acks, log, ifaces, own };
 }
 
 describe('InstanceRunner', () => {
   it('announces a new master\'s VIPs once the kernel has acknowledged adding them', async () => {
-    const { deps, acks, log } = fakes();
-    const r = new InstanceRunner(await ownerModel(), deps);
+    const { deps, acks, log, own } = fakes();
+    const m = await ownerModel();
+    own(m);
+    const r = new InstanceRunner(m, deps);
     r.start();
     expect(r.core.state).toBe('MASTER');
     expect(log).toEqual(['vip add', 'vip add']);
@@ -57,13 +66,20 @@ describe('InstanceRunner', () => {
   });
 
   it('announces nothing if it leaves MASTER before the acks; stop() resolves once they are in', async () => {
-    const { deps, acks, log } = fakes();
-    const r = new InstanceRunner(await ownerModel(), deps);
+    const { deps, acks, log, own } = fakes();
+    const m = await ownerModel();
+    own(m);
+    const r = new InstanceRunner(m, deps);
     r.start();
     let stopped = false;
     const stopping = r.stop().then(() => (stopped = true));
-    expect(log).toEqual(['vip add', 'vip add', 'vip del', 'vip del', 'cancel', 'cancel', 'cancel', 'cancel']); // MASTER and re-announce bursts, on leaving MASTER and at stop
-    for (const a of acks) a.done(0);
+    // MASTER and re-announce bursts cancelled, on leaving MASTER and at stop; the deletes go
+    // out once the adds are acked (one request per address in flight)
+    expect(log).toEqual(['vip add', 'vip add', 'cancel', 'cancel', 'cancel', 'cancel']);
+    for (const a of acks.slice(0, 2)) a.done(0);
+    expect(log.slice(6)).toEqual(['vip del', 'vip del']);
+    expect(stopped).toBe(false);
+    for (const a of acks.slice(2)) a.done(0);
     await stopping;
     expect(stopped).toBe(true);
     expect(log).not.toContain('announce');
@@ -73,10 +89,12 @@ describe('InstanceRunner', () => {
 describe('InstanceRunner: announcing again', () => {
   /** The announcer's calls as [owner is the runner, repeat, delay]. */
   async function runner(extra: string): Promise<{ r: InstanceRunner; calls: [boolean, number, number][] }> {
-    const { deps, acks } = fakes();
+    const { deps, acks, own } = fakes();
     const calls: [boolean, number, number][] = [];
     deps.announcer = { announce: (o: unknown, _v: unknown, repeat: number, delay: number) => calls.push([o === r, repeat, delay]), cancel: () => undefined } as unknown as Announcer;
-    const r = new InstanceRunner(await ownerModel(extra), deps);
+    const m = await ownerModel(extra);
+    own(m);
+    const r = new InstanceRunner(m, deps);
     r.start();
     for (const a of acks) a.done(0);
     return { r, calls };
@@ -121,9 +139,10 @@ describe('InstanceRunner: VIPs on another device', () => {
     const f = join(dir, 'dev.conf');
     writeFileSync(f, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 255\n virtual_ipaddress {\n 192.0.2.7/32\n 198.51.100.7/32 dev eth1\n }\n}\n');
     const model = (await loadKeepalivedConfig(f, fsSource)).instances[0]!;
-    const { deps, acks } = fakes();
+    const { deps, acks, ifaces, own } = fakes();
+    own(model);
     const eth1 = { ...deps.iface, name: 'eth1', index: 3 };
-    deps.vipIfaces.set('eth1', eth1);
+    ifaces.set('eth1', eth1);
     const sent: string[] = [];
     const fake = (name: string): Announcer => ({ announce: (_o: unknown, vips: { address: string }[]) => sent.push(`${name}: ${vips.map((v) => v.address).join(' ')}`), cancel: () => sent.push(`${name} cancel`) }) as unknown as Announcer;
     deps.announcer = fake('eth0');

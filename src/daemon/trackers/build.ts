@@ -69,7 +69,7 @@ async function checkScripts(c: DaemonConfig, log: Logger): Promise<Map<string, S
     plans.set(s.name, { index: plans.size, uid: who.uid, gid: who.gid, argv: chk.argv, disabled: chk.disabled });
   }
   const summary = securitySummary(checks.filter((k) => !k.disabled), c.global.enableScriptSecurity);
-  if (summary) log.warn(summary);
+  if (summary) log.warn({}, summary);
   return plans;
 }
 

@@ -1,0 +1,81 @@
+/**
+ * The instance supervisor: makes each configured instance's runner on its VRRP socket, joins
+ * it to its sync group, starts and stops it, and hands it link and address news. One owner
+ * for the set of running instances.
+ */
+import type { Logger } from 'pino';
+import type { DaemonConfig, InstanceModel } from '../config/model.js';
+import type { Interface } from '../os/iface.js';
+import type { Interfaces } from './interfaces.js';
+import type { NotifyHub } from './notify/hub.js';
+import { InstanceRunner, type RunnerDeps } from './runner.js';
+import type { VrrpSockets } from './sockets.js';
+import type { Vmacs } from './vmacs.js';
+import { SRC_IP, srcIpEffect } from './trackers/static.js';
+import type { TrackerManager } from './trackers/manager.js';
+
+export class Supervisor {
+  readonly runners = new Map<string, InstanceRunner>();
+
+  constructor(
+    private readonly sockets: VrrpSockets,
+    private readonly ifaces: Interfaces,
+    private readonly notes: NotifyHub,
+    private readonly log: Logger,
+    private readonly trackers: () => TrackerManager | null,
+    private readonly vmacs: Vmacs,
+  ) {}
+
+  /**
+   * Make the runners of `names` with their link state (a link down at start is FAULT at once,
+   * as keepalived's "Entering FAULT STATE (init)"), join them to their sync groups and set the
+   * groups' state (a member starts in FAULT when its group is), then start them.
+   */
+  startSet(config: DaemonConfig, names: readonly string[]): void {
+    const made = names.map((n) => this.make(config.instances.find((x) => x.name === n)!));
+    for (const [r] of made) if (!this.ifaces.get(r.model.interface)!.up && !r.model.dontTrackPrimary) r.setLink(false);
+    for (const g of this.notes.bindGroups(this.runners, new Set(names))) g.init();
+    for (const [r] of made) r.start();
+  }
+
+  private make(m: InstanceModel): [InstanceRunner, Interface] {
+    // a VMAC instance speaks on its VMAC (unless vmac_xmit_base) and holds its addresses there
+    const iface = this.vmacs.sendIface(m.name) ?? this.ifaces.get(m.interface)!;
+    const vipIface = this.vmacs.vipIface(m.name);
+    const r = this.sockets.attach(m, iface, (deps: RunnerDeps) => new InstanceRunner(m, deps, this.trackers()?.initial(m.name), vipIface));
+    this.runners.set(m.name, r);
+    // keepalived's default version is 2: say which one each instance speaks (a mixed cluster
+    // with one v3 and one v2 router elects two masters)
+    this.log.info({ instance: m.name, vrid: m.vrid, interface: m.interface, version: m.version, priority: m.priority, advertInt: m.advertIntervalUs / 1e6 },
+      `instance ${m.name} speaks VRRPv${m.version}`);
+    return [r, iface];
+  }
+
+  /** Stop one instance (priority 0 if MASTER, its objects let go and acked) and take it off its socket. */
+  async stop(name: string): Promise<void> {
+    const r = this.runners.get(name);
+    if (!r) return;
+    await r.stop();
+    this.runners.delete(name);
+    this.sockets.detach(r);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.runners.keys()].map((n) => this.stop(n)));
+  }
+
+  /** A link went up or down: instances on it (unless dont_track_primary: keepalived) follow. */
+  linkChanged(iface: Interface, up: boolean): void {
+    for (const r of this.runners.values()) {
+      if (r.model.interface === iface.name && !r.model.dontTrackPrimary) r.setLink(up);
+    }
+  }
+
+  /** An address appeared or went on an interface: instances whose advert source it is follow (src/daemon/trackers/static.ts). */
+  addressChanged(ifindex: number, address: string, present: boolean): void {
+    for (const r of this.runners.values()) {
+      const src = srcIpEffect(r.model, this.ifaces.get(r.model.interface)?.index === ifindex, address, present);
+      if (src) r.setTracker(SRC_IP, src);
+    }
+  }
+}
