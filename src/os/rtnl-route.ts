@@ -334,23 +334,25 @@ interface KeyHop {
  * only for a hop without a gateway (the kernel fills in the device it resolved a gateway to,
  * which the model may not name) and never for blackhole/unreachable/prohibit/throw. Hops of a
  * multipath route are sorted (with their weights); a single hop is a single-path route, as the
- * kernel reports it. Not part of it: protocol, scope, flags (onlink), metrics, realms — `ip`
- * adds the same line with other values of some of them.
+ * kernel reports it. The protocol too (the model's, else keepalived's 18, as sent): an
+ * operator's `proto static` route to the same place is not vipd's, and vipd's delete (which
+ * names the protocol) would not match it anyway. Not part of it: scope, flags (onlink),
+ * metrics, realms — `ip` adds the same line with other values of some of them.
  */
-function key(family: Family, table: number, type: string, dst: string, from: string | null, tos: number, metric: number, prefsrc: string | null, hops: KeyHop[]): string {
+function key(family: Family, table: number, type: string, dst: string, from: string | null, tos: number, metric: number, prefsrc: string | null, hops: KeyHop[], protocol: number): string {
   const noDev = NO_DEV.has(type);
   const hop = (h: KeyHop, multi: boolean): string =>
     [h.gateway !== null ? `via ${h.gateway}` : noDev ? '' : `dev ${h.ifindex}`, multi ? `weight ${h.weight}` : ''].filter(Boolean).join(' ');
   const path = hops.length > 1 ? hops.map((h) => `nexthop ${hop(h, true)}`).sort().join(' ') : hops[0] ? hop(hops[0], false) : '';
   const m = family === 6 && metric === 0 ? IP6_DEFAULT_METRIC : metric;
-  return [`${family}`, `table ${table}`, type, dst, from ? `from ${from}` : '', `tos ${tos}`, `metric ${m}`, path, prefsrc ? `src ${prefsrc}` : '']
+  return [`${family}`, `table ${table}`, type, dst, from ? `from ${from}` : '', `tos ${tos}`, `metric ${m}`, path, prefsrc ? `src ${prefsrc}` : '', `proto ${protocol}`]
     .filter(Boolean).join(' ');
 }
 
 /** The identity of a route from a dump or an event (see modelRouteKey: equal when it is the model's route). */
 export function routeKey(r: RouteInfo): string {
   const hops = r.nexthops.length ? r.nexthops : [{ gateway: r.gateway, ifindex: r.oif, weight: 1 }];
-  return key(r.family, r.table, r.type, r.dst, r.from, r.tos, r.metric, r.prefsrc, hops);
+  return key(r.family, r.table, r.type, r.dst, r.from, r.tos, r.metric, r.prefsrc, hops, r.protocol);
 }
 
 /**
@@ -366,7 +368,7 @@ export function modelRouteKey(r: RouteModel, ifindexOf: IfindexOf): string {
   const hops: KeyHop[] = r.nexthops.length
     ? hopsOf(r).map((h) => ({ gateway: h.address, ifindex: idx(h.dev, h.address), weight: h.weight ?? 1 }))
     : [{ gateway: r.via, ifindex: NO_DEV.has(typeName(typeNumber(r.type))) ? 0 : idx(r.dev, r.via), weight: 1 }];
-  return key(r.family, r.table, typeName(typeNumber(r.type)), maskedPrefix(d.family, d.bytes, d.len), f && f.len > 0 ? maskedPrefix(f.family, f.bytes, f.len) : null, r.tos ?? 0, r.metric ?? 0, r.src, hops);
+  return key(r.family, r.table, typeName(typeNumber(r.type)), maskedPrefix(d.family, d.bytes, d.len), f && f.len > 0 ? maskedPrefix(f.family, f.bytes, f.len) : null, r.tos ?? 0, r.metric ?? 0, r.src, hops, r.protocol ?? RTPROT_KEEPALIVED);
 }
 
 /**

@@ -298,7 +298,9 @@ describe('routes on a real kernel', () => {
     it(c.line, async () => {
       const { routes: [r] } = await parse('virtual_routes', [c.line]);
       const key = modelRouteKey(r!, ifindexOf);
-      await lifecycle('route', r!, key, c, routeDelLine(r!), r!.family === 6 ? ['-6', 'route'] : ['route']);
+      // the protocol is part of a route's key: ip adds the same line with keepalived's protocol
+      const withProto = c.ipLine && !c.ipLine.includes('proto') && !c.ipLine.includes('protocol') ? { ...c, ipLine: [...c.ipLine.slice(0, c.ipLine.indexOf('nexthop') === -1 ? undefined : c.ipLine.indexOf('nexthop')), 'proto', String(r!.protocol ?? 18), ...(c.ipLine.includes('nexthop') ? c.ipLine.slice(c.ipLine.indexOf('nexthop')) : [])] } : c;
+      await lifecycle('route', r!, key, withProto, routeDelLine(r!), r!.family === 6 ? ['-6', 'route'] : ['route']);
       // keepalived's scope (global unless given) and protocol (18 unless given) are what the kernel holds
       await call('apply', { kind: 'route', op: 'add', model: r, ifindex: IFINDEX });
       const dumped = (await call<Keyed<{ scope: number; protocol: number; table: number }>[]>('dump', { kind: 'route' })).find((x) => x.key === key)!;

@@ -152,10 +152,13 @@ describe('parseRouteMsg and the keys', () => {
       family: 4, table: 254, type: 'unicast', dst: '0.0.0.0/0', from: null, prefsrc: null, gateway: '192.0.2.254', oif: 3, metric: 0, tos: 0, scope: 0, protocol: 18, flags: 0, nexthops: [],
     });
     const { routes } = await parseLines('virtual_routes', ['default via 192.0.2.254 dev eth0', '0.0.0.0/0 via 192.0.2.254', 'default via 192.0.2.253 dev eth0']);
-    expect(routeKey(r)).toBe('4 table 254 unicast 0.0.0.0/0 tos 0 metric 0 via 192.0.2.254');
+    expect(routeKey(r)).toBe('4 table 254 unicast 0.0.0.0/0 tos 0 metric 0 via 192.0.2.254 proto 18');
     expect(modelRouteKey(routes[0]!, ifindexOf)).toBe(routeKey(r)); // with dev
     expect(modelRouteKey(routes[1]!, ifindexOf)).toBe(routeKey(r)); // without: the kernel resolved it
     expect(modelRouteKey(routes[2]!, ifindexOf)).not.toBe(routeKey(r)); // a changed gateway is another route
+    // an operator's route to the same place with another protocol is not ours
+    const stat = parseRouteMsg(splitMessages(kernelRoute({ dstLen: 0, proto: 4, attrs: [rtattr(5, ip4(192, 0, 2, 254)), rtattr(4, u32(3))] }))[0]!)!;
+    expect(routeKey(stat)).not.toBe(modelRouteKey(routes[0]!, ifindexOf));
   });
 
   it('IPv6: the default metric 1024, RTA_TABLE above 255, host bits, blackhole on lo', async () => {
@@ -197,7 +200,7 @@ describe('parseRouteMsg and the keys', () => {
       const r = parseRouteMsg({ ...splitMessages(req)[0]!, type: RTM_NEWROUTE })!;
       expect(routeKey(r)).toBe(modelRouteKey(rt, ifindexOf));
     }
-    expect(modelRouteKey(routes[1]!, ifindexOf)).toBe('4 table 1 unicast 198.51.100.0/24 tos 0 metric 0 dev 5 src 198.51.100.5');
+    expect(modelRouteKey(routes[1]!, ifindexOf)).toBe('4 table 1 unicast 198.51.100.0/24 tos 0 metric 0 dev 5 src 198.51.100.5 proto 18');
   });
 
   it('skips what is not an IPv4/IPv6 route: other types, MPLS, cache clones, truncated bodies', () => {
