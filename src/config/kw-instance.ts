@@ -160,7 +160,11 @@ const keywords: Kw<D>[] = [
   impl('skip_check_adv_addr', '[true|false]', 'global vrrp_skip_check_adv_addr (off)', 'The addresses in adverts are not compared with the VIPs: no drop (VRRPv2), no warning (VRRPv3).', (b, st, d) => { const v = bool(b, st); if (v !== null) d.skipCheckAdvAddr = v; }),
   impl('use_vmac', '[IFNAME]', 'off', 'A private macvlan with the virtual router MAC (RFC 9568 7.3), named IFNAME or vrrp.VRID, made at start in every state: the VIPs live there, adverts are sent and received there, GARPs and NAs carry the virtual MAC (docs/daemon.md, VMAC).', (b, st, d) => {
     const w = b.words(st, 0, 1);
-    if (w) d.vmac = { name: w[0] ?? null, xmitBase: d.vmac?.xmitBase ?? false, mac: d.vmac?.mac ?? null };
+    const name = w?.[0];
+    // the kernel's rule for a link name (keepalived refuses the same: dev_name_valid)
+    if (name !== undefined && (Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name))) {
+      b.err(st.args[0]!.pos, `use_vmac: '${name}' is not a valid interface name (1 to 15 bytes, no '/', ':' or space)`);
+    } else if (w) d.vmac = { name: name ?? null, xmitBase: d.vmac?.xmitBase ?? false, mac: d.vmac?.mac ?? null };
   }),
   planned('use_vmac_addr', 0, '', 'off', 'keepalived keeps the VMAC address on the base interface.', (b, st, d) => keep(b, st, d, 0, 0)),
   impl('vmac_xmit_base', '', 'off', 'Adverts are sent and received on the base interface, not the VMAC (the VIPs stay on the VMAC); forced with unicast peers, as keepalived forces it.', (b, st, d) => { if (b.flag(st)) d.vmac = { name: d.vmac?.name ?? null, xmitBase: true, mac: d.vmac?.mac ?? null }; }),

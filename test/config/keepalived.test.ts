@@ -131,6 +131,12 @@ describe('keepalived.conf subset', () => {
     expect(c.scripts[0]).toMatchObject({ name: 'chk', script: ['true'] });
   });
 
+  it('use_vmac NAME: a name the kernel would refuse is an error at the word (keepalived refuses it too)', async () => {
+    expect(await errors('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n use_vmac vrrp-very-long-name-51\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n'))
+      .toEqual(["4:11 use_vmac: 'vrrp-very-long-name-51' is not a valid interface name (1 to 15 bytes, no '/', ':' or space)"]);
+    expect((await load('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n use_vmac vr51\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n')).instances[0]!.vmac).toEqual({ name: 'vr51', xmitBase: false, mac: null });
+  });
+
   it('process scheduling: vrrp_priority (nice, negative allowed) and vrrp_rt_priority, with their ranges', async () => {
     const inst = 'vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n';
     const c = await load(`global_defs {\n vrrp_priority -20\n vrrp_rt_priority 50\n}\n${inst}`);
