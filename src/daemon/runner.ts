@@ -21,6 +21,13 @@ import type { RunnerDeps, RunnerStats } from './runner-types.js';
 
 export type { DaemonEvent, RunnerDeps, RunnerStats } from './runner-types.js';
 
+/**
+ * How long before this router's Master_Down_Interval the crash guardian lets go (at most; a
+ * tenth of the advert interval below 200 ms): a backup of equal priority takes over at that
+ * very moment, and the guardian needs a few milliseconds to act (no fork: guardian.ts).
+ */
+const GUARDIAN_LEAD_US = 20_000;
+
 export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
@@ -346,9 +353,9 @@ export class InstanceRunner implements TimerOwner, ActionSink {
         this.stats.advertsSent++;
         if (priority === 0) this.stats.priorityZeroSent++;
         // the crash guardian lets go of our objects just before a backup may take over: our own
-        // Master_Down_Interval (a lower priority's is longer; an equal one's the same), less a
-        // tenth of an interval for the guardian's own wake-up
-        else if (i === 0 && this.d.advertSent) this.d.advertSent(this.model.name, masterDownIntervalUs(this.model.version, priority, this.model.advertIntervalUs, this.model.downTimerAdverts) - this.model.advertIntervalUs / 10);
+        // Master_Down_Interval (a lower priority's is longer; an equal one's the same), less
+        // GUARDIAN_LEAD_US for the guardian's own wake-up
+        else if (i === 0 && this.d.advertSent) this.d.advertSent(this.model.name, masterDownIntervalUs(this.model.version, priority, this.model.advertIntervalUs, this.model.downTimerAdverts) - Math.min(this.model.advertIntervalUs / 10, GUARDIAN_LEAD_US));
       } catch (e) {
         this.stats.sendErrors++;
         if (this.stats.sendErrors <= 3 || this.stats.sendErrors % 100 === 0) this.d.log.warn({ instance: this.model.name, err: (e as Error).message }, 'advert send failed');
