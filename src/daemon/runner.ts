@@ -6,9 +6,8 @@
 import type { InstanceModel } from '../config/model.js';
 import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
-import { intervalFieldToUs, usToIntervalField } from '../core/timers.js';
+import { intervalFieldToUs, masterDownIntervalUs, usToIntervalField } from '../core/timers.js';
 import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
-import { masterDownIntervalUs } from '../core/timers.js';
 import { encodeVrrp, receiveVrrp, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { RawVrrp, VrrpPacketIn } from '../os/vrrp-socket.js';
 import type { Interface } from '../os/iface.js';
