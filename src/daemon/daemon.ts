@@ -143,6 +143,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (!lock.held) throw new Error('internal: leftovers are removed only under the instance lock');
     await this.notes.start(); // the FIFOs, then startup_script (waited for), before any VRRP
     this.rtPriority = await applyPriority(this.config, this.log, this.rtPriority);
+    this.guardian.setTag(lock.name);
+    const stale = await this.guardian.stopStale();
+    if (stale.length) this.log.warn({ pids: stale }, `stopped the crash guardian of an earlier run of this configuration (pid ${stale.join(', ')}): it would have deleted what this run holds`);
     await this.vmacs.apply(this.vmacPlan, this.ifaces);
     this.kernel.configure(this.buildObjects(this.config, this.vmacPlan), this.vmacs.guardianLines());
     this.monitor = new RtnlMonitor();

@@ -16,6 +16,8 @@
  * before it died) means at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runStateDir } from '../os/paths.js';
@@ -87,6 +89,8 @@ export class Guardian {
   /** CLOCK_REALTIME - CLOCK_MONOTONIC in us, estimated from below (see realOffset). */
   private offsetUs = -Infinity;
   private offsetAt = -Infinity;
+  /** The guardian's $0: `vipd-guardian@` and a hash of the configuration's instance lock (setTag). */
+  private tag = 'vipd-guardian';
 
   /**
    * `wrap`: a command prefix for the shell (tests run it in a namespace with `ip netns exec`).
@@ -95,8 +99,10 @@ export class Guardian {
   constructor(
     private readonly wrap: string[] = [],
     dir = join(runStateDir(), 'vipd'),
+    /** Names the deadlines file (the daemon's pid; tests give another to play an earlier run). */
+    id: number = process.pid,
   ) {
-    this.file = join(dir, `guardian.${process.pid}.deadlines`);
+    this.file = join(dir, `guardian.${id}.deadlines`);
   }
 
   /**
@@ -131,7 +137,7 @@ export class Guardian {
     const cmds = plan.finalCmds.map((c) => c.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' '));
     const skipped = [...plan.groups.flat().map((l) => l.line), ...plan.finalIp].filter((l) => !safeLine(l));
     const args = [this.file, String(texts.length), ...texts, finalIp, ...cmds];
-    const [cmd, ...rest] = [...this.wrap, 'bash', '-c', SCRIPT, 'vipd-guardian', ...args];
+    const [cmd, ...rest] = [...this.wrap, 'bash', '-c', SCRIPT, this.tag, ...args];
     const next = spawn(cmd!, rest, { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     next.on('error', () => undefined);
     next.stdin!.on('error', () => undefined);
@@ -172,6 +178,41 @@ export class Guardian {
       this.offsetUs = cand;
     } else if (cand > this.offsetUs) this.offsetUs = cand;
     return this.offsetUs;
+  }
+
+  /** Name the guardian after the configuration's instance lock (src/os/instance-lock.ts), before arm(). */
+  setTag(lockName: string): void {
+    this.tag = `vipd-guardian@${createHash('sha256').update(lockName).digest('hex').slice(0, 16)}`;
+  }
+
+  /**
+   * Stop the guardians an earlier run of this configuration left in this network namespace
+   * (a daemon killed and started again at once): theirs would delete, at their deadlines,
+   * what this run has just taken again. Call under the instance lock (no other live vipd
+   * runs this configuration here, so any guardian with its tag is a dead run's) and before
+   * arm(). Returns their pids (SIGKILLed: they die without deleting; this run's reconciler
+   * owns those objects now). `netns`: the namespace to look in (tests: the lab's; the daemon
+   * and its guardians share one).
+   */
+  async stopStale(netns = '/proc/self/ns/net'): Promise<number[]> {
+    const own = (await stat(netns)).ino;
+    const stopped: number[] = [];
+    for (const d of await readdir('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const pid = Number(d);
+      if (pid === this.proc?.pid) continue;
+      try {
+        const argv = (await readFile(`/proc/${d}/cmdline`, 'latin1')).split('\0');
+        if (argv[0] !== 'bash' || argv[3] !== this.tag || argv[4] === this.file) continue;
+        if ((await stat(`/proc/${d}/ns/net`)).ino !== own) continue;
+        process.kill(pid, 'SIGKILL');
+        stopped.push(pid);
+        if (argv[4]) await rm(argv[4], { force: true });
+      } catch {
+        // gone meanwhile, or not ours to read
+      }
+    }
+    return stopped;
   }
 
   /** Clean exit, everything removed: the guardian goes without deleting anything. */

@@ -191,4 +191,31 @@ describe('vipd: three routers, one VIP', () => {
       await p.stop();
     }
   });
+
+  it('kill -9 and an immediate restart: the new run stops the dead run\'s crash guardian, which would have deleted the VIP it has just taken again', async () => {
+    const vip = '192.0.2.212';
+    const p = new VipdProcess(lab, 'r3', dir, labConfig('r3', [{ vrid: 79, priority: 255, advertInt: 1, version: 3, vips: [`${vip}/24`] }]), 'restart');
+    const holds = (): boolean => lab.addresses('r3').includes(`${vip}/24`);
+    try {
+      p.start();
+      await p.waitState('MASTER', 5000); // the owner: at once
+      await sleep(300);
+      p.signal('SIGKILL');
+      await p.exited();
+      p.start(); // the dead run's guardian would delete the VIP ~3.5 s after the last advert
+      const warn = await p.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('stopped the crash guardian of an earlier run'), 10_000, 'stale guardian stopped');
+      expect(warn.pids).toHaveLength(1);
+      await p.waitState('MASTER', 5000);
+      const t0 = Date.now();
+      let lost = 0;
+      while (Date.now() - t0 < 4500) {
+        if (!holds()) lost++;
+        await sleep(100);
+      }
+      expect(lost).toBe(0);
+      expect(p.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('removed by someone else'))).toEqual([]);
+    } finally {
+      await p.stop();
+    }
+  });
 });

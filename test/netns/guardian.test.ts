@@ -28,7 +28,7 @@ function held(list: string[]): number {
   return list.filter((x) => out.includes(` ${x} `)).length;
 }
 function addAll(): void {
-  lab.exec(ns, ['ip', '-batch', '-'], { input: [...v4, ...v6].map((x) => `addr add ${x} dev eth0${x.includes(':') ? ' nodad' : ''}\n`).join('') });
+  lab.exec(ns, ['ip', '-batch', '-'], { input: [...v4, ...v6].map((x) => `addr replace ${x} dev eth0${x.includes(':') ? ' nodad' : ''}\n`).join('') });
 }
 /** All processes below `pid`, from /proc's children lists. */
 function descendants(pid: number): number {
@@ -137,6 +137,27 @@ describe('crash guardian', () => {
     expect(held(v4) + held(v6)).toBe(600);
     expect(() => process.kill(pid, 0)).toThrow(); // and the guardian is gone
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('a restarted daemon stops the guardian its dead predecessor (same configuration, same namespace) left, which then deletes nothing; another configuration\'s is left alone', async () => {
+    addAll();
+    const wrap = ['ip', 'netns', 'exec', ns];
+    const dead = new Guardian(wrap, dir, 2_000_001); // the earlier run of this configuration
+    dead.setTag('vipd-lock-A');
+    dead.arm({ groups: [delLines(v4)], finalIp: [], finalCmds: [] });
+    const other = new Guardian(wrap, dir, 2_000_002); // another configuration's
+    other.setTag('vipd-lock-B');
+    other.arm({ groups: [], finalIp: [], finalCmds: [] });
+    await sleep(300);
+    const now = new Guardian(wrap, dir);
+    now.setTag('vipd-lock-A');
+    expect(await now.stopStale(`/run/netns/${ns}`)).toEqual([dead.pid]);
+    await sleep(300);
+    expect(() => process.kill(dead.pid!, 0)).toThrow();
+    expect(existsSync(dead.deadlinesFile)).toBe(false);
+    expect(held(v4)).toBe(300); // SIGKILLed: it deleted nothing
+    expect(() => process.kill(other.pid!, 0)).not.toThrow();
+    other.release();
   });
 
   it('a line with a word a shell would read otherwise is left out and reported', () => {
