@@ -89,6 +89,9 @@ export class Guardian {
   /** CLOCK_REALTIME - CLOCK_MONOTONIC in us, estimated from below (see realOffset). */
   private offsetUs = -Infinity;
   private offsetAt = -Infinity;
+  /** What the running guardian was armed with (arm() does nothing when it is the same). */
+  private armedKey = '';
+  private skippedLast: string[] = [];
   /** The guardian's $0: `vipd-guardian@` and a hash of the configuration's instance lock (setTag). */
   private tag = 'vipd-guardian';
 
@@ -111,6 +114,10 @@ export class Guardian {
    * a shell (an interface name with a quote in it): the caller logs them.
    */
   arm(plan: GuardianPlan, carry: (slot: number) => number | null = () => null): string[] {
+    // a reload that changes nothing here keeps the running guardian and its deadlines (no
+    // fork: signals are blocked while Node forks, and two SIGHUPs then merge into one)
+    const key = JSON.stringify([plan, this.tag, [...plan.groups.keys()].map(carry)]);
+    if (key === this.armedKey && this.proc?.exitCode === null && plan.groups.every((_, k) => carry(k) === k)) return this.skippedLast;
     mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o755 });
     // a re-arm (reload) keeps the deadlines of the instances that go on (`carry`: new slot ->
     // old slot): a crash just after a reload must not delete a master's addresses early
@@ -146,6 +153,8 @@ export class Guardian {
     this.proc = next;
     // The old guardian is ours; SIGKILL makes it die without running its deletes.
     if (old?.pid && old.exitCode === null) old.kill('SIGKILL');
+    this.armedKey = key;
+    this.skippedLast = skipped;
     return skipped;
   }
 

@@ -22,10 +22,11 @@ export type { DaemonEvent, RunnerDeps, RunnerStats } from './runner-types.js';
 
 /**
  * How long before this router's Master_Down_Interval the crash guardian lets go (at most; a
- * tenth of the advert interval below 200 ms): a backup of equal priority takes over at that
- * very moment, and the guardian needs a few milliseconds to act (no fork: guardian.ts).
+ * tenth of the advert interval below 500 ms): a backup of equal priority takes over at that
+ * very moment, and the guardian needs a few milliseconds to act (no fork: guardian.ts), tens
+ * on a loaded host (33 ms seen in CI).
  */
-const GUARDIAN_LEAD_US = 20_000;
+const GUARDIAN_LEAD_US = 50_000;
 
 export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
