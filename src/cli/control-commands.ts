@@ -113,35 +113,56 @@ export async function dump(socket: string): Promise<void> {
 }
 
 export interface ReloadResult {
-  restarted: string[];
   added: string[];
   removed: string[];
-  /** Instances whose priority alone changed: state and VIPs kept (older daemons: absent). */
-  reprioritised?: string[];
-  /** Trackers (`kind:name`) started afresh, and those of them that cannot run (older daemons: absent). */
-  trackers?: { started: string[]; disabled: string[] };
+  restarted: string[];
+  /** Changed and kept running (state and held objects kept). */
+  inPlace: string[];
+  /** Per changed instance: what changed (`keyword`, `keyword OLD -> NEW`, `virtual_ipaddress +A -B`). */
+  changes: Record<string, string[]>;
+  /** Trackers (`kind:name`) started afresh, and those of them that cannot run. */
+  trackers: { started: string[]; disabled: string[] };
 }
 
-/** One line saying what a reload changed, e.g. "reloaded: restarted VI_1; added VI_3; removed none". */
-export function reloadSummary(r: ReloadResult): string {
-  const list = (xs: string[]): string => (xs.length ? xs.join(', ') : 'none');
-  const reprio = r.reprioritised ?? [];
-  const t = r.trackers ?? { started: [], disabled: [] };
-  const trackers = t.started.length ? `; trackers started afresh ${list(t.started)}${t.disabled.length ? `; DISABLED (cannot run, see the log) ${list(t.disabled)}` : ''}` : '';
-  if (!r.restarted.length && !r.added.length && !r.removed.length && !reprio.length) return `reloaded: no instance changed${trackers}`;
-  return `reloaded: restarted ${list(r.restarted)}; added ${list(r.added)}; removed ${list(r.removed)}; new priority, state kept ${list(reprio)}${trackers}`;
+/** Exit codes of `vipctl reload` beside 0 (applied): the file was refused (nothing changed), or applying failed and was rolled back. */
+export const EXIT_RELOAD_REFUSED = 2;
+export const EXIT_RELOAD_FAILED = 1;
+
+/**
+ * What a reload did, one line per changed instance, e.g.
+ * `reload applied` / `  in place   VI_1: priority 150 -> 140` / `  restarted  VI_2: virtual_router_id 51 -> 52`.
+ */
+export function reloadSummary(r: ReloadResult, head = 'reload applied'): string {
+  const lines: string[] = [];
+  const why = (n: string): string => (r.changes[n]?.length ? `: ${r.changes[n]!.join('; ')}` : '');
+  for (const n of r.inPlace) lines.push(`  in place   ${n}${why(n)}`);
+  for (const n of r.restarted) lines.push(`  restarted  ${n}${why(n)}`);
+  for (const n of r.added) lines.push(`  added      ${n}`);
+  for (const n of r.removed) lines.push(`  removed    ${n}`);
+  const t = r.trackers;
+  if (t.started.length) lines.push(`  trackers started afresh: ${t.started.join(', ')}${t.disabled.length ? `; DISABLED (cannot run, see the log): ${t.disabled.join(', ')}` : ''}`);
+  return lines.length ? `${head}\n${lines.join('\n')}` : `${head}: no instance changed`;
 }
 
 /**
- * `vipctl reload`: the daemon reads its configuration again (as on SIGHUP). Prints what was
- * restarted, added and removed (or the JSON result); when the daemon refuses (the new file
- * does not load), CliError exit 1 with the daemon's message: the running configuration stays.
+ * `vipctl reload`: the daemon reads its configuration again (as on SIGHUP) and applies the
+ * difference. Prints what changed (or, with --json, the daemon's answer: `{ok, result}` or
+ * `{ok: false, error, kind, result}`). Exit 0 applied; 2 refused (the file or a check failed,
+ * nothing changed; the error names file:line); 1 failed while applying, running
+ * configuration put back (the error says what failed), or the daemon went away.
  */
 export async function reload(socket: string, json: boolean): Promise<void> {
   const r = await request(socket, 'reload');
-  if (!r.ok) throw new CliError(`reload refused, the daemon keeps its running configuration: ${r.error ?? 'no reason given'}`, EXIT_DAEMON_FAILED);
-  const res = r.result as ReloadResult;
-  out(json ? JSON.stringify(res) : reloadSummary(res));
+  const { kind } = r as { kind?: string };
+  if (json) out(JSON.stringify({ ok: r.ok, ...(r.ok ? {} : { error: r.error, kind: kind ?? null }), ...(r.result !== undefined ? { result: r.result } : {}) }));
+  if (r.ok) {
+    if (!json) out(reloadSummary(r.result as ReloadResult));
+    return;
+  }
+  if (kind === 'failed') {
+    throw new CliError(json ? '' : `reload failed, the running configuration was put back: ${r.error}${r.result ? `\n${reloadSummary(r.result as ReloadResult, 'it was applying')}` : ''}`, EXIT_RELOAD_FAILED);
+  }
+  throw new CliError(json ? '' : `reload refused, nothing changed: ${r.error ?? 'no reason given'}`, kind === 'refused' ? EXIT_RELOAD_REFUSED : EXIT_DAEMON_FAILED);
 }
 
 /** Exit code of who-owns: 0 owner known, 3 configured but no master, 4 not configured. */

@@ -3,7 +3,8 @@
  * vipctl: who owns a VIP, and what the wire says. Commands: sniff (no daemon needed), status,
  * who-owns, watch, dump, reload (the daemon's control socket, docs/control-api.md). The
  * socket options are accepted before and after the command. Exit codes: 0 ok, 1 the daemon
- * refused or went away, 2 usage, 3/4 who-owns, 5 no daemon, 6 permission denied.
+ * refused or went away (reload: failed and rolled back), 2 usage (reload: refused, nothing
+ * changed), 3/4 who-owns, 5 no daemon, 6 permission denied.
  */
 import { Command, Option } from 'commander';
 import { defaultSocket } from './control-client.js';
@@ -116,6 +117,7 @@ const reloadCmd = daemonCommand('reload')
   .action(async (o: { socket?: string; configId?: string; json?: boolean }) => reload(socketOf(o), Boolean(o.json)));
 examples(reloadCmd, [
   ['vipd check-config /etc/keepalived/keepalived.conf && vipctl reload', 'check first, then apply'],
+  ['vipctl reload --json | jq .result.changes', 'what changed, per instance (exit 0 applied, 2 refused, 1 failed and rolled back)'],
 ]);
 
 // `vipctl status | head -2`: a closed pipe ends the output, not an error
@@ -126,7 +128,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CliError) {
-    process.stderr.write(`vipctl: ${e.message}\n`);
+    if (e.message) process.stderr.write(`vipctl: ${e.message}\n`); // '': the answer is on stdout already (--json)
     process.exit(e.exitCode);
   }
   process.stderr.write(`vipctl: internal error: ${(e as Error).stack ?? String(e)}\n`);

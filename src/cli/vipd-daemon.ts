@@ -144,7 +144,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   // Everything is loaded before the first instance starts: a module load is synchronous
   // work on the event loop, and after start it would delay adverts.
   const { InstanceLock } = await import('../os/instance-lock.js');
-  const { Daemon } = await import('../daemon/daemon.js');
+  const { Daemon, ReloadError } = await import('../daemon/daemon.js');
   const { ControlServer } = await import('../daemon/control.js');
   const { whoOwns } = await import('../daemon/status.js');
   const { sdNotify } = await import('../os/sd-notify.js');
@@ -167,11 +167,12 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
       next = await loadConfig(o.configFile, o.configId);
     } catch (e) {
       log.error({ err: (e as Error).message }, 'reload refused: configuration invalid, keeping the running one');
-      throw e;
+      throw new ReloadError((e as Error).message, 'refused');
     }
     logWarnings(log, next);
     return daemon.reload(next).catch((e: Error) => {
-      log.error({ err: e.message }, 'reload failed; the instances not yet reloaded keep the running configuration');
+      // a failure while applying was logged by the daemon with what it put back
+      if ((e as { kind?: string }).kind === 'refused') log.error({ err: e.message }, 'reload refused, keeping the running configuration');
       throw e;
     });
   };

@@ -11,58 +11,15 @@ import { compareAddr } from '../protocol/addr.js';
 import type { ActionSink, State, TimerKind } from './actions.js';
 import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
 import type { GroupGate } from './sync-group.js';
-import { masterDownIntervalUs, skewTimeUs, type Version } from './timers.js';
+import { masterDownIntervalUs, skewTimeUs } from './timers.js';
+import type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
-
-export interface InstanceConfig {
-  name: string;
-  vrid: number;
-  version: Version;
-  /** Base priority 1..255 (255 = address owner). */
-  priority: number;
-  /** Own Advertisement_Interval in microseconds. */
-  advertIntervalUs: number;
-  /** RFC 9568 Preempt_Mode; keepalived `nopreempt` sets it false. Default true. */
-  preempt?: boolean;
-  /**
-   * keepalived `preempt_delay`: after entering BACKUP (by any path: start, FAULT, MASTER), the
-   * first lower-priority advert starts this delay; lower-priority masters are obeyed until it ends.
-   */
-  preemptDelayUs?: number;
-  /** RFC 9568 Accept_Mode (the daemon acts on it; carried here for status). */
-  acceptMode?: boolean;
-  /** keepalived `down_timer_adverts`: missed adverts in Master_Down_Interval (default 3, RFC). */
-  downTimerAdverts?: number;
-  /** keepalived `higher_prio_send_advert`: a MASTER sends one advert before yielding to a higher one. */
-  higherPrioSendAdvert?: boolean;
-  /** keepalived `lower_prio_no_advert`: do not answer a lower-priority advert with our own. */
-  lowerPrioNoAdvert?: boolean;
-  /** Primary IP address of the interface, for the tie-break of RFC 9568 6.4.3. */
-  primaryAddress: Uint8Array;
-  /** Trackers and their effect at start (names unique per instance; `priority.ts` trackerEffect). */
-  trackers?: TrackerState[];
-}
-
-export interface AdvertIn {
-  priority: number;
-  /** Max Adver Int of the advert in microseconds. */
-  intervalUs: number;
-  /** IP source of the advert. */
-  src: Uint8Array;
-}
-
-export interface MasterInfo {
-  /** The master's address, or null when it is this instance or unknown. */
-  address: Uint8Array | null;
-  self: boolean;
-  priority: number;
-  intervalUs: number;
-  lastAdvertAt: number;
-}
+export type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
 
 export class VrrpInstance {
-  readonly config: Readonly<InstanceConfig>;
+  /** Replaced (never mutated) by reconfigure. */
+  config: Readonly<InstanceConfig>;
   state: State = 'INIT';
   masterAdverIntervalUs: number;
   // The one timer as two fields, not an object: a backup re-arms it on every advert, and a
@@ -229,6 +186,33 @@ export class VrrpInstance {
     this.recompute(now, `priority set to ${priority}`);
   }
 
+  /**
+   * A reload changed settings that apply in place (src/daemon/reload-plan.ts): the state,
+   * the VIPs held and the master record are kept. `trackers`: the instance's tracker set now
+   * (a reload may add or drop `track_*` lines); `keep(name)`: a tracker that has not reported
+   * since the reload keeps the effect this instance had from it. One recompute: one new
+   * effective priority, into the next advert (no priority-0 advert, no extra transition:
+   * keepalived's reload keeps instances the same way). A new Adver_Int takes effect from the
+   * next advert of a MASTER (sooner if the new interval ends before the armed one); a BACKUP
+   * keeps the master's interval it learned (VRRPv3), or takes the new one (VRRPv2, fixed).
+   */
+  reconfigure(now: number, c: Reconfigurable, trackers: readonly TrackerState[], keep: (name: string) => boolean = () => false): void {
+    const oldDown = this.masterDownIntervalUs;
+    const oldInterval = this.config.advertIntervalUs;
+    this.config = { ...this.config, ...c };
+    this.basePriority = c.priority;
+    const had = new Map(this.trackers.map((t) => [t.name, t]));
+    this.trackers.length = 0;
+    for (const t of trackers) this.trackers.push(keep(t.name) && had.has(t.name) ? had.get(t.name)! : { ...t });
+    if (!c.preemptDelayUs) this.preemptDeadline = null;
+    if (c.advertIntervalUs !== oldInterval && (this.config.version === 2 || this.state !== 'BACKUP')) {
+      this.masterAdverIntervalUs = c.advertIntervalUs;
+      if (this.master?.self) this.master.intervalUs = c.advertIntervalUs;
+      if (this.state === 'MASTER' && this.tKind === 'adver' && this.tAt > now + c.advertIntervalUs) this.setTimer('adver', now + c.advertIntervalUs);
+    }
+    this.recompute(now, 'reload', oldDown);
+  }
+
   /** The interface went down or up; down is a FAULT (keepalived semantics). */
   setLink(now: number, up: boolean): void {
     if (this.linkUp === up) return;
@@ -311,12 +295,13 @@ export class VrrpInstance {
 
   // ---- transitions --------------------------------------------------------------------------
 
-  private recompute(now: number, reason: string): void {
+  /** `oldDown`: the Master_Down_Interval before the change (when the change already moved it). */
+  private recompute(now: number, reason: string, oldDown = this.masterDownIntervalUs): void {
     const wasFaulted = this.state === 'FAULT';
     const e = effectivePriority(this.basePriority, this.trackers);
-    const oldDown = this.masterDownIntervalUs;
     this.effective = e.priority;
     this.faults = e.faults;
+    if (this.master?.self) this.master.priority = e.priority;
     if (this.state === 'INIT') return;
     if (this.state === 'BACKUP' && this.tKind === 'masterDown' && !this.graceArmed && this.masterDownIntervalUs !== oldDown) {
       this.setTimer('masterDown', Math.max(now, this.tAt + this.masterDownIntervalUs - oldDown));

@@ -136,7 +136,9 @@ export class ControlServer {
           return this.reply(s, id, { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` });
       }
     } catch (e) {
-      return this.reply(s, id, { ok: false, error: (e as Error).message });
+      // a reload that did not happen says whether it was refused or rolled back, and what it was doing
+      const { kind, result } = e as { kind?: unknown; result?: unknown };
+      return this.reply(s, id, { ok: false, error: (e as Error).message, ...(kind !== undefined ? { kind } : {}), ...(result !== undefined ? { result } : {}) });
     }
   }
 

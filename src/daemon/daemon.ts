@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DaemonConfig } from '../config/model.js';
+import type { DaemonConfig, InstanceModel } from '../config/model.js';
 import type { InstanceLock } from '../os/instance-lock.js';
 import { Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
 import { MonotonicTimer } from '../os/timer.js';
@@ -24,7 +24,7 @@ import { Interfaces } from './interfaces.js';
 import { MacLearner } from './mac-learner.js';
 import { NotifyHub, type NotifyStats } from './notify/hub.js';
 import { KernelState, type BuiltObjects, type KernelStats } from './reconciler/kernel.js';
-import { planReload, type ReloadResult } from './reload-plan.js';
+import { emptyResult, planReload, ReloadError, type ReloadResult } from './reload-plan.js';
 import { buildTrackers } from './trackers/build.js';
 import type { TrackerManager } from './trackers/manager.js';
 import type { DaemonEvent, RunnerDeps } from './runner.js';
@@ -35,7 +35,10 @@ import { Supervisor } from './supervisor.js';
 import { acceptFilter, checkFilter } from './accept-filter.js';
 import { Vmacs, type VmacPlan } from './vmacs.js';
 
-export type { ReloadResult } from './reload-plan.js';
+export { ReloadError, type ReloadResult } from './reload-plan.js';
+
+/** How long a reload waits for the kernel's answer to the objects it adds. */
+const RELOAD_ACK_MS = 5000;
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly rtnl = new Rtnl((e) => this.log.error({ err: e.message }, 'rtnetlink receive error'));
@@ -147,7 +150,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const stale = await this.guardian.stopStale();
     if (stale.length) this.log.warn({ pids: stale }, `stopped the crash guardian of an earlier run of this configuration (pid ${stale.join(', ')}): it would have deleted what this run holds`);
     await this.vmacs.apply(this.vmacPlan, this.ifaces);
-    this.kernel.configure(this.buildObjects(this.config, this.vmacPlan), this.vmacs.guardianLines());
+    this.configureKernel(this.config, this.vmacPlan);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
@@ -222,29 +225,73 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   /**
-   * SIGHUP: apply a new config. An instance whose priority alone changed keeps its state and
-   * what it holds (the core recomputes its election); one whose other settings changed is
-   * restarted. Every check runs before anything changes.
+   * SIGHUP / `vipctl reload`: apply `next`. Every check runs first (interfaces, VMACs, kernel
+   * objects, the accept filter, trackers, notify scripts, the new instances' advert sources and
+   * sockets): a failure refuses the reload (ReloadError 'refused') with nothing changed. Then
+   * the difference (reload-plan.ts): in-place changes keep state and held objects, only a new
+   * identity on the wire restarts an instance. The kernel's answer for the objects the reload
+   * adds is awaited: a refusal, like any failure while applying, puts the running
+   * configuration back (ReloadError 'failed', naming what failed).
    */
-  async reload(next: DaemonConfig): Promise<ReloadResult> {
-    await this.ifaces.resolve(next, this.config);
-    const vmacPlan = await this.vmacs.prepare(next);
-    this.buildObjects(next, vmacPlan, true);
-    await checkFilter(next);
-    await this.trackers?.check(next);
-    const plan = await this.notes.check(next);
+  async reload(next: DaemonConfig, rollingBack = false): Promise<ReloadResult> {
+    const prev = this.config;
+    let vmacPlan: VmacPlan;
+    let notifyPlan: Awaited<ReturnType<NotifyHub['check']>>;
+    try {
+      await this.ifaces.resolve(next, this.config);
+      vmacPlan = await this.vmacs.prepare(next);
+      this.buildObjects(next, vmacPlan, true);
+      await checkFilter(next);
+      await this.trackers?.check(next);
+      notifyPlan = await this.notes.check(next);
+    } catch (e) {
+      throw new ReloadError((e as Error).message, 'refused');
+    }
     if (this.delayed) {
-      const res: ReloadResult = { restarted: [], added: [], removed: [], reprioritised: [], trackers: (await this.trackers?.reload(next)) ?? { started: [], disabled: [] } };
+      const res = emptyResult();
+      res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
       this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
-      await this.notes.reloaded(next, plan, this.supervisor.runners);
+      await this.notes.reloaded(next, notifyPlan, this.supervisor.runners);
       this.announcers.reconfigure(next);
       await this.vmacs.apply(vmacPlan, this.ifaces);
-      this.kernel.configure(this.buildObjects(next, vmacPlan), this.vmacs.guardianLines());
+      this.configureKernel(next, vmacPlan);
       return res;
     }
-    const { res, leftGroup, reprioritise } = planReload(this.config.instances, next.instances);
-    for (const m of leftGroup) this.supervisor.runners.get(m.name)!.model = m;
-    for (const m of reprioritise) this.supervisor.runners.get(m.name)!.setPriority(m);
+    const { res, inPlace } = planReload(prev.instances, next.instances);
+    const fresh = next.instances.filter((m) => res.added.includes(m.name) || res.restarted.includes(m.name));
+    let release: () => void;
+    try {
+      release = this.supervisor.reserve(fresh);
+    } catch (e) {
+      throw new ReloadError((e as Error).message, 'refused', res);
+    }
+    const had = this.builtKeys;
+    let failure: string | null = null;
+    try {
+      await this.applyReload(next, res, inPlace, vmacPlan, notifyPlan);
+    } catch (e) {
+      failure = (e as Error).message;
+    } finally {
+      release();
+    }
+    failure ??= await this.refusals(res, had);
+    if (!failure) {
+      this.log.info(res, 'configuration reloaded');
+      return res;
+    }
+    if (rollingBack) throw new ReloadError(failure, 'failed', res);
+    this.log.error({ err: failure }, `reload failed: ${failure}; putting the running configuration back`);
+    try {
+      await this.reload(prev, true);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'the running configuration could not be put back completely');
+      throw new ReloadError(`${failure}; putting the running configuration back failed too: ${(e as Error).message}`, 'failed', res);
+    }
+    throw new ReloadError(`${failure}; the running configuration was put back`, 'failed', res);
+  }
+
+  /** The difference, applied (after every check passed). */
+  private async applyReload(next: DaemonConfig, res: ReloadResult, inPlace: readonly InstanceModel[], vmacPlan: VmacPlan, notifyPlan: Awaited<ReturnType<NotifyHub['check']>>): Promise<void> {
     for (const name of res.removed) {
       const r = this.supervisor.runners.get(name)!;
       this.notes.deleted(r.model, r.core.effective); // keepalived: DELETED (or FAULT) before the instance goes
@@ -256,11 +303,39 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.ifaces.setDelays(next);
     this.rtPriority = await applyPriority(next, this.log, this.rtPriority);
     await this.vmacs.apply(vmacPlan, this.ifaces);
-    this.kernel.configure(this.buildObjects(next, vmacPlan), this.vmacs.guardianLines());
-    await this.notes.reloaded(next, plan, this.supervisor.runners);
+    // the objects first: an in-place master announces the addresses it gains once they are in
+    this.configureKernel(next, vmacPlan);
+    for (const m of inPlace) this.supervisor.reconfigure(m, this.trackers);
+    await this.notes.reloaded(next, notifyPlan, this.supervisor.runners);
     this.supervisor.startSet(next, [...res.restarted, ...res.added]);
-    this.log.info(res, 'configuration reloaded');
-    return res;
+  }
+
+  /** The keys of the kernel objects configured last (a reload tells its new ones from them). */
+  private builtKeys = new Set<string>();
+
+  private configureKernel(c: DaemonConfig, plan: VmacPlan): void {
+    const b = this.buildObjects(c, plan);
+    this.builtKeys = new Set([...[...b.owners.values()].flat(), ...b.statics].map((o) => o.key));
+    this.kernel.configure(b, this.vmacs.guardianLines());
+  }
+
+  /**
+   * After a reload: objects it added that the kernel refused (held by in-place masters, or
+   * static), waited for at most RELOAD_ACK_MS; null when none.
+   */
+  private async refusals(res: ReloadResult, had: ReadonlySet<string>): Promise<string | null> {
+    const owners = ['', ...res.inPlace];
+    const rec = this.kernel.reconciler;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      Promise.all(owners.map((o) => rec.settled(o))).then(() => false),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(true), RELOAD_ACK_MS))),
+    ]);
+    clearTimeout(timer);
+    const refused = owners.flatMap((o) => rec.failures(o)).filter((f) => f.op === 'add' && !had.has(f.object.key));
+    if (refused.length) return refused.map((f) => `the kernel refused ${f.object.text}: ${f.error}`).join('; ');
+    if (late) this.log.warn({ waitedMs: RELOAD_ACK_MS }, 'reload: the kernel has not answered for every new object yet; they will follow');
+    return null;
   }
 
   /** Graceful stop: every master sends priority 0 and lets go of what it holds; then close everything. */

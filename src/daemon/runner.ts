@@ -6,13 +6,14 @@
 import type { InstanceModel } from '../config/model.js';
 import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
-import { intervalFieldToUs, masterDownIntervalUs, usToIntervalField } from '../core/timers.js';
-import { compareAddr, formatIP, parseIP } from '../protocol/addr.js';
+import { intervalFieldToUs, masterDownIntervalUs } from '../core/timers.js';
+import { compareAddr, formatIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { RawVrrp, VrrpPacketIn } from '../os/vrrp-socket.js';
 import type { Interface } from '../os/iface.js';
 import type { Announcer } from './announcer.js';
-import { DropLog } from './drop-log.js';
+import type { DropLog } from './drop-log.js';
+import { advertSettings, sharedBytes, vipKey } from './runner-settings.js';
 import { staticTrackers } from './trackers/static.js';
 import { nowUs } from './clock.js';
 import type { TimerOwner } from './scheduler.js';
@@ -32,12 +33,13 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
-  private readonly expect: Expectation;
+  // What the model says about adverts sent and accepted (derive(): at construction and on an in-place reload)
+  private expect!: Expectation;
   /** unicast_peer { ADDR min_ttl N max_ttl M }: the accepted TTL range per peer (null: none given). */
-  private readonly ttlRanges: Map<string, { min: number; max: number }> | null;
+  private ttlRanges!: Map<string, { min: number; max: number }> | null;
   /** Warnings for adverts dropped for a reason the operator can fix (rate-limited). */
-  private readonly dropLog: DropLog;
-  private readonly advert: VrrpAdvert;
+  private dropLog!: DropLog;
+  private advert!: VrrpAdvert;
   private readonly source: string;
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
@@ -46,6 +48,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** The announcers' keys of the lower-priority and refresh bursts (the runner itself keys the MASTER ones). */
   private readonly lowerPrioKey = { owner: this };
   private readonly refreshKey = { owner: this };
+  /** The announcers' key of the burst for addresses a reload added. */
+  private readonly addedKey = { owner: this };
   /** When the last lower-priority re-announcement went out (microseconds). */
   private reannouncedAt = -Infinity;
   /** When the next garp_master_refresh burst is due (microseconds; Infinity: none). */
@@ -78,23 +82,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     if (!primary) throw new Error(`${model.interface} has no ${model.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
     this.source = primary;
     this.dests = d.socket.destinations();
-    const authData = model.authType === 1 ? Buffer.alloc(8) : undefined;
-    if (authData) authData.write(model.authPass ?? '', 'latin1');
-    this.advert = {
-      version: model.version, family: model.family, vrid: model.vrid, priority: model.priority,
-      interval: usToIntervalField(model.version, model.advertIntervalUs), addresses: model.vips.map((v) => v.address),
-      ...(model.version === 2 ? { authType: model.authType, authData } : {}),
-    };
-    this.expect = {
-      // skip_check_adv_addr: the VIP list in adverts is not compared (no drop, no warning)
-      version: model.version, vrid: model.vrid, addresses: model.skipCheckAdvAddr ? undefined : this.advert.addresses,
-      // unicast: any TTL here, the peer's min_ttl..max_ttl in onPacket (keepalived 2.2.7)
-      ...(model.unicastPeers.length ? { ttl: { min: 0, max: 255 } } : {}),
-      ...(model.version === 2 ? { authType: model.authType, authData, interval: this.advert.interval } : {}),
-    };
-    const ranges = model.unicastPeers.filter((u) => u.minTtl !== null || u.maxTtl !== null).map((u) => [u.address, { min: u.minTtl ?? 0, max: u.maxTtl ?? 255 }] as const);
-    this.ttlRanges = ranges.length ? new Map(ranges) : null;
-    this.dropLog = new DropLog(d.log, { instance: model.name, vrid: model.vrid, version: model.version, intervalUs: model.advertIntervalUs, vips: this.advert.addresses });
+    this.derive(model);
     this.core = new VrrpInstance({
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
@@ -102,6 +90,11 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       downTimerAdverts: model.downTimerAdverts,
       primaryAddress: sharedBytes(primary), trackers: [...trackers, ...staticTrackers(model, d.log)],
     }, this);
+  }
+
+  /** The advert to send, what a received one must match, the TTL ranges and the drop log, from `model`. */
+  private derive(model: InstanceModel): void {
+    ({ advert: this.advert, expect: this.expect, ttlRanges: this.ttlRanges, dropLog: this.dropLog } = advertSettings(model, this.d.log));
   }
 
   start(): void {
@@ -193,12 +186,40 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   }
 
   /**
-   * A reload changed this instance's priority and nothing else: keep the state and the VIPs
-   * (keepalived's reload keeps them too); the new priority is advertised from the next advert.
+   * A reload changed settings that apply in place (src/daemon/reload-plan.ts): state, held
+   * objects and master record kept. Adverts carry the new priority, interval, addresses and
+   * authentication from the next one on (re-encoded now, not on the send path); received ones
+   * are checked against the new settings. A MASTER announces only the addresses the reload
+   * added, once the kernel has them (the reconciler adds and removes the objects).
+   * `trackers`/`keep`: the core's tracker set now (VrrpInstance.reconfigure).
    */
-  setPriority(model: InstanceModel): void {
+  reconfigure(model: InstanceModel, trackers: readonly TrackerState[], keep: (key: string) => boolean): void {
+    const was = new Set([...this.model.vips, ...this.model.vipsExcluded].map(vipKey));
+    const oldRefresh = this.model.garpMasterRefreshS;
     this.model = model;
-    this.priorityChange(() => this.core.setBasePriority(nowUs(), model.priority));
+    this.derive(model);
+    this.last = this.lastInput = null; // its checks were the old settings'
+    this.encodedPriority = -1;
+    this.encodedZero = [];
+    this.groups = null;
+    this.adverts(0);
+    this.priorityChange(() => this.core.reconfigure(nowUs(), {
+      priority: model.priority, advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
+      acceptMode: model.acceptMode, lowerPrioNoAdvert: model.lowerPrioNoAdvert, higherPrioSendAdvert: model.higherPrioSendAdvert,
+      downTimerAdverts: model.downTimerAdverts,
+    }, [...trackers, ...staticTrackers(model, this.d.log)], keep));
+    this.adverts(this.core.effective);
+    if (model.garpMasterRefreshS !== oldRefresh) this.refreshAt = model.garpMasterRefreshS > 0 && this.core.state === 'MASTER' ? nowUs() + model.garpMasterRefreshS * 1e6 : Infinity;
+    const added = [...model.vips, ...model.vipsExcluded].filter((v) => !was.has(vipKey(v)));
+    if (!added.length || !this.core.holdsVips) return;
+    const token = this.announceToken;
+    this.d.holder.afterSettled(model.name, () => {
+      if (token !== this.announceToken || !this.core.holdsVips) return;
+      for (const [a, vips] of this.announceGroups()) {
+        const fresh = vips.filter((v) => added.includes(v));
+        if (fresh.length) a.announce(this.addedKey, fresh, model.garpMasterRepeat, model.garpMasterDelayS);
+      }
+    });
   }
 
   /** A tracker's effect on this instance changed (src/daemon/trackers/manager.ts). */
@@ -298,6 +319,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     for (const a of this.groups ? this.groups.keys() : [this.d.announcer]) {
       a.cancel(this);
       a.cancel(this.lowerPrioKey);
+      a.cancel(this.addedKey);
     }
   }
 
@@ -362,22 +384,4 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       }
     }
   }
-}
-
-/**
- * Bytes of a source address, one copy per address (the instances of an interface share it;
- * nobody writes to them). Bounded by the number of interfaces and unicast sources.
- */
-const sourceBytes = new Map<string, Uint8Array>();
-function sharedBytes(text: string): Uint8Array {
-  let b = sourceBytes.get(text);
-  if (!b) sourceBytes.set(text, (b = ipBytes(text)));
-  return b;
-}
-
-/** Bytes of an address the config model already validated. */
-function ipBytes(text: string): Uint8Array {
-  const p = parseIP(text);
-  if (!p) throw new Error(`bad address ${text}`);
-  return p.bytes;
 }

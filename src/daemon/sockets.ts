@@ -44,12 +44,51 @@ export class VrrpSockets {
     return r;
   }
 
-  /** The runner has stopped: off its socket (closed when it was the last). */
+  /**
+   * Open now the sockets `models` will need (a reload's check before it touches a running
+   * instance: a socket that cannot open refuses the reload, nothing closed or changed). They
+   * stay open, even with no runner, until `release()`, which closes those still unused.
+   * @throws Error of the socket that could not open (those opened here are closed again).
+   */
+  reserve(models: readonly { m: InstanceModel; iface: Interface }[]): () => void {
+    const made: string[] = [];
+    this.reserved++; // detach() meanwhile keeps empty sockets (a restarted instance's own)
+    try {
+      for (const { m, iface } of models) {
+        const key = socketKey(m, iface);
+        if (this.sockets.has(key)) continue;
+        this.entry(m, iface);
+        made.push(key);
+      }
+    } catch (e) {
+      this.reserved--;
+      this.closeUnused(made);
+      throw e;
+    }
+    return () => {
+      this.reserved--;
+      if (this.reserved === 0) this.closeUnused([...this.sockets.keys()]);
+    };
+  }
+
+  /** reserve() calls not yet released: detach() keeps an empty socket open meanwhile. */
+  private reserved = 0;
+
+  private closeUnused(keys: readonly string[]): void {
+    for (const key of keys) {
+      const e = this.sockets.get(key);
+      if (!e || e.runners.size) continue;
+      e.sock.close();
+      this.sockets.delete(key);
+    }
+  }
+
+  /** The runner has stopped: off its socket (closed when it was the last, unless a reload reserved sockets). */
   detach(r: InstanceRunner): void {
     for (const [key, e] of this.sockets) {
       if (e.runners.get(r.model.vrid) !== r) continue;
       e.runners.delete(r.model.vrid);
-      if (e.runners.size === 0) {
+      if (e.runners.size === 0 && this.reserved === 0) {
         e.sock.close();
         this.sockets.delete(key);
       } else sizeQueue(e);
@@ -58,7 +97,7 @@ export class VrrpSockets {
 
   private entry(m: InstanceModel, iface: Interface): SocketEntry {
     const peers = m.unicastPeers.map((p) => p.address);
-    const key = `${iface.name}/${m.family}/${peers.join(',')}`;
+    const key = socketKey(m, iface);
     const known = this.sockets.get(key);
     if (known) return known;
     // IPv6 multicast: the link-local (RFC 9568 5.1.2.1), named on each send; IPv6 unicast
@@ -76,6 +115,10 @@ export class VrrpSockets {
     this.sockets.set(key, entry);
     return entry;
   }
+}
+
+function socketKey(m: InstanceModel, iface: Interface): string {
+  return `${iface.name}/${m.family}/${m.unicastPeers.map((p) => p.address).join(',')}`;
 }
 
 /** Receive queue for the socket's instances, at the shortest advert interval among them. */

@@ -51,6 +51,31 @@ export class Supervisor {
     return [r, iface];
   }
 
+  /**
+   * A reload's check of the instances it will start: each has an address to send adverts
+   * from, and the sockets they need open (kept open until the returned release is called).
+   * VMAC instances are checked when their VMAC exists (it is made by the reload).
+   * @throws Error naming the instance and its line.
+   */
+  reserve(models: readonly InstanceModel[]): () => void {
+    const plain = models.filter((m) => !m.vmac).map((m) => ({ m, iface: this.ifaces.get(m.interface)! }));
+    for (const { m, iface } of plain) {
+      const src = m.unicastSrc ?? m.mcastSrc ?? (m.family === 4 ? iface.primaryV4 : iface.linkLocalV6);
+      if (!src) throw new Error(`${m.pos.file}:${m.pos.line}: vrrp_instance ${m.name}: ${m.interface} has no ${m.family === 4 ? 'IPv4' : 'link-local IPv6'} address to send adverts from`);
+    }
+    return this.sockets.reserve(plain);
+  }
+
+  /**
+   * A reload changed `m` in place (reload-plan.ts): its runner takes the new settings and its
+   * tracker set now; a changed dont_track_primary takes or leaves the link's state.
+   */
+  reconfigure(m: InstanceModel, trackers: TrackerManager | null): void {
+    const r = this.runners.get(m.name)!;
+    r.reconfigure(m, trackers?.initial(m.name) ?? [], (key) => trackers?.unknown(key) ?? false);
+    r.setLink(m.dontTrackPrimary || (this.ifaces.get(m.interface)?.up ?? true));
+  }
+
   /** Stop one instance (priority 0 if MASTER, its objects let go and acked) and take it off its socket. */
   async stop(name: string): Promise<void> {
     const r = this.runners.get(name);

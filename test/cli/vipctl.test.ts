@@ -78,11 +78,18 @@ describe('status formatting (no daemon)', () => {
 
   it('durations and reload summaries read as words', () => {
     expect([0, 59, 60, 3599, 3600, 86_399, 86_400 * 3 + 7200, -5].map(duration)).toEqual(['0s', '59s', '1m00s', '59m59s', '1h00m', '23h59m', '3d02h', '0s']);
-    expect(reloadSummary({ restarted: ['A'], added: [], removed: ['B', 'C'] })).toBe('reloaded: restarted A; added none; removed B, C; new priority, state kept none');
-    expect(reloadSummary({ restarted: [], added: [], removed: [], reprioritised: ['VI_6'] })).toBe('reloaded: restarted none; added none; removed none; new priority, state kept VI_6');
-    expect(reloadSummary({ restarted: [], added: [], removed: [], reprioritised: [], trackers: { started: ['script:chk'], disabled: ['script:chk'] } }))
-      .toBe('reloaded: no instance changed; trackers started afresh script:chk; DISABLED (cannot run, see the log) script:chk');
-    expect(reloadSummary({ restarted: [], added: [], removed: [] })).toBe('reloaded: no instance changed');
+    const none = { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] } };
+    expect(reloadSummary({ ...none, inPlace: ['VI_1'], restarted: ['VI_2'], added: ['VI_3'], removed: ['B', 'C'], changes: { VI_1: ['priority 150 -> 140', 'virtual_ipaddress +192.0.2.13/24'], VI_2: ['virtual_router_id 51 -> 52'] } }).split('\n')).toEqual([
+      'reload applied',
+      '  in place   VI_1: priority 150 -> 140; virtual_ipaddress +192.0.2.13/24',
+      '  restarted  VI_2: virtual_router_id 51 -> 52',
+      '  added      VI_3',
+      '  removed    B',
+      '  removed    C',
+    ]);
+    expect(reloadSummary({ ...none, trackers: { started: ['script:chk'], disabled: ['script:chk'] } }))
+      .toBe('reload applied\n  trackers started afresh: script:chk; DISABLED (cannot run, see the log): script:chk');
+    expect(reloadSummary(none)).toBe('reload applied: no instance changed');
   });
 });
 
@@ -169,19 +176,27 @@ describe('vipctl against a daemon in a lab namespace', () => {
     expect(d.droppedWatchers).toBe(0);
   });
 
-  it('reload says what was restarted, added and removed; a refused reload is exit 1 with the reason', async () => {
+  it('reload says per instance what changed in place, what was added and removed; a refused reload is exit 2 with the reason', async () => {
     const next = set(100, ['haproxy_internal_vip', 'kolla_internal_vip_51', 'new_vip_9']);
     next[1]!.priority = 90;
     r2.rewrite(labConfig('r2', next));
     const r = await ctl(['reload', '--socket', r2.socket]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('reloaded: restarted kolla_internal_vip_51; added new_vip_9; removed haproxy_external_vip; new priority, state kept none\n');
-    expect((await ctl(['--socket', r2.socket, 'reload'])).stdout).toBe('reloaded: no instance changed\n');
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('reload applied');
+    expect(lines[1]).toMatch(/^ {2}in place {3}kolla_internal_vip_51: priority 100 -> 90; virtual_ipaddress \+\S+/);
+    expect(lines.slice(2)).toEqual(['  added      new_vip_9', '  removed    haproxy_external_vip']);
+    expect((await ctl(['--socket', r2.socket, 'reload'])).stdout).toBe('reload applied: no instance changed\n');
+    const json = await ctl(['reload', '--json', '--socket', r2.socket]);
+    expect(JSON.parse(json.stdout)).toEqual({ ok: true, result: { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] } } });
     r2.rewrite(`${labConfig('r2', next)}\nvrrp_instance X {\n    wieght 3\n}\n`);
+    const badJson = await ctl(['reload', '--json', '--socket', r2.socket]);
+    expect(badJson.code).toBe(2);
+    expect(JSON.parse(badJson.stdout)).toMatchObject({ ok: false, kind: 'refused', error: expect.stringContaining("unknown keyword 'wieght'") });
     const bad = await ctl(['reload', '--socket', r2.socket]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
-    expect(bad.stderr).toMatch(/^vipctl: reload refused, the daemon keeps its running configuration: /);
+    expect(bad.stderr).toMatch(/^vipctl: reload refused, nothing changed: /);
     expect(bad.stderr).toContain(`${r2.conf}:${readFileSync(r2.conf, 'utf8').split('\n').indexOf('    wieght 3') + 1}:5: unknown keyword 'wieght'`);
     const still = await ctl(['status', '--socket', r2.socket]);
     expect(still.stdout).toMatch(/new_vip_9/);

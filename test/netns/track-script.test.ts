@@ -201,7 +201,7 @@ describe('weighted and broken scripts (issue #18)', () => {
     d.rewrite(`# managed by ansible\n# (every line below moves down)\n${labConfig('r1', [inst], [], blocks(2))}`);
     d.signal('SIGHUP');
     const same = await d.waitFor((l) => l.msg === 'configuration reloaded' && d.lines.indexOf(l) >= d.mark, 5000, 'reload');
-    expect(same).toMatchObject({ restarted: [], added: [], removed: [], reprioritised: [] });
+    expect(same).toMatchObject({ restarted: [], added: [], removed: [], inPlace: [] });
     d.setMark();
     d.rewrite(labConfig('r1', [inst], [], blocks(1, join(dir, 'gone.sh'))));
     d.signal('SIGHUP');

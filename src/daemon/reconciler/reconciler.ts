@@ -41,6 +41,8 @@ interface Entry {
   op: 'add' | 'del' | null;
   /** The last request failed: not retried until the desired set or the kernel changes. */
   failed: boolean;
+  /** The errno of the failed request. */
+  errno?: number;
   /**
    * Someone else's change seen while our request was in flight (null: none): it may be
    * older or newer than our request, so after the ack one more request towards the wish
@@ -98,6 +100,8 @@ export class Reconciler implements Holder {
     }
     for (const o of this.holding) if (!next.has(o)) this.holding.delete(o);
     this.holding.add(STATIC);
+    // a refused object that left the configuration (a reload rolled back): forgotten
+    for (const [k, e] of this.entries) if (e.failed && !e.present && e.owners.size === 0) this.entries.delete(k);
     for (const e of [...this.entries.values()]) this.converge(e);
   }
 
@@ -152,6 +156,12 @@ export class Reconciler implements Holder {
 
   holds(owner: string): boolean {
     return this.holding.has(owner);
+  }
+
+  /** The objects of `owner` ('' for the static ones) whose last request the kernel refused, with the request and errno name. */
+  failures(owner: string): { object: KernelObject; op: 'add' | 'del'; error: string }[] {
+    return (this.ownerKeys.get(owner) ?? []).map((k) => this.entries.get(k)!).filter((e) => e.failed)
+      .map((e) => ({ object: e.obj, op: e.present ? 'del' : 'add', error: errnoName(e.errno ?? 0) }));
   }
 
   /** Resolves when no request of `owner`'s objects is in flight and each is as wanted (or failed). */
@@ -263,6 +273,7 @@ export class Reconciler implements Holder {
       if (errno === 0) this.stats[op === 'add' ? 'added' : 'deleted']++;
     } else {
       e.failed = true;
+      e.errno = errno;
       this.stats.failures++;
       this.log.error({ object: e.obj.text, errno }, `could not ${op === 'add' ? 'add' : 'delete'} ${e.obj.text}: ${errnoName(errno)}`);
     }

@@ -128,6 +128,16 @@ export class TrackerManager {
   }
 
   /**
+   * The tracker has not reported a level yet (a script not yet run, after a start or a
+   * reload): an instance that already had its effect keeps it (keepalived's
+   * SCRIPT_INIT_STATE_INIT_RELOAD: a reloaded script changes nothing until it reports).
+   */
+  unknown(key: string): boolean {
+    const l = this.trackers.get(key)?.tracker.level();
+    return !!l && l.kind === 'bool' && l.up === null;
+  }
+
+  /**
    * A disabled tracker (a script not found or insecure, a track_file whose directory is
    * missing) is dropped from its instances, as keepalived removes it: no effect at all (its
    * level must not count: with `weight 0 reverse`, a file's 0 would mean FAULT).
