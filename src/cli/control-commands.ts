@@ -94,7 +94,7 @@ export type StatusFormat = 'table' | 'wide' | 'json';
 export async function status(socket: string, format: StatusFormat): Promise<void> {
   const r = await request(socket, 'status');
   if (!r.ok) throw new CliError(`status: ${r.error}`, EXIT_DAEMON_FAILED);
-  const res = r.result as { instances: InstanceStatus[]; startsInMs?: number; syncGroups?: { name: string; state: string; members: string[] }[] };
+  const res = r.result as { instances: InstanceStatus[]; startsInMs?: number; syncGroups?: { name: string; state: string; members: string[] }[]; waiting?: { instance: string; interface: string }[] };
   if (format === 'json') return out(JSON.stringify(res));
   if (res.startsInMs !== undefined) return out(`starting: the instances start in ${(res.startsInMs / 1000).toFixed(1)} s (vrrp_startup_delay)`);
   out(format === 'wide' ? statusWide(res.instances) : statusTable(res.instances, Date.now()));
@@ -103,6 +103,9 @@ export async function status(socket: string, format: StatusFormat): Promise<void
   // sync groups: their own state (the members' rows above say theirs)
   const groups = res.syncGroups ?? [];
   if (groups.length) out(`\n${table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...groups.map((g) => [g.name, g.state, g.members.join(',')])])}`);
+  // dynamic_interfaces: configured instances that wait for their interface (not running yet)
+  const waiting = res.waiting ?? [];
+  if (waiting.length) out(`\n${table([['WAITING FOR ITS INTERFACE', 'INTERFACE'], ...waiting.map((w) => [w.instance, w.interface])])}`);
 }
 
 /** `vipctl dump`: the daemon's `dump` answer (pid, config, instances, counters), indented JSON. */

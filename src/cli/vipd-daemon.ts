@@ -148,6 +148,8 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const { ControlServer } = await import('../daemon/control.js');
   const { whoOwns } = await import('../daemon/status.js');
   const { sdNotify } = await import('../os/sd-notify.js');
+  const { ReloadTimer } = await import('../daemon/reload-time.js');
+  const { ReloadFiles, defaultReloadFile } = await import('./reload-files.js');
   const daemon = new Daemon(config, log, { notifyTimeoutMs: o.notifyTimeoutMs });
   const addresses = (): string[] => pre.configAddresses(daemon.config);
   const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses(), routers: pre.configRouters(daemon.config) })).catch(fail);
@@ -156,36 +158,49 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   await pre.checkSharedAddresses(lock.name, addresses(), undefined, pre.configRouters(daemon.config)).catch(fail);
   await daemon.prepare().catch(fail);
 
+  const reloadFiles = new ReloadFiles({ log, configFile: o.configFile, defaultPath: defaultReloadFile(paths.mainPid) });
+  await reloadFiles.removeStale(config.global);
   let started = false;
   // Reloads run one at a time, in order (a SIGHUP storm must not run two at once: they would
   // share the rtnetlink socket's one dump); a refusal is logged whoever asked (SIGHUP or vipctl).
   let reloading: Promise<unknown> = Promise.resolve();
   const reloadOnce = async (): Promise<unknown> => {
     if (!started) throw new Error('vipd is still starting; reload once it runs');
+    const check = reloadFiles.begin(daemon.config.global); // reload_file, reload_check_config (src/cli/reload-files.ts)
     let next;
     try {
-      next = await loadConfig(o.configFile, o.configId);
+      next = await check.read(() => loadConfig(o.configFile, o.configId));
     } catch (e) {
       log.error({ err: (e as Error).message }, 'reload refused: configuration invalid, keeping the running one');
       throw new ReloadError((e as Error).message, 'refused');
     }
     logWarnings(log, next);
-    return daemon.reload(next).catch((e: Error) => {
+    return check.applied(daemon.reload(next)).catch((e: Error) => {
       // a failure while applying was logged by the daemon with what it put back
       if ((e as { kind?: string }).kind === 'refused') log.error({ err: e.message }, 'reload refused, keeping the running configuration');
       throw e;
     });
   };
-  const reload = (): Promise<unknown> => {
-    const run = reloading.then(reloadOnce, reloadOnce);
+  const queue = (job: () => Promise<unknown>): Promise<unknown> => {
+    const run = reloading.then(job, job);
     reloading = run.catch(() => undefined);
     return run;
   };
+  // reload_time_file (src/daemon/reload-time.ts) follows the configuration each reload leaves running
+  const reload = (): Promise<unknown> => queue(() => reloadOnce().finally(() => (started && !stopping ? timed.follow(daemon.config.global) : undefined)));
+  const timed = new ReloadTimer({ log, reload });
+  // dynamic_interfaces: an interface a waiting instance needs appeared; the running
+  // configuration again (not the file: keepalived does not read it then either)
+  daemon.dyn.onReady = () => void queue(() => daemon.reload(daemon.config)).catch((e: Error) => log.error({ err: e.message }, 'could not start the instances waiting for their interface'));
   const control: InstanceType<typeof ControlServer> = new ControlServer(
     { path: controlSocket, gid, maxBuffer: o.controlMaxBuffer },
     {
       // startsInMs: only while vrrp_startup_delay holds the instances back
-      status: () => ({ instances: daemon.status(), syncGroups: daemon.notifyStats().groups, ...(daemon.startsInMs !== null ? { startsInMs: daemon.startsInMs } : {}) }),
+      status: () => ({
+        instances: daemon.status(), syncGroups: daemon.notifyStats().groups,
+        ...(daemon.startsInMs !== null ? { startsInMs: daemon.startsInMs } : {}),
+        ...(daemon.dyn.waiting.size ? { waiting: [...daemon.dyn.waiting].map(([instance, ifname]) => ({ instance, interface: ifname })) } : {}),
+      }),
       whoOwns: (a) => whoOwns(a, daemon.status()),
       dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), notify: daemon.notifyStats(), kernel: daemon.kernelStats(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
       reload,
@@ -198,11 +213,12 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const stop = async (sig: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    timed.stop();
     log.info({ signal: sig }, 'stopping: priority 0 from masters, VIPs removed');
     await daemon.stop();
     await control.close();
     for (const f of written) await unlink(f).catch(() => undefined);
-    for (const d of ownDirs) await rmdir(d).catch(() => undefined); // only when empty
+    for (const d of [...reloadFiles.madeDirs, ...ownDirs]) await rmdir(d).catch(() => undefined); // only when empty
     log.flush();
     process.exit(0);
   };
@@ -239,4 +255,5 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   }
   log.info({ controlSocket, pidFiles }, 'ready: control socket open, pid files written');
   o.channel?.ready();
+  await timed.follow(daemon.config.global); // reload_time_file: watched once the daemon runs
 }

@@ -14,7 +14,7 @@ export function defaultGlobals(): GlobalModel {
     garpMasterRefreshRepeat: 1, garpLowerPrioDelayS: null as unknown as number, garpLowerPrioRepeat: null as unknown as number,
     lowerPrioNoAdvert: false, higherPrioSendAdvert: true, downTimerAdverts: 3, garpIntervalS: 0, gnaIntervalS: 0, skipCheckAdvAddr: false, startupDelayS: 0, mcastGroup4: '224.0.0.18', mcastGroup6: 'ff02::12',
     maxAutoPriority: null, scriptUser: null, enableScriptSecurity: false, dynamicInterfaces: 'off', defaultInterface: null,
-    notifyFifo: null, vrrpNotifyFifo: null,
+    notifyFifo: null, vrrpNotifyFifo: null, reloadCheckConfig: null, reloadTimeFile: null, reloadRepeat: false, reloadFile: null,
     mail: { emails: [], from: null, smtpServer: null, smtpHelo: null, connectTimeoutS: 30, alert: false },
     other: {},
   };
@@ -43,6 +43,33 @@ function planned(name: string, issue: number, syntax: string, kaDefault: string,
 
 function impl(name: string, syntax: string, kaDefault: string, note: string, handle: Kw<G>['handle']): Kw<G> {
   return { name, syntax, status: 'implemented', kaDefault, note, handle };
+}
+
+/** The statement's one argument as an absolute file path (keepalived.conf(5): ABSOLUTE-PATHNAME-OF-FILE), else an error and null. */
+function absPath(b: Builder, st: Statement): string | null {
+  const w = b.word(st);
+  if (w === null) return null;
+  if (!w.startsWith('/')) b.err(st.args[0]!.pos, `'${st.keyword}' needs an absolute path (keepalived.conf(5): ABSOLUTE-PATHNAME-OF-FILE), got '${w}'`);
+  else if (w.endsWith('/')) b.err(st.args[0]!.pos, `'${st.keyword}' names a directory ('${w}'): give the path of a file in it`);
+  else return w;
+  return null;
+}
+
+/**
+ * `reload_check_config [LOG_FILE]` (keepalived's reload_check_config_handler keeps the first
+ * word; the config-test child opens it from keepalived's working directory, / for the daemon,
+ * so a relative LOG_FILE is taken from /, with a warning).
+ */
+function reloadCheckConfig(b: Builder, st: Statement, c: G): void {
+  const w = b.words(st, 0, 1);
+  if (!w) return;
+  let logFile = w[0] ?? null;
+  if (logFile !== null && logFile.endsWith('/')) return b.err(st.args[0]!.pos, `'reload_check_config' names a directory ('${logFile}') as its log file: give the path of a file`);
+  if (logFile !== null && !logFile.startsWith('/')) {
+    b.warn(st.args[0]!.pos, `reload_check_config: the log file '${logFile}' is relative; vipd writes /${logFile} (keepalived's daemon runs in /): write the absolute path`);
+    logFile = `/${logFile}`;
+  }
+  c.global.reloadCheckConfig = { logFile };
 }
 
 const LVS = 'LVS/health checking is keepalived\'s checker process, not VRRP: run `keepalived --check` beside vipd for it';
@@ -95,7 +122,7 @@ const keywords: Kw<G>[] = [
   impl('nftables_counters', '', 'off', 'A counter on each rule of the filter (`nft list table inet vipd`).', (b, st, c) => keep(b, st, c, 0, 0)),
   impl('vmac_prefix', 'PREFIX', 'vrrp', 'Prefix of the VMAC names made for use_vmac without a name (PREFIX.VRID).', (b, st, c) => keep(b, st, c, 1, 1)),
   planned('vmac_addr_prefix', 0, 'PREFIX', 'vrrp', 'prefix of the VMAC addresses keepalived adds.', (b, st, c) => keep(b, st, c, 1, 1)),
-  planned('dynamic_interfaces', 21, '[allow_if_changes]', 'off', 'keepalived waits for interfaces that do not exist yet instead of refusing the instance.', (b, st, c) => {
+  impl('dynamic_interfaces', '[allow_if_changes]', 'off', 'An instance whose interface does not exist (or has no address to send adverts from yet) waits for it instead of being refused: it starts when the interface appears (`vipctl status` lists it meanwhile). Other names (a VIP or route `dev`, track_interface) must still exist. allow_if_changes is accepted (keepalived: only for its duplicate-VRID check).', (b, st, c) => {
     const w = b.words(st, 0, 1);
     if (!w) return;
     if (w[0] !== undefined && w[0] !== 'allow_if_changes') b.err(st.args[0]!.pos, `dynamic_interfaces takes no argument or 'allow_if_changes', got '${w[0]}'`);
@@ -104,10 +131,16 @@ const keywords: Kw<G>[] = [
   impl('vrrp_startup_delay', 'SECONDS (decimal)', '0', 'The instances start this long after the daemon (not on reload); the checks, the lock and the removal of leftovers come first.', (b, st, c) => { c.global.startupDelayS = b.num(st, 0, 3600) ?? c.global.startupDelayS; }),
   planned('log_unknown_vrids', 16, '', 'off', 'keepalived logs each advert for a VRID it does not serve (vipd counts them: `vipctl dump`).', (b, st, c) => keep(b, st, c, 0, 0)),
   planned('disable_local_igmp', 0, '', 'off', 'keepalived stops the kernel sending IGMP reports for its VMAC interfaces.', (b, st, c) => keep(b, st, c, 0, 0)),
-  planned('reload_check_config', 21, '[LOG_FILE]', 'off', 'keepalived checks the new configuration in a child before reloading (vipd always checks it before touching anything).', (b, st, c) => keep(b, st, c, 0, 1)),
-  planned('reload_time_file', 21, 'FILE', 'none', 'keepalived reloads at the time written in this file.', (b, st, c) => keep(b, st, c, 1, 1)),
-  planned('reload_repeat', 21, '', 'off', 'keepalived repeats the timed reload daily.', (b, st, c) => keep(b, st, c, 0, 0)),
-  planned('reload_file', 21, '[FILE]', 'none', 'keepalived writes this file after a reload.', (b, st, c) => keep(b, st, c, 0, 1)),
+  impl('reload_check_config', '[LOG_FILE]', 'off', 'vipd checks every new configuration before it touches anything, with or without this keyword; with LOG_FILE each reload writes the check\'s outcome there (the errors as file:line, or that the file is valid), where keepalived\'s config-test child writes its log.', reloadCheckConfig),
+  impl('reload_time_file', 'ABSOLUTE-PATH', 'none', 'Watches the file (inotify on its directory) and reloads at the time on its first line: HH:MM:SS, YY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM:SS, with Z for UTC, else local time; a time-only entry is its next occurrence, a date in the past is ignored. The file is deleted as the reload starts; rewriting it reschedules, deleting it cancels.', (b, st, c) => { c.global.reloadTimeFile = absPath(b, st) ?? c.global.reloadTimeFile; }),
+  impl('reload_repeat', '', 'off', 'A time-only reload_time_file entry is kept after its reload and repeats daily (an entry with a date is deleted all the same, as keepalived does).', (b, st, c) => { if (b.flag(st)) c.global.reloadRepeat = true; }),
+  impl('reload_file', '[ABSOLUTE-PATH]', 'none', 'Created (or truncated) before each reload reads the configuration files and removed once they are read, also when that fails: an update process touches it, reloads, and writes the files again only once it is gone. Without PATH: keepalived.reload in the pid file directory.', (b, st, c) => {
+    if (st.args.length === 0 && b.flag(st)) c.global.reloadFile = { path: null };
+    else {
+      const p = absPath(b, st);
+      if (p !== null) c.global.reloadFile = { path: p };
+    }
+  }),
   {
     name: 'max_auto_priority', syntax: '[-1|0..99]', status: 'not-needed', kaDefault: '0 (off)',
     note: 'keepalived raises itself to SCHED_RR when adverts run late; vipd runs real-time only when vrrp_rt_priority says so, and its event loop is measured at 10 ms adverts (docs/BENCHMARKS.md).',

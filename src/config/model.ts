@@ -130,6 +130,22 @@ export interface GlobalModel {
   notifyFifo: { path: string; script: string[] | null } | null;
   vrrpNotifyFifo: { path: string; script: string[] | null } | null;
   mail: MailModel;
+  /**
+   * `reload_check_config [LOG_FILE]` (null: not given). vipd checks every new configuration
+   * before touching anything anyway; with `logFile`, each reload's check outcome is written
+   * there (keepalived: its config-test child's log; without LOG_FILE, /dev/null).
+   */
+  reloadCheckConfig: { logFile: string | null } | null;
+  /** `reload_time_file PATH` (absolute): a reload at the time written in it (src/daemon/reload-time.ts). */
+  reloadTimeFile: string | null;
+  /** `reload_repeat`: a time-only reload_time_file entry is kept and repeats daily. */
+  reloadRepeat: boolean;
+  /**
+   * `reload_file [PATH]` (null: not given): created before each reload reads the
+   * configuration, removed once it has been read; `path` null: keepalived.reload in the pid
+   * directory (src/cli/reload-files.ts defaultReloadFile).
+   */
+  reloadFile: { path: string | null } | null;
   /** Keywords read with values vipd keeps but has no field for (keyword -> words). */
   other: Record<string, string[]>;
 }

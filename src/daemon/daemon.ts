@@ -34,6 +34,7 @@ import { VrrpSockets } from './sockets.js';
 import { Supervisor } from './supervisor.js';
 import { acceptFilter, checkFilter } from './accept-filter.js';
 import { Vmacs, type VmacPlan } from './vmacs.js';
+import { WaitingInstances } from './waiting.js';
 
 export { ReloadError, type ReloadResult } from './reload-plan.js';
 
@@ -59,6 +60,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   /** One announcer per interface, shared by its instances, and the pacers of their frames. */
   private readonly announcers: Announcers;
   private readonly guardian = new Guardian();
+  /**
+   * `config` less the instances that wait for their interface (keepalived's
+   * dynamic_interfaces): what runs. Every part but status and dump works from it.
+   */
+  private run: DaemonConfig;
+  /** Instances waiting for their interface (dynamic_interfaces; the owner sets `dyn.onReady`). */
+  readonly dyn: WaitingInstances;
   /** vrrp_rt_priority in force (SCHED_RR set through chrt), to apply a change on reload only. */
   private rtPriority: number | null = null;
 
@@ -68,13 +76,16 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     opts: { notifyTimeoutMs?: number | undefined } = {},
   ) {
     super();
+    this.run = config;
     this.announcers = new Announcers(config, log);
     this.notes = new NotifyHub(config, log, (e) => this.emit('event', e), opts.notifyTimeoutMs);
     this.ifaces = new Interfaces(this.rtnl, config, log, (iface, up) => this.linkState(iface, up));
+    this.dyn = new WaitingInstances(log);
+    this.ifaces.onRecreated = (name) => this.dyn.onRecreated(name, this.run);
     this.sockets = new VrrpSockets(log, (iface, sock) => this.runnerDeps(iface, sock));
     this.vmacs = new Vmacs(this.rtnl, log);
     this.supervisor = new Supervisor(this.sockets, this.ifaces, this.notes, log, () => this.trackers, this.vmacs);
-    this.kernel = new KernelState(this.rtnl, log, this.guardian, () => acceptFilter(this.config, log));
+    this.kernel = new KernelState(this.rtnl, log, this.guardian, () => acceptFilter(this.run, log));
     this.macs = new MacLearner(this.supervisor.runners, (n) => this.ifaces.get(n), log);
     // Adverts already in the sockets count before any Master_Down timer is judged: a daemon
     // that was off the CPU reads a backlog bigger than one loop turn takes (8 batches).
@@ -125,12 +136,14 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * the caller has not.
    */
   async prepare(): Promise<void> {
-    await this.ifaces.resolve(this.config);
-    this.vmacPlan = await this.vmacs.prepare(this.config);
-    this.buildObjects(this.config, this.vmacPlan, true); // every object must build: an error here touches nothing
-    await checkFilter(this.config);
+    this.dyn.set(await this.ifaces.missing(this.config));
+    this.run = WaitingInstances.runnable(this.config, this.dyn.waiting);
+    await this.ifaces.resolve(this.run);
+    this.vmacPlan = await this.vmacs.prepare(this.run);
+    this.buildObjects(this.run, this.vmacPlan, true); // every object must build: an error here touches nothing
+    await checkFilter(this.run);
     // scripts checked (found, executable, secure, their users), the process connector opened
-    this.trackers = await buildTrackers(this.config, { scheduler: this.scheduler, log: this.log, linkUp: (n) => this.ifaces.get(n)?.up ?? false },
+    this.trackers = await buildTrackers(this.run, { scheduler: this.scheduler, log: this.log, linkUp: (n) => this.ifaces.get(n)?.up ?? false },
       (instance, key, effect) => this.supervisor.runners.get(instance)?.setTracker(key, effect));
     await this.notes.prepare();
     this.prepared = true;
@@ -145,12 +158,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (!this.prepared) await this.prepare();
     if (!lock.held) throw new Error('internal: leftovers are removed only under the instance lock');
     await this.notes.start(); // the FIFOs, then startup_script (waited for), before any VRRP
-    this.rtPriority = await applyPriority(this.config, this.log, this.rtPriority);
+    this.rtPriority = await applyPriority(this.run, this.log, this.rtPriority);
     this.guardian.setTag(lock.name);
     const stale = await this.guardian.stopStale();
     if (stale.length) this.log.warn({ pids: stale }, `stopped the crash guardian of an earlier run of this configuration (pid ${stale.join(', ')}): it would have deleted what this run holds`);
     await this.vmacs.apply(this.vmacPlan, this.ifaces);
-    this.configureKernel(this.config, this.vmacPlan);
+    this.configureKernel(this.run, this.vmacPlan);
     this.monitor = new RtnlMonitor();
     this.monitor.on('event', (e) => this.onRtnl(e));
     this.monitor.on('lost', (e) => void this.resync(e));
@@ -184,8 +197,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private startInstances(): void {
-    this.supervisor.startSet(this.config, this.config.instances.map((m) => m.name));
-    this.log.info({ instances: this.config.instances.length, guardian: this.guardian.pid }, 'vipd running');
+    this.supervisor.startSet(this.run, this.run.instances.map((m) => m.name));
+    this.log.info({ instances: this.run.instances.length, guardian: this.guardian.pid }, 'vipd running');
   }
 
   /** Shared by the runners of one socket (the socket implies the interface). */
@@ -203,6 +216,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   private onRtnl(e: RtnlEvent): void {
+    this.dyn.onEvent(e, (i) => this.ifaces.knows(i));
     if (e.type === 'link') this.ifaces.onLinkEvent(e.op, e.link);
     else if (e.type === 'addr') this.supervisor.addressChanged(e.addr.ifindex, e.addr.address, e.op === 'new');
     this.kernel.onEvent(e);
@@ -233,12 +247,16 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
    * adds is awaited: a refusal, like any failure while applying, puts the running
    * configuration back (ReloadError 'failed', naming what failed).
    */
-  async reload(next: DaemonConfig, rollingBack = false): Promise<ReloadResult> {
-    const prev = this.config;
+  async reload(full: DaemonConfig, rollingBack = false): Promise<ReloadResult> {
+    const [prevFull, prev, waitedBefore] = [this.config, this.run, this.dyn.waiting];
     let vmacPlan: VmacPlan;
     let notifyPlan: Awaited<ReturnType<NotifyHub['check']>>;
+    let waiting: Map<string, string>;
+    let next: DaemonConfig;
     try {
-      await this.ifaces.resolve(next, this.config);
+      waiting = await this.ifaces.missing(full);
+      next = WaitingInstances.runnable(full, waiting);
+      await this.ifaces.resolve(next, this.run);
       vmacPlan = await this.vmacs.prepare(next);
       this.buildObjects(next, vmacPlan, true);
       await checkFilter(next);
@@ -247,22 +265,27 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     } catch (e) {
       throw new ReloadError((e as Error).message, 'refused');
     }
+    this.config = full;
+    this.dyn.set(waiting);
     if (this.delayed) {
       const res = emptyResult();
       res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
-      this.config = next; // vrrp_startup_delay still runs: the instances will start with this one
+      this.run = next; // vrrp_startup_delay still runs: the instances will start with this one
       await this.notes.reloaded(next, notifyPlan, this.supervisor.runners);
       this.announcers.reconfigure(next);
       await this.vmacs.apply(vmacPlan, this.ifaces);
       this.configureKernel(next, vmacPlan);
       return res;
     }
-    const { res, inPlace } = planReload(prev.instances, next.instances);
+    const { res, inPlace } = planReload(prev.instances, next.instances, this.dyn.recreated);
+    this.dyn.recreated.clear();
     const fresh = next.instances.filter((m) => res.added.includes(m.name) || res.restarted.includes(m.name));
     let release: () => void;
     try {
       release = this.supervisor.reserve(fresh);
     } catch (e) {
+      this.config = prevFull;
+      this.dyn.waiting = waitedBefore;
       throw new ReloadError((e as Error).message, 'refused', res);
     }
     const had = this.builtKeys;
@@ -282,7 +305,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (rollingBack) throw new ReloadError(failure, 'failed', res);
     this.log.error({ err: failure }, `reload failed: ${failure}; putting the running configuration back`);
     try {
-      await this.reload(prev, true);
+      await this.reload(prevFull, true);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'the running configuration could not be put back completely');
       throw new ReloadError(`${failure}; putting the running configuration back failed too: ${(e as Error).message}`, 'failed', res);
@@ -298,7 +321,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
     for (const name of [...res.removed, ...res.restarted]) await this.supervisor.stop(name);
     res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
-    this.config = next;
+    this.run = next;
     this.announcers.reconfigure(next);
     this.ifaces.setDelays(next);
     this.rtPriority = await applyPriority(next, this.log, this.rtPriority);
@@ -342,6 +365,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   async stop(): Promise<void> {
     if (this.delayed) clearTimeout(this.delayed);
     this.delayed = null;
+    this.dyn.stop();
     const stopping = [...this.supervisor.runners.values()].map((r) => ({ model: r.model, priority: r.core.effective }));
     await this.supervisor.stopAll();
     await this.notes.stop(stopping); // notify_stop (STOP) of instances then groups, then shutdown_script

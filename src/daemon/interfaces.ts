@@ -59,6 +59,12 @@ export class Interfaces {
     return this.map.get(name);
   }
 
+  /** Is `index` one of the interfaces looked up (or made)? */
+  knows(index: number): boolean {
+    for (const i of this.map.values()) if (i.index === index) return true;
+    return false;
+  }
+
   /** An interface vipd made (a VMAC), known from now on. */
   add(iface: Interface): void {
     this.map.set(iface.name, iface);
@@ -91,13 +97,42 @@ export class Interfaces {
     }
   }
 
+  /**
+   * keepalived's `dynamic_interfaces`: the instances of `c` whose own interface does not exist
+   * (their names, with the interface), when the option is on; none otherwise (resolve() then
+   * refuses them, naming the line). Touches nothing.
+   */
+  async missing(c: DaemonConfig): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (c.global.dynamicInterfaces === 'off') return out;
+    const links = new Map((await this.rtnl.links()).map((l) => [l.name, l.index]));
+    for (const i of c.instances) {
+      const index = links.get(i.interface);
+      // a link that exists but has no address to send adverts from yet (just created) waits too
+      if (index !== undefined && (i.unicastSrc ?? i.mcastSrc ?? (await this.source(index, i.family)))) continue;
+      out.set(i.name, i.interface);
+    }
+    return out;
+  }
+
+  /** The first address adverts could come from: the link's IPv4, or its IPv6 link-local. */
+  private async source(index: number, family: 4 | 6): Promise<string | undefined> {
+    const addrs = await this.rtnl.addresses(index).catch(() => []);
+    return addrs.find((a) => a.family === family && (family === 4 || a.address.startsWith('fe80:')))?.address;
+  }
+
   /** A reload's interface_up_down_delays. */
   setDelays(c: DaemonConfig): void {
     this.debounce.setDelays(linkDelays(c, this.log));
   }
 
+  /** A link of a known name appeared with another index (deleted and created again). */
+  onRecreated: ((name: string) => void) | null = null;
+
   /** An rtnetlink link event. */
   onLinkEvent(op: 'new' | 'del', link: LinkInfo): void {
+    const known = this.map.get(link.name);
+    if (op === 'new' && known && known.index !== link.index) this.onRecreated?.(link.name);
     const iface = [...this.map.values()].find((i) => i.index === link.index);
     if (iface) this.debounce.onLink(iface.index, iface.name, op === 'new' && link.up && link.lowerUp, iface.up);
   }

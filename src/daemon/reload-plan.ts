@@ -99,11 +99,12 @@ export function instanceChanges(m: InstanceModel, n: InstanceModel): { changes: 
 }
 
 /**
- * The plan, and the models to apply in place. A sync group with a new or restarted member
+ * The plan, and the models to apply in place. `recreated`: interfaces deleted and created
+ * again since the last reload (their instances restart). A sync group with a new or restarted member
  * restarts all its members: they start together, never one MASTER beside a fresh BACKUP of
  * the same group (its other members' `changes` say `vrrp_sync_group member restarted`).
  */
-export function planReload(old: readonly InstanceModel[], next: readonly InstanceModel[]): { res: ReloadResult; inPlace: InstanceModel[] } {
+export function planReload(old: readonly InstanceModel[], next: readonly InstanceModel[], recreated: ReadonlySet<string> = new Set()): { res: ReloadResult; inPlace: InstanceModel[] } {
   const res = emptyResult();
   const byName = new Map(next.map((m) => [m.name, m]));
   const oldNames = new Set(old.map((m) => m.name));
@@ -114,6 +115,11 @@ export function planReload(old: readonly InstanceModel[], next: readonly Instanc
       continue;
     }
     const { changes, restart } = instanceChanges(m, n);
+    // its interface was deleted and created again (dynamic_interfaces): a new socket on it
+    if (recreated.has(n.interface)) {
+      restart.push(`interface ${n.interface} created again`);
+      changes.push(`interface ${n.interface} created again`);
+    }
     if (!changes.length && !restart.length) continue;
     res.changes[m.name] = changes;
     (restart.length ? res.restarted : res.inPlace).push(m.name);

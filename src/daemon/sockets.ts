@@ -118,7 +118,8 @@ export class VrrpSockets {
 }
 
 function socketKey(m: InstanceModel, iface: Interface): string {
-  return `${iface.name}/${m.family}/${m.unicastPeers.map((p) => p.address).join(',')}`;
+  // the index too: an interface deleted and created again (dynamic_interfaces) needs a new socket
+  return `${iface.name}#${iface.index}/${m.family}/${m.unicastPeers.map((p) => p.address).join(',')}`;
 }
 
 /** Receive queue for the socket's instances, at the shortest advert interval among them. */
