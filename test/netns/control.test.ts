@@ -125,8 +125,8 @@ describe('vipctl and the control socket', () => {
     await sleep(200);
     const from = sniff.mark;
     for (let k = 0; k < 12; k++) {
-      // another advert_int restarts the 40 instances (a priority alone would not: reload keeps them)
-      d.r1!.rewrite(labConfig('r1', [base(150), ...many(10, k % 2 ? 1 : 2)]));
+      // another VRRP version restarts the 40 instances (priority and advert_int change in place)
+      d.r1!.rewrite(labConfig('r1', [base(150), ...many(10).map((i) => ({ ...i, version: k % 2 ? (3 as const) : (2 as const) }))]));
       d.r1!.signal('SIGHUP');
       await sleep(250);
     }
