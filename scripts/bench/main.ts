@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
+import { reloadBench, reloadSection } from './reload.js';
 import { rtStall, type RtMode } from './rtstall.js';
 import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
 import { scriptsLoad, spawnProbe } from './scripts-load.js';
@@ -28,17 +29,19 @@ const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i 
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
 /**
- * --only failover,jitter,scale,startup,1000,memory,rt,scripts (default: all but rt and scripts; 1000 = only the
+ * --only failover,jitter,scale,startup,1000,memory,rt,scripts,reload (default: all but rt, scripts and reload; 1000 = only the
  * 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master
  * with only its main thread or every thread real-time, --reps times each, --rt-seconds long; scripts = 10 ms
  * adverts beside 50 vrrp_scripts at 1 s, idle and beside two busy loops, --scripts-seconds long, --reps times
- * if --reps is given, else once: 4 × (S + ~10) s, too long for the default set and --quick)
+ * if --reps is given, else once: 4 × (S + ~10) s, too long for the default set and --quick; reload = issue #21's seven
+ * kinds of SIGHUP on the master, --reps times each (default 3, --quick 1), ~2 min per implementation and repetition)
  */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
-const want = (name: string): boolean => (!only && name !== 'rt' && name !== 'scripts') || (only?.has(name) ?? false);
+const want = (name: string): boolean => (!only && name !== 'rt' && name !== 'scripts' && name !== 'reload') || (only?.has(name) ?? false);
 const rtS = opt('--rt-seconds', 60);
 const scriptsS = opt('--scripts-seconds', 60);
 const scriptsReps = argv.includes('--reps') ? reps : 1;
+const reloadReps = argv.includes('--reps') ? reps : quick ? 1 : 3;
 /** --scripts-count N: vrrp_scripts per router (default 50; 0: the same pair without scripts, a control on a shared machine) */
 const scriptsN = opt('--scripts-count', 50);
 /** --scripts-global 'vrrp_rt_priority 50': a global_defs line for both daemons in the scripts runs (repeatable) */
@@ -211,6 +214,7 @@ async function main(): Promise<void> {
       }
       md.push('');
     }
+    if (want('reload')) md.push(...reloadSection(await reloadBench(lab, dir, IMPLS, reloadReps, log), IMPLS, reloadReps));
     if (want('startup')) {
       md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
       md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
@@ -233,7 +237,7 @@ async function main(): Promise<void> {
   const ka = `${kaOut.stdout}${kaOut.stderr}`.split('\n')[0] ?? '';
   const head = [
     `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
-    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : reps}.`, '',
+    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : only && [...only].every((x) => x === 'reload') ? reloadReps : reps}.`, '',
   ];
   const prev = (() => {
     try {

@@ -17,6 +17,8 @@ export interface PingResult {
 }
 
 export class Pinger {
+  /** Pingers not stopped yet (a test's afterEach stops them when the test failed first). */
+  static readonly live = new Set<Pinger>();
   /** Replies: icmp_seq and receive time (epoch seconds, ping -D). */
   readonly replies: { seq: number; t: number }[] = [];
   private summary = '';
@@ -31,6 +33,7 @@ export class Pinger {
       else if (/packets transmitted/.test(l)) this.summary = l;
     });
     this.closed = new Promise((r) => this.proc.once('close', () => r()));
+    Pinger.live.add(this);
   }
 
   /** Wait until `n` replies came (the path works before a measurement starts). */
@@ -44,6 +47,7 @@ export class Pinger {
 
   /** Stop (SIGINT: ping prints its summary) and count. */
   async stop(): Promise<PingResult> {
+    Pinger.live.delete(this);
     if (this.proc.pid && this.proc.exitCode === null) process.kill(this.proc.pid, 'SIGINT');
     await Promise.race([this.closed, new Promise((r) => setTimeout(r, 3000))]);
     const m = /(\d+) packets transmitted, (\d+) received/.exec(this.summary);

@@ -9,7 +9,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig, type LabInstance } from '../../src/lab/conf.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { holdersOf } from '../helpers/holders.js';
@@ -67,6 +67,10 @@ beforeAll(async () => {
   await r2.waitState('BACKUP', 15_000);
   await sniff.ready();
 }, 60_000);
+// a test that fails before its ping.stop() must not leave ping running
+afterEach(async () => {
+  for (const p of Pinger.live) await p.stop().catch(() => undefined);
+});
 afterAll(async () => {
   await sniff?.stop();
   await teardown(lab, dir, [r1, r2]);
