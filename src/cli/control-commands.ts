@@ -125,6 +125,8 @@ export interface ReloadResult {
   changes: Record<string, string[]>;
   /** Trackers (`kind:name`) started afresh, and those of them that cannot run. */
   trackers: { started: string[]; disabled: string[] };
+  /** dynamic_interfaces: instances waiting for their interface (older daemons: absent). */
+  waiting?: { instance: string; interface: string }[];
 }
 
 /** Exit codes of `vipctl reload` beside 0 (applied): the file was refused (nothing changed), or applying failed and was rolled back. */
@@ -142,6 +144,7 @@ export function reloadSummary(r: ReloadResult, head = 'reload applied'): string 
   for (const n of r.restarted) lines.push(`  restarted  ${n}${why(n)}`);
   for (const n of r.added) lines.push(`  added      ${n}`);
   for (const n of r.removed) lines.push(`  removed    ${n}`);
+  for (const w of r.waiting ?? []) lines.push(`  waiting    ${w.instance}: interface ${w.interface} does not exist yet (dynamic_interfaces)`);
   const t = r.trackers;
   if (t.started.length) lines.push(`  trackers started afresh: ${t.started.join(', ')}${t.disabled.length ? `; DISABLED (cannot run, see the log): ${t.disabled.join(', ')}` : ''}`);
   return lines.length ? `${head}\n${lines.join('\n')}` : `${head}: no instance changed`;
@@ -163,7 +166,7 @@ export async function reload(socket: string, json: boolean): Promise<void> {
     return;
   }
   if (kind === 'failed') {
-    throw new CliError(json ? '' : `reload failed, the running configuration was put back: ${r.error}${r.result ? `\n${reloadSummary(r.result as ReloadResult, 'it was applying')}` : ''}`, EXIT_RELOAD_FAILED);
+    throw new CliError(json ? '' : `reload failed: ${r.error}${r.result ? `\n${reloadSummary(r.result as ReloadResult, 'it was applying')}` : ''}`, EXIT_RELOAD_FAILED);
   }
   throw new CliError(json ? '' : `reload refused, nothing changed: ${r.error ?? 'no reason given'}`, kind === 'refused' ? EXIT_RELOAD_REFUSED : EXIT_DAEMON_FAILED);
 }

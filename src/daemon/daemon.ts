@@ -24,6 +24,8 @@ import { Interfaces } from './interfaces.js';
 import { MacLearner } from './mac-learner.js';
 import { NotifyHub, type NotifyStats } from './notify/hub.js';
 import { KernelState, type BuiltObjects, type KernelStats } from './reconciler/kernel.js';
+import type { KernelObject } from './reconciler/objects.js';
+import { breathe, kernelRefusals } from './reload-confirm.js';
 import { emptyResult, planReload, ReloadError, type ReloadResult } from './reload-plan.js';
 import { buildTrackers } from './trackers/build.js';
 import type { TrackerManager } from './trackers/manager.js';
@@ -37,9 +39,6 @@ import { Vmacs, type VmacPlan } from './vmacs.js';
 import { WaitingInstances } from './waiting.js';
 
 export { ReloadError, type ReloadResult } from './reload-plan.js';
-
-/** How long a reload waits for the kernel's answer to the objects it adds. */
-const RELOAD_ACK_MS = 5000;
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly rtnl = new Rtnl((e) => this.log.error({ err: e.message }, 'rtnetlink receive error'));
@@ -254,6 +253,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     let waiting: Map<string, string>;
     let next: DaemonConfig;
     try {
+      // an empty or half-written file (a copy in progress) must not stop every instance
+      if (prevFull.instances.length && !full.instances.length) throw new Error('the new configuration has no vrrp_instance (an empty or half-written file?); to run without instances, stop vipd');
       waiting = await this.ifaces.missing(full);
       next = WaitingInstances.runnable(full, waiting);
       await this.ifaces.resolve(next, this.run);
@@ -277,8 +278,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       this.configureKernel(next, vmacPlan);
       return res;
     }
+    await breathe();
     const { res, inPlace } = planReload(prev.instances, next.instances, this.dyn.recreated);
     this.dyn.recreated.clear();
+    // one that ran and now waits for its interface is stopped, not removed (no DELETED)
+    res.waiting = [...waiting].map(([instance, ifname]) => ({ instance, interface: ifname }));
+    const nowWaiting = res.removed.filter((n) => waiting.has(n));
+    res.removed = res.removed.filter((n) => !waiting.has(n));
     const fresh = next.instances.filter((m) => res.added.includes(m.name) || res.restarted.includes(m.name));
     let release: () => void;
     try {
@@ -288,18 +294,19 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       this.dyn.waiting = waitedBefore;
       throw new ReloadError((e as Error).message, 'refused', res);
     }
-    const had = this.builtKeys;
+    const had = this.built;
     let failure: string | null = null;
     try {
-      await this.applyReload(next, res, inPlace, vmacPlan, notifyPlan);
+      await this.applyReload(next, res, inPlace, vmacPlan, notifyPlan, nowWaiting);
     } catch (e) {
       failure = (e as Error).message;
     } finally {
       release();
     }
-    failure ??= await this.refusals(res, had);
+    failure ??= await kernelRefusals(this.kernel.reconciler, ['', ...res.inPlace], had, this.log);
+    if (!failure || rollingBack) this.kernel.reconciler.commit(); // the objects it no longer wants go now
     if (!failure) {
-      this.log.info(res, 'configuration reloaded');
+      this.log.info(res, rollingBack ? 'running configuration put back' : 'configuration reloaded');
       return res;
     }
     if (rollingBack) throw new ReloadError(failure, 'failed', res);
@@ -314,12 +321,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   /** The difference, applied (after every check passed). */
-  private async applyReload(next: DaemonConfig, res: ReloadResult, inPlace: readonly InstanceModel[], vmacPlan: VmacPlan, notifyPlan: Awaited<ReturnType<NotifyHub['check']>>): Promise<void> {
+  private async applyReload(next: DaemonConfig, res: ReloadResult, inPlace: readonly InstanceModel[], vmacPlan: VmacPlan, notifyPlan: Awaited<ReturnType<NotifyHub['check']>>, nowWaiting: readonly string[]): Promise<void> {
     for (const name of res.removed) {
       const r = this.supervisor.runners.get(name)!;
       this.notes.deleted(r.model, r.core.effective); // keepalived: DELETED (or FAULT) before the instance goes
     }
-    for (const name of [...res.removed, ...res.restarted]) await this.supervisor.stop(name);
+    for (const name of [...res.removed, ...nowWaiting, ...res.restarted]) await this.supervisor.stop(name);
     res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
     this.run = next;
     this.announcers.reconfigure(next);
@@ -327,38 +334,29 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.rtPriority = await applyPriority(next, this.log, this.rtPriority);
     await this.vmacs.apply(vmacPlan, this.ifaces);
     // the objects first: an in-place master announces the addresses it gains once they are in
-    this.configureKernel(next, vmacPlan);
-    for (const m of inPlace) this.supervisor.reconfigure(m, this.trackers);
+    await breathe();
+    this.configureKernel(next, vmacPlan, true);
+    for (const m of inPlace) {
+      await breathe();
+      this.supervisor.reconfigure(m, this.trackers);
+    }
+    // the unchanged ones take the new model objects too: the notify plan is keyed by them
+    // (an old object would find no script: notify silently off after any reload)
+    const kept = new Set([...res.restarted, ...res.added, ...inPlace.map((m) => m.name)]);
+    for (const m of next.instances) if (!kept.has(m.name)) this.supervisor.adopt(m);
     await this.notes.reloaded(next, notifyPlan, this.supervisor.runners);
+    await breathe();
     this.supervisor.startSet(next, [...res.restarted, ...res.added]);
   }
 
-  /** The keys of the kernel objects configured last (a reload tells its new ones from them). */
-  private builtKeys = new Set<string>();
+  /** The kernel objects configured last, by key (a reload tells its new or changed ones from them). */
+  private built = new Map<string, KernelObject>();
 
-  private configureKernel(c: DaemonConfig, plan: VmacPlan): void {
+  /** `reload`: deletes wait until the reload is confirmed or put back (commit in reload()). */
+  private configureKernel(c: DaemonConfig, plan: VmacPlan, reload = false): void {
     const b = this.buildObjects(c, plan);
-    this.builtKeys = new Set([...[...b.owners.values()].flat(), ...b.statics].map((o) => o.key));
-    this.kernel.configure(b, this.vmacs.guardianLines());
-  }
-
-  /**
-   * After a reload: objects it added that the kernel refused (held by in-place masters, or
-   * static), waited for at most RELOAD_ACK_MS; null when none.
-   */
-  private async refusals(res: ReloadResult, had: ReadonlySet<string>): Promise<string | null> {
-    const owners = ['', ...res.inPlace];
-    const rec = this.kernel.reconciler;
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      Promise.all(owners.map((o) => rec.settled(o))).then(() => false),
-      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(true), RELOAD_ACK_MS))),
-    ]);
-    clearTimeout(timer);
-    const refused = owners.flatMap((o) => rec.failures(o)).filter((f) => f.op === 'add' && !had.has(f.object.key));
-    if (refused.length) return refused.map((f) => `the kernel refused ${f.object.text}: ${f.error}`).join('; ');
-    if (late) this.log.warn({ waitedMs: RELOAD_ACK_MS }, 'reload: the kernel has not answered for every new object yet; they will follow');
-    return null;
+    this.built = new Map([...[...b.owners.values()].flat(), ...b.statics].map((o) => [o.key, o]));
+    this.kernel.configure(b, this.vmacs.guardianLines(), reload);
   }
 
   /** Graceful stop: every master sends priority 0 and lets go of what it holds; then close everything. */

@@ -19,10 +19,12 @@ export interface ReloadResult {
   changes: Record<string, string[]>;
   /** Trackers (`kind:name`) started afresh, and those of them that cannot run. */
   trackers: { started: string[]; disabled: string[] };
+  /** dynamic_interfaces: instances waiting for their interface (not running; stopped if they ran). */
+  waiting: { instance: string; interface: string }[];
 }
 
 export function emptyResult(): ReloadResult {
-  return { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] } };
+  return { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] };
 }
 
 type Key = keyof InstanceModel;
@@ -114,7 +116,8 @@ export function planReload(old: readonly InstanceModel[], next: readonly Instanc
       res.removed.push(m.name);
       continue;
     }
-    const { changes, restart } = instanceChanges(m, n);
+    // one comparison of the whole model first: a reload of 100 instances changes one or two
+    const { changes, restart } = text(m) === text(n) ? { changes: [], restart: [] } : instanceChanges(m, n);
     // its interface was deleted and created again (dynamic_interfaces): a new socket on it
     if (recreated.has(n.interface)) {
       restart.push(`interface ${n.interface} created again`);

@@ -76,6 +76,12 @@ export class Supervisor {
     r.setLink(m.dontTrackPrimary || (this.ifaces.get(m.interface)?.up ?? true));
   }
 
+  /** A reload changed nothing in `m`: its runner takes the new (equal) model object. */
+  adopt(m: InstanceModel): void {
+    const r = this.runners.get(m.name);
+    if (r) r.model = m;
+  }
+
   /** Stop one instance (priority 0 if MASTER, its objects let go and acked) and take it off its socket. */
   async stop(name: string): Promise<void> {
     const r = this.runners.get(name);

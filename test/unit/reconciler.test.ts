@@ -186,6 +186,46 @@ describe('Reconciler', () => {
     expect([...k.has].sort()).toEqual(['a1', 'static1']);
   });
 
+  it('a reload with deferred deletes adds first and deletes only on commit; one put back deletes nothing it held; a master that lets go meanwhile deletes at once', () => {
+    const { k, r } = setup();
+    k.auto = true;
+    r.hold('VI_1', true);
+    r.configure(new Map([['VI_1', [obj('addr', 'a1'), obj('addr', 'a4')]], ['VI_2', [obj('addr', 'a3'), obj('addr', 'shared')]]]), [obj('addr', 'static1')], true);
+    expect([...k.has].sort()).toEqual(['a1', 'a2', 'a4', 'r1', 'static1', 'u1']); // a4 added, a2/r1/u1 kept for now
+    // put back: the running set again, then commit: only what the reload added goes
+    r.configure(new Map([['VI_1', [obj('addr', 'a1'), obj('addr', 'a2'), obj('route', 'r1'), obj('rule', 'u1')]], ['VI_2', [obj('addr', 'a3'), obj('addr', 'shared')]]]), [obj('addr', 'static1')], true);
+    expect(k.log.filter((l) => l.startsWith('del'))).toEqual([]);
+    r.commit();
+    expect([...k.has].sort()).toEqual(['a1', 'a2', 'r1', 'static1', 'u1']);
+    // confirmed this time: the deletes go out on commit
+    r.configure(new Map([['VI_1', [obj('addr', 'a1')]]]), [obj('addr', 'static1')], true);
+    expect(k.has.has('a2')).toBe(true);
+    r.commit();
+    expect([...k.has].sort()).toEqual(['a1', 'static1']);
+    // a master that lets go during a reload deletes what it still lists at once
+    r.configure(new Map([['VI_1', [obj('addr', 'a1'), obj('addr', 'a5')]]]), [obj('addr', 'static1')], true);
+    r.hold('VI_1', false);
+    expect([...k.has].sort()).toEqual(['static1']);
+  });
+
+  it('an object whose options change (same identity) is deleted and added again when present, and tried again when it had been refused', () => {
+    const k = new FakeKernel();
+    k.auto = true;
+    const r = new Reconciler(k, silent);
+    const opt = (label: string): KernelObject => ({ ...obj('addr', 'a1'), request: () => Buffer.from(label) });
+    k.fail.set('a1', 22);
+    r.configure(new Map([['VI_1', [opt('scope link')]]]), []);
+    r.hold('VI_1', true);
+    expect(k.has.has('a1')).toBe(false); // refused once: not retried by itself
+    r.configure(new Map([['VI_1', [opt('plain')]]]), []);
+    expect(k.has.has('a1')).toBe(true); // a new wish: tried again
+    k.log.length = 0;
+    r.configure(new Map([['VI_1', [opt('label eth0:pub')]]]), []);
+    expect(k.log).toEqual(['del a1', 'add a1']);
+    r.configure(new Map([['VI_1', [opt('label eth0:pub')]]]), []);
+    expect(k.log).toEqual(['del a1', 'add a1']); // the same again: nothing
+  });
+
   it('property: after any sequence of holds, flaps, foreign changes and acks, the kernel ends as desired', () => {
     const keys = ['a1', 'a2', 'r1', 'u1', 'a3', 'shared', 'static1'];
     const step = fc.oneof(

@@ -91,14 +91,15 @@ export class KernelState {
   }
 
   /**
-   * Hand built objects to the reconciler (it converges at once); re-arm the crash guardian
-   * with its lists and `links` (`ip -batch` lines deleting the VMACs, after every object).
+   * Hand built objects to the reconciler (it converges at once; `deferDeletes`: a reload's,
+   * whose deletes wait for reconciler.commit()); re-arm the crash guardian with its lists and
+   * `links` (`ip -batch` lines deleting the VMACs, after every object).
    */
-  configure(b: BuiltObjects, links: readonly string[] = []): void {
+  configure(b: BuiltObjects, links: readonly string[] = [], deferDeletes = false): void {
     const { config: c, owners, statics } = b;
     this.noAccept = new Set(c.instances.filter((m) => !m.acceptMode && m.priority !== 255).map((m) => m.name));
     if (this.noAccept.size && !this.filter && this.makeFilter) this.filter = this.makeFilter();
-    this.reconciler.configure(owners, statics);
+    this.reconciler.configure(owners, statics, deferDeletes);
     const before = this.slots;
     this.slots = new Map(c.instances.map((m, k) => [m.name, k]));
     const lists = this.reconciler.guardianLists();

@@ -37,6 +37,11 @@ export interface KernelObject {
   noTrack: boolean;
 }
 
+/** The same request (identity and options: a label, a scope, a metric), compared as the add request's bytes. */
+export function sameRequest(a: KernelObject, b: KernelObject): boolean {
+  return a === b || a.request('add', 0).equals(b.request('add', 0));
+}
+
 /** Interface name → index, for the objects of one configuration (resolved before anything is touched). */
 export type IfindexOf = (name: string) => number;
 

@@ -22,7 +22,7 @@
  */
 import type { Logger } from 'pino';
 import type { Holder } from '../runner-types.js';
-import type { KernelObject } from './objects.js';
+import { sameRequest, type KernelObject } from './objects.js';
 
 /** The kernel side: carry out one request and report its errno (0: done). Src/os/rtnl.ts; a fake in unit tests. */
 export interface KernelPort {
@@ -51,6 +51,8 @@ interface Entry {
   seen: boolean | null;
   /** A no_track object someone else deleted: not put back until its owner holds again. */
   heldOff: boolean;
+  /** Present with other options than configured now (a label, a scope): deleted and added again. */
+  stale?: boolean;
 }
 
 export interface ReconcilerStats {
@@ -83,7 +85,8 @@ export class Reconciler implements Holder {
    * that leave the configuration are deleted if they are held; objects of an owner that
    * holds are added. Call before `start` and on every reload.
    */
-  configure(owners: ReadonlyMap<string, readonly KernelObject[]>, statics: readonly KernelObject[]): void {
+  configure(owners: ReadonlyMap<string, readonly KernelObject[]>, statics: readonly KernelObject[], deferDeletes = false): void {
+    const wanted = new Set([...this.entries.values()].filter((e) => e.present && this.desired(e)).map((e) => e.obj.key));
     const next = new Map([...owners, [STATIC, statics] as const]);
     for (const e of this.entries.values()) e.owners.clear();
     this.ownerKeys.clear();
@@ -92,7 +95,13 @@ export class Reconciler implements Holder {
       for (const o of objs) {
         let e = this.entries.get(o.key);
         if (!e) this.entries.set(o.key, (e = { obj: o, owners: new Set(), present: false, op: null, failed: false, seen: null, heldOff: false }));
-        else if (!e.op) e.obj = o; // same identity, maybe other options (a label): the next add uses them
+        else if (!e.op && !sameRequest(e.obj, o)) {
+          // same identity, other options (a label, a scope, a metric): a new wish, so a refused
+          // one is tried again; one present with the old options is deleted and added again
+          e.failed = false;
+          if (e.present) e.stale = true;
+          e.obj = o;
+        }
         e.owners.add(owner);
         keys.push(o.key);
       }
@@ -102,6 +111,12 @@ export class Reconciler implements Holder {
     this.holding.add(STATIC);
     // a refused object that left the configuration (a reload rolled back): forgotten
     for (const [k, e] of this.entries) if (e.failed && !e.present && e.owners.size === 0) this.entries.delete(k);
+    // held back: what a master held before and no longer wants (until commit), not what it wants again
+    if (!deferDeletes) this.deferred.clear();
+    for (const [k, e] of this.entries) {
+      if (this.desired(e) || !e.present) this.deferred.delete(k);
+      else if (deferDeletes && wanted.has(k)) this.deferred.add(k);
+    }
     for (const e of [...this.entries.values()]) this.converge(e);
   }
 
@@ -143,6 +158,7 @@ export class Reconciler implements Holder {
     if (on) this.holding.add(owner);
     else this.holding.delete(owner);
     const keys = this.ownerKeys.get(owner) ?? [];
+    if (!on) for (const k of keys) this.deferred.delete(k); // it let go: they go now
     // up: addresses, routes, rules; down: rules, routes, addresses (a route may need its address)
     for (const k of on ? keys : [...keys].reverse()) {
       const e = this.entries.get(k)!;
@@ -156,6 +172,19 @@ export class Reconciler implements Holder {
 
   holds(owner: string): boolean {
     return this.holding.has(owner);
+  }
+
+  /** Keys configure(…, deferDeletes) holds back from deletion until commit(). */
+  private readonly deferred = new Set<string>();
+
+  /** A reload is confirmed (or put back): the deletes configure() held back go out. */
+  commit(): void {
+    const keys = [...this.deferred];
+    this.deferred.clear();
+    for (const k of keys) {
+      const e = this.entries.get(k);
+      if (e) this.converge(e);
+    }
   }
 
   /** The objects of `owner` ('' for the static ones) whose last request the kernel refused, with the request and errno name. */
@@ -254,6 +283,14 @@ export class Reconciler implements Holder {
   private converge(e: Entry): void {
     if (e.op || e.failed || e.heldOff) return;
     const want = this.desired(e);
+    if (want && e.present && e.stale) {
+      e.op = 'del';
+      this.port.apply('del', e.obj, (errno) => this.acked(e, 'del', errno));
+      return;
+    }
+    // a reload adds first and deletes once it is confirmed (commit): a reload rolled back then
+    // never took away what the running configuration holds
+    if (!want && e.present && this.deferred.has(e.obj.key)) return;
     if (want === e.present) {
       // left the configuration and gone: forget it
       if (!want && e.owners.size === 0) this.entries.delete(e.obj.key);
@@ -266,6 +303,7 @@ export class Reconciler implements Holder {
 
   private acked(e: Entry, op: 'add' | 'del', errno: number): void {
     e.op = null;
+    if (op === 'del') e.stale = false;
     if (errno === 0 || ALREADY[op].has(errno)) {
       // someone else's change seen meanwhile may be older or newer than ours: unknown, so
       // one more request towards the wish settles it ("already so" is success)
@@ -287,7 +325,9 @@ export class Reconciler implements Holder {
     for (const k of this.ownerKeys.get(owner) ?? []) {
       const e = this.entries.get(k)!;
       if (e.op) return false;
-      if (!e.failed && !e.heldOff && e.present !== this.desired(e)) return false;
+      const want = this.desired(e);
+      if (!e.failed && !e.heldOff && e.present !== want && !this.deferred.has(k)) return false;
+      if (want && e.present && e.stale) return false;
     }
     return true;
   }
