@@ -119,6 +119,8 @@ export interface ReloadResult {
   added: string[];
   removed: string[];
   restarted: string[];
+  /** Of `restarted`, those that went on in their state (a new socket only; older daemons: absent). */
+  stateKept?: string[];
   /** Changed and kept running (state and held objects kept). */
   inPlace: string[];
   /** Per changed instance: what changed (`keyword`, `keyword OLD -> NEW`, `virtual_ipaddress +A -B`). */
@@ -141,7 +143,7 @@ export function reloadSummary(r: ReloadResult, head = 'reload applied'): string 
   const lines: string[] = [];
   const why = (n: string): string => (r.changes[n]?.length ? `: ${r.changes[n]!.join('; ')}` : '');
   for (const n of r.inPlace) lines.push(`  in place   ${n}${why(n)}`);
-  for (const n of r.restarted) lines.push(`  restarted  ${n}${why(n)}`);
+  for (const n of r.restarted) lines.push(`  restarted  ${n}${r.stateKept?.includes(n) ? ' (state kept)' : ''}${why(n)}`);
   for (const n of r.added) lines.push(`  added      ${n}`);
   for (const n of r.removed) lines.push(`  removed    ${n}`);
   for (const w of r.waiting ?? []) lines.push(`  waiting    ${w.instance}: interface ${w.interface} does not exist yet (dynamic_interfaces)`);

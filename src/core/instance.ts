@@ -17,6 +17,9 @@ import type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './ins
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
 export type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
 
+/** The reason of a resumed instance's first transition (start(now, resume)). */
+export const RESUMED = 'resumed after reload';
+
 export class VrrpInstance {
   /** Replaced (never mutated) by reconfigure. */
   config: Readonly<InstanceConfig>;
@@ -90,12 +93,19 @@ export class VrrpInstance {
   // ---- events -------------------------------------------------------------------------------
 
   /** RFC 9568 6.4.1: Startup. */
-  start(now: number): void {
+  /**
+   * `resume`: the state of the instance this one replaces (a reload restarted it on a new
+   * socket with the same VRID, interface and family): a MASTER goes on as MASTER (its VIPs
+   * were never let go; the others' Master_Down timers were running on its adverts), with
+   * RESUMED as the reason (no notify: keepalived notifies nothing for a state kept).
+   */
+  start(now: number, resume?: State): void {
     if (this.state !== 'INIT') return;
     if (this.hasOwnFault) this.toFault(now, 'startup with fault');
     else if (this.group?.holdsFault(this)) this.toFault(now, 'sync group in FAULT');
     else if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, 'address owner');
-    else this.toBackup(now, 'startup', this.config.advertIntervalUs);
+    else if (resume === 'MASTER' && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, RESUMED);
+    else this.toBackup(now, resume === 'BACKUP' ? RESUMED : 'startup', this.config.advertIntervalUs);
   }
 
   /** RFC 9568 6.4.2/6.4.3: Shutdown. An Active router sends priority 0 first. */

@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
+import type { State } from '../core/instance.js';
 import type { InstanceLock } from '../os/instance-lock.js';
 import { Rtnl, RtnlMonitor, type RtnlEvent } from '../os/rtnl.js';
 import { MonotonicTimer } from '../os/timer.js';
@@ -326,7 +327,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       const r = this.supervisor.runners.get(name)!;
       this.notes.deleted(r.model, r.core.effective); // keepalived: DELETED (or FAULT) before the instance goes
     }
-    for (const name of [...res.removed, ...nowWaiting, ...res.restarted]) await this.supervisor.stop(name);
+    const resume = new Map<string, State>();
+    for (const name of [...res.removed, ...nowWaiting, ...res.restarted]) {
+      const keep = res.stateKept.includes(name);
+      const state = await this.supervisor.stop(name, keep);
+      if (keep && state) resume.set(name, state);
+    }
     res.trackers = (await this.trackers?.reload(next)) ?? res.trackers;
     this.run = next;
     this.announcers.reconfigure(next);
@@ -346,7 +352,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     for (const m of next.instances) if (!kept.has(m.name)) this.supervisor.adopt(m);
     await this.notes.reloaded(next, notifyPlan, this.supervisor.runners);
     await breathe();
-    this.supervisor.startSet(next, [...res.restarted, ...res.added]);
+    this.supervisor.startSet(next, [...res.restarted, ...res.added], resume);
   }
 
   /** The kernel objects configured last, by key (a reload tells its new or changed ones from them). */

@@ -13,6 +13,8 @@ export interface ReloadResult {
   removed: string[];
   /** Stopped (priority 0 from a master, objects let go) and started again: see `changes` for why. */
   restarted: string[];
+  /** Of `restarted`, those that went on in their state (same VRID, interface, family: a new socket only; a MASTER kept its objects, no priority 0). */
+  stateKept: string[];
   /** Changed and kept running: state and held objects kept, the new settings from now on. */
   inPlace: string[];
   /** Per restarted or in-place instance, what changed (`keyword` or `keyword OLD -> NEW`, `virtual_ipaddress +A -B`). */
@@ -24,7 +26,7 @@ export interface ReloadResult {
 }
 
 export function emptyResult(): ReloadResult {
-  return { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] };
+  return { added: [], removed: [], restarted: [], stateKept: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] };
 }
 
 type Key = keyof InstanceModel;
@@ -37,6 +39,13 @@ const RESTART: Partial<Record<Key, string>> = {
   interface: 'interface', vrid: 'virtual_router_id', version: 'version', family: 'address family',
   unicastSrc: 'unicast_src_ip', mcastSrc: 'mcast_src_ip', vmac: 'use_vmac',
 };
+
+/**
+ * Restart reasons after which the instance goes on in its state (a new socket or VMAC, a sync
+ * group joined: still the same virtual router on the same link): keepalived's reload keeps
+ * the state there too (no client loss when a controller is added to unicast_peer).
+ */
+const RESUMABLE = new Set(['unicast_peer', 'unicast_src_ip', 'mcast_src_ip', 'use_vmac', 'vrrp_sync_group']);
 
 /** keepalived's keyword for each in-place setting (what the log and `vipctl reload` name). */
 const KEYWORD: Partial<Record<Key, string>> = {
@@ -126,12 +135,14 @@ export function planReload(old: readonly InstanceModel[], next: readonly Instanc
     if (!changes.length && !restart.length) continue;
     res.changes[m.name] = changes;
     (restart.length ? res.restarted : res.inPlace).push(m.name);
+    if (restart.length && restart.every((r) => RESUMABLE.has(r))) res.stateKept.push(m.name);
   }
   for (const n of next) if (!oldNames.has(n.name)) res.added.push(n.name);
   const fresh = new Set([...res.restarted, ...res.added]);
   for (const i of next) {
     if (!i.syncGroup || fresh.has(i.name) || !oldNames.has(i.name) || !next.some((o) => o.syncGroup === i.syncGroup && fresh.has(o.name))) continue;
     res.restarted.push(i.name);
+    res.stateKept.push(i.name); // restarted with its group: still the same virtual router
     res.inPlace = res.inPlace.filter((n) => n !== i.name);
     res.changes[i.name] = [...(res.changes[i.name] ?? []), `vrrp_sync_group ${i.syncGroup}: a member was added or restarted`];
   }

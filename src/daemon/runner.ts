@@ -97,11 +97,23 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     ({ advert: this.advert, expect: this.expect, ttlRanges: this.ttlRanges, dropLog: this.dropLog } = advertSettings(model, this.d.log));
   }
 
-  start(): void {
+  /** `resume`: the state of the runner this one replaces (VrrpInstance.start). */
+  start(resume?: State): void {
     // Encoded now, not when a backup takes over: its first advert goes out sooner.
     this.adverts(this.model.priority);
     this.adverts(0);
-    this.core.start(nowUs());
+    this.core.start(nowUs(), resume);
+    // the runner it replaces held its objects: let go if this one does not go on as MASTER
+    if (resume === 'MASTER' && !this.core.holdsVips) this.d.holder.hold(this.model.name, false);
+  }
+
+  /**
+   * Replaced by a new runner of the same instance (a reload restarted it on a new socket):
+   * silent, no priority 0, its objects still held for its successor (start(resume)).
+   */
+  detach(): void {
+    this.d.scheduler.release(this);
+    this.cancelAnnouncements();
   }
 
   /** Shutdown: priority 0 if master, its objects removed; resolves when the kernel has acked that. */

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { DaemonConfig, InstanceModel } from '../config/model.js';
+import type { State } from '../core/instance.js';
 import type { Interface } from '../os/iface.js';
 import type { Interfaces } from './interfaces.js';
 import type { NotifyHub } from './notify/hub.js';
@@ -31,11 +32,13 @@ export class Supervisor {
    * as keepalived's "Entering FAULT STATE (init)"), join them to their sync groups and set the
    * groups' state (a member starts in FAULT when its group is), then start them.
    */
-  startSet(config: DaemonConfig, names: readonly string[]): void {
+  startSet(config: DaemonConfig, names: readonly string[], resume: ReadonlyMap<string, State> = new Map()): void {
     const made = names.map((n) => this.make(config.instances.find((x) => x.name === n)!));
     for (const [r] of made) if (!this.ifaces.get(r.model.interface)!.up && !r.model.dontTrackPrimary) r.setLink(false);
+    // masters going on as masters want MASTER from the start: their sync group lets them (every member wants it)
+    for (const [r] of made) if (resume.get(r.model.name) === 'MASTER') r.core.wantMaster = true;
     for (const g of this.notes.bindGroups(this.runners, new Set(names))) g.init();
-    for (const [r] of made) r.start();
+    for (const [r] of made) r.start(resume.get(r.model.name));
   }
 
   private make(m: InstanceModel): [InstanceRunner, Interface] {
@@ -82,13 +85,20 @@ export class Supervisor {
     if (r) r.model = m;
   }
 
-  /** Stop one instance (priority 0 if MASTER, its objects let go and acked) and take it off its socket. */
-  async stop(name: string): Promise<void> {
+  /**
+   * Stop one instance (priority 0 if MASTER, its objects let go and acked) and take it off its
+   * socket. `keep`: a restart that goes on in the same state (reload-plan.ts `resume`): silent,
+   * objects kept; returns the state for startSet's `resume`.
+   */
+  async stop(name: string, keep = false): Promise<State | undefined> {
     const r = this.runners.get(name);
-    if (!r) return;
-    await r.stop();
+    if (!r) return undefined;
+    const state = r.core.state;
+    if (keep) r.detach();
+    else await r.stop();
     this.runners.delete(name);
     this.sockets.detach(r);
+    return state;
   }
 
   async stopAll(): Promise<void> {

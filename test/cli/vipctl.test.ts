@@ -78,7 +78,7 @@ describe('status formatting (no daemon)', () => {
 
   it('durations and reload summaries read as words', () => {
     expect([0, 59, 60, 3599, 3600, 86_399, 86_400 * 3 + 7200, -5].map(duration)).toEqual(['0s', '59s', '1m00s', '59m59s', '1h00m', '23h59m', '3d02h', '0s']);
-    const none = { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] };
+    const none = { added: [], removed: [], restarted: [], stateKept: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] };
     expect(reloadSummary({ ...none, inPlace: ['VI_1'], restarted: ['VI_2'], added: ['VI_3'], removed: ['B', 'C'], changes: { VI_1: ['priority 150 -> 140', 'virtual_ipaddress +192.0.2.13/24'], VI_2: ['virtual_router_id 51 -> 52'] } }).split('\n')).toEqual([
       'reload applied',
       '  in place   VI_1: priority 150 -> 140; virtual_ipaddress +192.0.2.13/24',
@@ -189,7 +189,7 @@ describe('vipctl against a daemon in a lab namespace', () => {
     expect(lines.slice(2)).toEqual(['  added      new_vip_9', '  removed    haproxy_external_vip']);
     expect((await ctl(['--socket', r2.socket, 'reload'])).stdout).toBe('reload applied: no instance changed\n');
     const json = await ctl(['reload', '--json', '--socket', r2.socket]);
-    expect(JSON.parse(json.stdout)).toEqual({ ok: true, result: { added: [], removed: [], restarted: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] } });
+    expect(JSON.parse(json.stdout)).toEqual({ ok: true, result: { added: [], removed: [], restarted: [], stateKept: [], inPlace: [], changes: {}, trackers: { started: [], disabled: [] }, waiting: [] } });
     r2.rewrite(`${labConfig('r2', next)}\nvrrp_instance X {\n    wieght 3\n}\n`);
     const badJson = await ctl(['reload', '--json', '--socket', r2.socket]);
     expect(badJson.code).toBe(2);

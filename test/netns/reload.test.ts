@@ -39,7 +39,7 @@ const inst = (priority: number, o: Partial<LabInstance> = {}): LabInstance => ({
 });
 const notified = (r: string): string[] => (existsSync(join(dir, `notify-${r}.log`)) ? readFileSync(join(dir, `notify-${r}.log`), 'utf8').trim().split('\n') : []);
 const transitions = (d: VipdProcess, from: number): LogLine[] => d.lines.slice(from).filter((l) => l.to);
-async function reload(d: VipdProcess, json = true): Promise<{ code: number | null; out: { ok: boolean; result?: { inPlace: string[]; restarted: string[]; changes: Record<string, string[]> }; error?: string; kind?: string } | null; stderr: string }> {
+async function reload(d: VipdProcess, json = true): Promise<{ code: number | null; out: { ok: boolean; result?: { inPlace: string[]; restarted: string[]; stateKept: string[]; changes: Record<string, string[]> }; error?: string; kind?: string } | null; stderr: string }> {
   const r = await runCliIn(lab, d.node, 'vipctl', ['reload', ...(json ? ['--json'] : []), '--socket', d.socket]);
   return { code: r.code, out: json ? (JSON.parse(r.stdout) as never) : null, stderr: r.stderr };
 }
@@ -270,6 +270,31 @@ describe('reload without disruption (issue #21)', () => {
     await onEth9();
     expect(transitions(r1, m1).filter((l) => l.instance === 'VI_51')).toEqual([]);
     lab.exec(ns, ['ip', 'link', 'del', 'eth9']);
+  }, 40_000);
+
+  it('a unicast peer added (a controller joins): restarted on a new socket with its state kept, no lost reply, no priority 0, no notify, no transition on the backup', async () => {
+    await base();
+    const uni = (peers: string[], prio: number, src: string): LabInstance => inst(prio, { unicastSrc: src, unicastPeers: peers });
+    r1.rewrite(labConfig('r1', [uni(['192.0.2.2'], 150, '192.0.2.1')], [], blocks(join(dir, 'ok.sh'))));
+    r2.rewrite(labConfig('r2', [uni(['192.0.2.1'], 100, '192.0.2.2')], [], blocks(join(dir, 'ok.sh'))));
+    expect((await reload(r2)).out?.result?.stateKept).toEqual(['VI_51']);
+    expect((await reload(r1)).out?.result?.stateKept).toEqual(['VI_51']);
+    await sleep(1500);
+    const ping = new Pinger(lab, 'client', '192.0.2.11');
+    await ping.ready();
+    const [m1, m2, t0, n1] = [r1.lines.length, r2.lines.length, sniff.mark, notified('r1').length];
+    r1.rewrite(labConfig('r1', [uni(['192.0.2.2', '192.0.2.3'], 150, '192.0.2.1')], [], blocks(join(dir, 'ok.sh'))));
+    const r = await reload(r1);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out?.result).toMatchObject({ restarted: ['VI_51'], stateKept: ['VI_51'] });
+    await sleep(1500);
+    const p = await ping.stop();
+    expect(p.lost, JSON.stringify(p)).toBe(0);
+    expect(transitions(r1, m1).map((l) => `${l.to} ${l.reason}`)).toEqual(['MASTER resumed after reload']); // the old runner went silently
+    expect(transitions(r2, m2)).toEqual([]);
+    expect(sniff.adverts(51, t0).filter((a) => a.priority === 0)).toEqual([]);
+    expect(notified('r1').slice(n1)).toEqual([]);
+    expect(holdersOf(lab, ['r1', 'r2'], VIPS[0]!)).toEqual(['r1']);
   }, 40_000);
 
   it('100 instances at 10 ms adverts on both routers, one of them changed by a reload: no transition anywhere', async () => {
