@@ -304,7 +304,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     } finally {
       release();
     }
-    failure ??= await kernelRefusals(this.kernel.reconciler, ['', ...res.inPlace], had, this.log);
+    failure ??= await kernelRefusals(this.kernel.reconciler, ['', ...res.inPlace, ...res.stateKept], had, this.log);
     if (!failure || rollingBack) this.kernel.reconciler.commit(); // the objects it no longer wants go now
     if (!failure) {
       this.log.info(res, rollingBack ? 'running configuration put back' : 'configuration reloaded');
