@@ -18,9 +18,12 @@ interface Diag {
   message: string;
 }
 
-/** Load `file`; `configId` selects `@ID` lines (null: the loader's default, the short host name, as keepalived). */
-export function loadConfig(file: string, configId: string | null): Promise<DaemonConfig> {
-  return loadKeepalivedConfig(file, fsSource, configId === null ? {} : { configId });
+/**
+ * Load `file`; `configId` selects `@ID` lines (null: the loader's default, the short host
+ * name, as keepalived). `pause`: awaited now and then (a reload in a running daemon).
+ */
+export function loadConfig(file: string, configId: string | null, pause?: () => Promise<void>): Promise<DaemonConfig> {
+  return loadKeepalivedConfig(file, fsSource, { ...(configId === null ? {} : { configId }), ...(pause ? { pause } : {}) });
 }
 
 const where = (d: Diag): string => `${d.pos.file}:${d.pos.line}:${d.pos.col}`;

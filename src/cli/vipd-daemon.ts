@@ -145,6 +145,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   // work on the event loop, and after start it would delay adverts.
   const { InstanceLock } = await import('../os/instance-lock.js');
   const { Daemon, ReloadError } = await import('../daemon/daemon.js');
+  const { breathe } = await import('../daemon/reload-confirm.js');
   const { ControlServer } = await import('../daemon/control.js');
   const { whoOwns } = await import('../daemon/status.js');
   const { sdNotify } = await import('../os/sd-notify.js');
@@ -169,7 +170,7 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
     const check = reloadFiles.begin(daemon.config.global); // reload_file, reload_check_config (src/cli/reload-files.ts)
     let next;
     try {
-      next = await check.read(() => loadConfig(o.configFile, o.configId));
+      next = await check.read(() => loadConfig(o.configFile, o.configId, breathe));
     } catch (e) {
       log.error({ err: (e as Error).message }, 'reload refused: configuration invalid, keeping the running one');
       throw new ReloadError((e as Error).message, 'refused');

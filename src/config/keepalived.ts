@@ -267,9 +267,10 @@ export function buildConfig(file: string, stmts: Parameters<Builder['walk']>[1],
   return c;
 }
 
-export async function loadKeepalivedConfig(file: string, src: FileSource, opts: { configId?: string } = {}): Promise<DaemonConfig> {
+export async function loadKeepalivedConfig(file: string, src: FileSource, opts: { configId?: string; pause?: () => Promise<void> } = {}): Promise<DaemonConfig> {
   try {
     const { statements, warnings } = await parseFileWithWarnings(file, src, opts);
+    await opts.pause?.();
     return buildConfig(file, statements, warnings);
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigErrors([{ pos: e.pos, message: e.detail }]);
