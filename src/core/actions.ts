@@ -73,3 +73,6 @@ export class ActionLog implements ActionSink {
     return a;
   }
 }
+
+/** The reason of the first transition of an instance (or sync group) that goes on in its state after a reload restarted it: no news, no notify. */
+export const RESUMED = 'resumed after reload';

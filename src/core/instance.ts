@@ -8,17 +8,15 @@
  * Active as MASTER.
  */
 import { compareAddr } from '../protocol/addr.js';
-import type { ActionSink, State, TimerKind } from './actions.js';
+import { RESUMED, type ActionSink, type State, type TimerKind } from './actions.js';
 import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
 import type { GroupGate } from './sync-group.js';
 import { masterDownIntervalUs, skewTimeUs } from './timers.js';
 import type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
+export { RESUMED } from './actions.js';
 export type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
-
-/** The reason of a resumed instance's first transition (start(now, resume)). */
-export const RESUMED = 'resumed after reload';
 
 export class VrrpInstance {
   /** Replaced (never mutated) by reconfigure. */

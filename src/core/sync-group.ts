@@ -19,7 +19,7 @@
  *   then, once, not once per member.
  */
 import type { VrrpInstance } from './instance.js';
-import type { State } from './actions.js';
+import { RESUMED, type State } from './actions.js';
 
 /** The group's state: INIT until its members have started, then as keepalived's sgroup->state. */
 export type GroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
@@ -64,11 +64,16 @@ export class SyncGroup implements GroupGate {
    * address owners, else BACKUP. A member already running (a group a reload rebuilt) counts
    * with its state.
    */
-  init(): void {
+  /**
+   * The group's state from its members before they start: FAULT if one has a fault, MASTER if
+   * every one wants it (an address owner, or a MASTER going on after a reload), else BACKUP.
+   * `resumed`: every member goes on in its state after a reload (reason RESUMED: no news).
+   */
+  init(resumed = false): void {
     if (this.state !== 'INIT') return;
-    const st = (m: VrrpInstance): State => (m.state !== 'INIT' ? m.state : m.hasOwnFault ? 'FAULT' : m.effective === 255 ? 'MASTER' : 'BACKUP');
+    const st = (m: VrrpInstance): State => (m.state !== 'INIT' ? m.state : m.hasOwnFault ? 'FAULT' : m.wantMaster ? 'MASTER' : 'BACKUP');
     const states = this.members.map(st);
-    this.set(states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP', 'startup');
+    this.set(states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP', resumed ? RESUMED : 'startup');
   }
 
   changed(member: VrrpInstance, from: State, to: State, now: number): void {

@@ -9,7 +9,7 @@ import type { State } from '../core/instance.js';
 import type { Interface } from '../os/iface.js';
 import type { Interfaces } from './interfaces.js';
 import type { NotifyHub } from './notify/hub.js';
-import { InstanceRunner, type RunnerDeps } from './runner.js';
+import { InstanceRunner, type RunnerDeps, type RunnerStats } from './runner.js';
 import type { VrrpSockets } from './sockets.js';
 import type { Vmacs } from './vmacs.js';
 import { SRC_IP, srcIpEffect } from './trackers/static.js';
@@ -17,6 +17,8 @@ import type { TrackerManager } from './trackers/manager.js';
 
 export class Supervisor {
   readonly runners = new Map<string, InstanceRunner>();
+  /** The counters of runners replaced with their state kept (stop(name, true)), for their successors. */
+  private readonly carried = new Map<string, RunnerStats>();
 
   constructor(
     private readonly sockets: VrrpSockets,
@@ -37,7 +39,8 @@ export class Supervisor {
     for (const [r] of made) if (!this.ifaces.get(r.model.interface)!.up && !r.model.dontTrackPrimary) r.setLink(false);
     // masters going on as masters want MASTER from the start: their sync group lets them (every member wants it)
     for (const [r] of made) if (resume.get(r.model.name) === 'MASTER') r.core.wantMaster = true;
-    for (const g of this.notes.bindGroups(this.runners, new Set(names))) g.init();
+    // a group whose members all go on in their state (a reload) starts in it without news
+    for (const g of this.notes.bindGroups(this.runners, new Set(names))) g.init(g.members.every((m) => resume.has(m.config.name)));
     for (const [r] of made) r.start(resume.get(r.model.name));
   }
 
@@ -47,6 +50,9 @@ export class Supervisor {
     const vipIface = this.vmacs.vipIface(m.name);
     const r = this.sockets.attach(m, iface, (deps: RunnerDeps) => new InstanceRunner(m, deps, this.trackers()?.initial(m.name), vipIface));
     this.runners.set(m.name, r);
+    const before = this.carried.get(m.name);
+    if (before) Object.assign(r.stats, before);
+    this.carried.delete(m.name);
     // keepalived's default version is 2: say which one each instance speaks (a mixed cluster
     // with one v3 and one v2 router elects two masters)
     this.log.info({ instance: m.name, vrid: m.vrid, interface: m.interface, version: m.version, priority: m.priority, advertInt: m.advertIntervalUs / 1e6 },
@@ -94,8 +100,10 @@ export class Supervisor {
     const r = this.runners.get(name);
     if (!r) return undefined;
     const state = r.core.state;
-    if (keep) r.detach();
-    else await r.stop();
+    if (keep) {
+      r.detach();
+      this.carried.set(name, r.stats); // its successor counts on (vipctl status, metrics)
+    } else await r.stop();
     this.runners.delete(name);
     this.sockets.detach(r);
     return state;

@@ -297,6 +297,25 @@ describe('reload without disruption (issue #21)', () => {
     expect(holdersOf(lab, ['r1', 'r2'], VIPS[0]!)).toEqual(['r1']);
   }, 40_000);
 
+  it('the master\'s instance put into a sync group (with its own notify): state kept, no notify from the instance or the group, no lost reply', async () => {
+    await base();
+    const ping = new Pinger(lab, 'client', '192.0.2.11');
+    await ping.ready();
+    const [m1, n1] = [r1.lines.length, notified('r1').length];
+    const group = ['vrrp_sync_group G1 {', '    group {', '        VI_51', '    }', `    notify ${join(dir, 'notify-r1.sh')}`, '}', ''];
+    r1.rewrite(labConfig('r1', [inst(150)], [], [...blocks(join(dir, 'ok.sh')), ...group]));
+    const r = await reload(r1);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out?.result).toMatchObject({ restarted: ['VI_51'], stateKept: ['VI_51'] });
+    await sleep(1000);
+    expect((await ping.stop()).lost).toBe(0);
+    expect(notified('r1').slice(n1)).toEqual([]);
+    expect(transitions(r1, m1).map((l) => `${l.to} ${l.reason}`)).toEqual(['MASTER resumed after reload']);
+    const st = JSON.parse((await runCliIn(lab, 'r1', 'vipctl', ['status', '--json', '--socket', r1.socket])).stdout) as { syncGroups: { name: string; state: string }[]; instances: { stats: { advertsSent: number } }[] };
+    expect(st.syncGroups).toMatchObject([{ name: 'G1', state: 'MASTER' }]);
+    expect(st.instances[0]!.stats.advertsSent).toBeGreaterThan(10); // counted on from the runner it replaced
+  }, 30_000);
+
   it('100 instances at 10 ms adverts on both routers, one of them changed by a reload: no transition anywhere', async () => {
     const many = (prio: number, changed = -1): LabInstance[] => Array.from({ length: 100 }, (_, k) => ({
       vrid: 100 + k, priority: k === changed ? prio - 5 : prio, advertInt: 0.01, version: 3 as const, vips: [`198.51.100.${k + 1}/32`],

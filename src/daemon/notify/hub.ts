@@ -126,7 +126,7 @@ export class NotifyHub {
   private groupChanged(model: SyncGroupModel, from: GroupState, to: GroupState, reason: string): void {
     const was = this.before.get(model.name);
     this.before.delete(model.name);
-    if (from === 'INIT' && was === to) {
+    if (from === 'INIT' && (was === to || reason === RESUMED)) {
       // keepalived's state_same_at_reload: a group rebuilt by a reload in the state it was in sends nothing
       this.log.info({ group: model.name, newState: to }, `VRRP_Group(${model.name}) still ${to} after the reload`);
       return;
