@@ -1,6 +1,6 @@
 /**
  * Health checks across implementations (issue #18): real keepalived 2.2.7 and vipd in one
- * VRID (VRRPv3, 1 s adverts), each router with the same vrrp_script shape checking its own
+ * VRID (VRRPv3, 0.2 s adverts), each router with the same vrrp_script shape checking its own
  * flag file (`test -e FLAG`, interval 1, rise 1, fall 1), the flag removed to fail the check:
  * - weight 0 (keepalived's default for vrrp_script): the master whose check fails goes to FAULT
  *   and the other router takes the VIP; the check back, it preempts; keepalived master with a
@@ -32,6 +32,12 @@ let sniff: Sniffer;
 const ROUTERS = ['r1', 'r2'];
 const SRC: Record<string, string> = { r1: '192.0.2.1', r2: '192.0.2.2' };
 
+/**
+ * 0.2 s adverts (Master_Down_Interval 0.72 s at priority 100, 0.68 s at 150): the checks run
+ * every second whatever the adverts, and every election here waits for a Master_Down_Interval.
+ */
+const ADVERT_INT = 0.2;
+
 const flag = (r: string): string => join(dir, `healthy-${r}`);
 const healthy = (r: string): void => writeFileSync(flag(r), '');
 const sick = (r: string): void => rmSync(flag(r), { force: true });
@@ -42,7 +48,7 @@ function conf(r: string, impl: 'vipd' | 'keepalived', vrid: number, priority: nu
   writeFileSync(script, `#!/bin/sh\ntest -e ${flag(r)}\n`);
   chmodSync(script, 0o755);
   const blocks = ['vrrp_script chk {', `    script "${script}"`, '    interval 1', ...(weight ? [`    weight ${weight}`] : []), '}', ''];
-  const inst: LabInstance = { vrid, priority, advertInt: 1, version: 3, vips: [`192.0.2.${vrid}/24`], extra: ['track_script {', '    chk', '}'] };
+  const inst: LabInstance = { vrid, priority, advertInt: ADVERT_INT, version: 3, vips: [`192.0.2.${vrid}/24`], extra: ['track_script {', '    chk', '}'] };
   // keepalived as in keepalived.test.ts: a router_id of this run, vrrp_version 3 in global_defs
   return impl === 'keepalived' ? labConfig(`${lab.prefix}-${r}`, [inst], ['vrrp_version 3'], blocks) : labConfig(r, [inst], [], blocks);
 }
@@ -66,8 +72,8 @@ function advertised(r: string, vrid: number, prio: number, from: number, timeout
   return sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === vrid && l.src === SRC[r] && l.priority === prio, timeoutMs, `${r} advertising ${prio} on VRID ${vrid}`, from);
 }
 // fall 1 x interval 1 s, then the failing master resigns (priority 0 advert: the other takes
-// over after Skew_Time) or at worst is silent (Master_Down_Interval 3.6 s); plus a margin
-const HANDOVER_MS = 1000 + 3 * 1000 + 610 + 3000;
+// over after Skew_Time) or at worst is silent (Master_Down_Interval 0.72 s); plus a margin
+const HANDOVER_MS = 1000 + 3 * 200 + 122 + 3000;
 
 beforeAll(() => {
   NetnsLab.requireRoot();

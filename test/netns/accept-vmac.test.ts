@@ -72,9 +72,13 @@ async function until(ok: () => boolean, timeoutMs: number, what: string): Promis
   if ((await within(ok, timeoutMs)) < 0) throw new Error(`timed out (${timeoutMs} ms) waiting for ${what}`);
 }
 
-/** Echo requests sent / replies the client got from `addr` (ping -c COUNT, `gap` s apart, 1 s wait). */
+/**
+ * Echo requests sent / replies the client got from `addr` (ping -c COUNT, `gap` s apart, 0.5 s
+ * wait after the last: an answer across the lab's bridge takes well under a millisecond, and
+ * each dropped ping below costs the whole wait).
+ */
 async function pings(addr: string, count: number, gap = '0.2'): Promise<{ sent: number; received: number }> {
-  const argv = ['netns', 'exec', ns('client'), 'ping', '-n', '-q', '-c', String(count), '-i', gap, '-W', '1', addr];
+  const argv = ['netns', 'exec', ns('client'), 'ping', '-n', '-q', '-c', String(count), '-i', gap, '-W', '0.5', addr];
   const out = await execFileP('ip', argv).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
   const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
   if (!m) throw new Error(`ping ${addr} in the client gave no summary: ${out}`);

@@ -105,7 +105,12 @@ describe('vipctl and the control socket', () => {
     const w = spawn('ip', ['netns', 'exec', lab.node('r2').ns, ...cliCommand('vipctl'), 'watch', '--json', '--socket', d.r2!.socket]);
     const events: Record<string, unknown>[] = [];
     createInterface({ input: w.stdout }).on('line', (l) => events.push(JSON.parse(l) as Record<string, unknown>));
-    await sleep(1500); // vipctl start-up
+    // vipctl start-up: connected once the daemon's end shows in ss (the control socket's path as local address), then its watch request
+    const r2ns = lab.node('r2').ns;
+    const connected = (): boolean => lab.exec(r2ns, ['ss', '-xH', 'state', 'established']).split('\n').some((l) => l.includes(d.r2!.socket));
+    for (let i = 0; i < 100 && !connected(); i++) await sleep(50);
+    expect(connected(), 'vipctl watch connected').toBe(true);
+    await sleep(200);
     d.r2!.setMark();
     d.r1!.signal('SIGKILL');
     await d.r2!.waitState('MASTER', 5000);

@@ -60,10 +60,15 @@ async function vipctlStatus(node: string, args: string[] = ['status', '--json'])
   return (JSON.parse(r.stdout) as { instances: { name: string; state: string }[] }).instances;
 }
 
+/** Poll `vipctl status` until the instance is MASTER; the last answer is the one checked (each vipctl costs a Node start). */
 async function untilMaster(node: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while ((await vipctlStatus(node))[0]?.state !== 'MASTER' && Date.now() < end) await sleep(100);
-  expect((await vipctlStatus(node)).map((i) => i.state)).toEqual(['MASTER']);
+  let st = await vipctlStatus(node);
+  while (st[0]?.state !== 'MASTER' && Date.now() < end) {
+    await sleep(100);
+    st = await vipctlStatus(node);
+  }
+  expect(st.map((i) => i.state)).toEqual(['MASTER']);
 }
 
 /** Processes whose command line mentions `text` (to show that nothing was left running). */

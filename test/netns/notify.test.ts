@@ -20,6 +20,12 @@ const lab = new NetnsLab('vt', 'nt');
 let dir = '';
 const daemons = new LabDaemons(lab, () => dir);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** 0.2 s adverts (keepalived too): each takeover that waits for Master_Down_Interval waits 0.68-0.72 s, not 1.7-1.8 s. */
+const ADVERT_INT = 0.2;
+/** Poll `ok` every 50 ms for at most `ms` (the assertions after it say what was missing). */
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await sleep(50);
+}
 
 beforeAll(() => {
   NetnsLab.requireRoot();
@@ -51,7 +57,7 @@ function notifyLines(log: string): string[] {
 
 describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
   it('start, kill -9 of the master, restart, SIGTERM: every router records the same calls in the same order as keepalived', async () => {
-    const base = { name: 'VI_1', advertInt: 0.5, version: 3 as const };
+    const base = { name: 'VI_1', advertInt: ADVERT_INT, version: 3 as const };
     const log = (kind: string, node: string): string => join(dir, `${kind}-${node}.log`);
     const inst = (kind: 'vipd' | 'ka', node: string, priority: number) => [{
       ...base, vrid: kind === 'vipd' ? 91 : 92, vips: [kind === 'vipd' ? '192.0.2.191/24' : '192.0.2.192/24'], priority, extra: notifyLines(log(kind, node)),
@@ -107,14 +113,16 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     // the FIFO script gets the FIFO's path appended: it copies the lines to its log
     writeFileSync(join(dir, 'fifo-rec.sh'), '#!/bin/sh\nexec cat "$2" >> "$1"\n', { mode: 0o755 });
     const inst = (kind: 'vipd' | 'ka') => ['A', 'B'].map((n, i) => ({
-      name: `VI_${n}`, advertInt: 0.5, version: 3 as const, vrid: (kind === 'vipd' ? 93 : 95) + i, priority: 150, vips: [`192.0.2.${(kind === 'vipd' ? 193 : 195) + i}/24`],
+      name: `VI_${n}`, advertInt: ADVERT_INT, version: 3 as const, vrid: (kind === 'vipd' ? 93 : 95) + i, priority: 150, vips: [`192.0.2.${(kind === 'vipd' ? 193 : 195) + i}/24`],
     }));
     const group = ['vrrp_sync_group G {', '    group {', '        VI_A', '        VI_B', '    }', '}', ''];
     const global = (kind: string) => [`notify_fifo ${fifo(kind)}`, `notify_fifo_script "${join(dir, 'fifo-rec.sh')} ${out(kind)}"`];
     const v = daemons.vipd('r1', inst('vipd'), group, global('vipd'));
     const k = await daemons.keepalived('r1', inst('ka'), group, global('ka'));
     await Promise.all([v.waitState('MASTER', 8000), k.waitState('MASTER', 8000)]);
-    await sleep(1500); // both members MASTER
+    // both members and the group MASTER, on both FIFOs
+    const masters = ['INSTANCE "VI_A" MASTER 150', 'INSTANCE "VI_B" MASTER 150', 'GROUP "G" MASTER 0'];
+    await until(() => ['vipd', 'ka'].every((kind) => masters.every((m) => lines(out(kind)).includes(m))), 5000);
     await Promise.all([v.stop(), k.stop()]);
     await sleep(300);
     const vl = lines(out('vipd'));
@@ -141,7 +149,7 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     const fifoRec = join(dir, 'fifo-rec.sh');
     writeFileSync(fifoRec, '#!/bin/sh\nexec cat "$2" >> "$1"\n', { mode: 0o755 });
     const inst = (kind: 'vipd' | 'ka', names: string[]) => names.map((n) => ({
-      name: `VI_${n}`, advertInt: 0.5, version: 3 as const, vrid: (kind === 'vipd' ? 110 : 120) + n.charCodeAt(0) - 65, priority: 150,
+      name: `VI_${n}`, advertInt: ADVERT_INT, version: 3 as const, vrid: (kind === 'vipd' ? 110 : 120) + n.charCodeAt(0) - 65, priority: 150,
       vips: [`198.51.100.${(kind === 'vipd' ? 110 : 120) + n.charCodeAt(0) - 65}/24`],
       extra: [`notify "${rec} ${log(kind)} any"`, ...(n === 'A' ? [`notify_deleted "${rec} ${log(kind)} deleted"`] : [])],
     }));
@@ -149,22 +157,25 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     const v = daemons.vipd('r1', inst('vipd', ['A', 'B', 'C']), [], global('vipd'));
     const k = await daemons.keepalived('r1', inst('ka', ['A', 'B', 'C']), [], global('ka'));
     await Promise.all([v.waitState('MASTER', 8000), k.waitState('MASTER', 8000)]);
-    await sleep(1500); // all three MASTER
+    // all three MASTER (their notify scripts run)
+    await until(() => ['vipd', 'ka'].every((kind) => ['A', 'B', 'C'].every((n) => lines(log(kind)).includes(`any INSTANCE VI_${n} MASTER 150`))), 5000);
     v.rewrite(labConfig('r1', inst('vipd', ['C']), global('vipd')));
     k.rewrite(labConfig('r1', inst('ka', ['C']), global('ka')));
     v.signal('SIGHUP');
     k.signal('SIGHUP');
-    await sleep(2000);
+    const gone = (kind: string): string[] => lines(log(kind)).filter((l) => l === 'deleted' || (/VI_[AB]/.test(l) && !/MASTER|BACKUP/.test(l))).sort();
+    const c = (kind: string): number => lines(out(kind)).filter((l) => l === 'INSTANCE "VI_C" MASTER 150').length;
+    // both reloads done: the deleted instances' scripts ran, and vipd wrote VI_C's state again
+    await until(() => gone('vipd').length >= 3 && gone('ka').length >= 3 && c('vipd') >= 2, 5000);
+    await sleep(300); // anything else the reload writes
     await Promise.all([v.stop(), k.stop()]);
     await sleep(300);
-    const gone = (kind: string): string[] => lines(log(kind)).filter((l) => l === 'deleted' || (/VI_[AB]/.test(l) && !/MASTER|BACKUP/.test(l))).sort();
     console.log(`reload, vipd: ${JSON.stringify(gone('vipd'))}; keepalived: ${JSON.stringify(gone('ka'))}`);
     expect(gone('vipd')).toEqual(['any INSTANCE VI_A DELETED 150', 'any INSTANCE VI_B FAULT 150', 'deleted']);
     expect(gone('vipd')).toEqual(gone('ka'));
     // after the reload, VI_C's state again on the FIFO. keepalived 2.2.7 skips an instance that
     // stays MASTER through the reload (vrrp_init_state writes only in its non-MASTER branch),
     // though the keyword promises every state; vipd writes them all
-    const c = (kind: string): number => lines(out(kind)).filter((l) => l === 'INSTANCE "VI_C" MASTER 150').length;
     console.log(`VI_C MASTER lines on the FIFO: vipd ${c('vipd')}, keepalived ${c('ka')}`);
     expect(c('vipd')).toBe(2);
   }, 60_000);

@@ -37,10 +37,14 @@ let sniff: Sniffer;
 const VIPD_SRC = '192.0.2.1'; // r1
 const KA_SRC = '192.0.2.2'; // r2
 
-/** An instance (priority 100 unless given) with VIP 192.0.2.VRID, tracking `tracks` (`NAME [weight N [reverse]]`). */
+/**
+ * An instance (priority 100 unless given) with VIP 192.0.2.VRID, tracking `tracks` (`NAME [weight N [reverse]]`).
+ * 0.2 s adverts (VRRPv3, keepalived too): a new priority is on the wire within 0.2 s of the
+ * write and Master_Down_Interval is 0.72 s; nothing here times 1 s behaviour.
+ */
 function solo(vrid: number, tracks: string[], priority = 100): LabInstance {
   const extra = tracks.length ? ['track_file {', ...tracks.map((t) => `    ${t}`), '}'] : [];
-  return { vrid, priority, advertInt: 1, version: 3, vips: [`192.0.2.${vrid}/24`], extra };
+  return { vrid, priority, advertInt: 0.2, version: 3, vips: [`192.0.2.${vrid}/24`], extra };
 }
 /** A `track_file NAME { … }` block. */
 function block(name: string, file: string, lines: string[] = []): string[] {
@@ -66,6 +70,7 @@ beforeAll(() => {
   sniff = new Sniffer(lab, 'client');
 });
 afterEach(async () => {
+  await Promise.all(daemons.kas.map((k) => k.stop())); // keepalived takes ~1 s to stop: all at once, then the rest
   await daemons.stopAll();
 });
 afterAll(async () => {

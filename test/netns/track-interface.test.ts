@@ -35,12 +35,19 @@ beforeAll(() => {
   sniff = new Sniffer(lab, 'client');
 });
 afterEach(async () => {
+  await Promise.all(daemons.kas.map((k) => k.stop())); // keepalived takes ~1 s to stop: all at once, then the rest
   await daemons.stopAll();
   const r1 = lab.node('r1').ns;
   for (const i of ['eth0', 'eth1']) lab.exec(r1, ['ip', 'link', 'set', i, 'up']);
   lab.exec(r1, ['ip', '-6', 'addr', 'replace', '2001:db8::1/64', 'dev', 'eth0', 'nodad']); // flushed with the link
 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * 0.2 s adverts (VRRPv3 centiseconds, keepalived too): Master_Down_Interval 0.68 s at 150,
+ * 0.72 s at 100 instead of 3.4 / 3.6 s. The trackers act on kernel events and the waits are
+ * for elections; only interface_up_down_delays needs slower adverts (see there).
+ */
+const ADVERT_INT = 0.2;
 afterAll(async () => {
   await sniff?.stop();
   await teardown(lab, dir, []);
@@ -48,7 +55,7 @@ afterAll(async () => {
 
 describe('track_interface (issue #18)', () => {
   it('weight 0: the tracked interface going down puts r1 in FAULT and the VIP moves to r2; back up, r1 takes it back', async () => {
-    const base = { advertInt: 1, version: 3 as const };
+    const base = { advertInt: ADVERT_INT, version: 3 as const };
     const v = { ...base, vrid: 81, vips: ['192.0.2.181/24'] };
     const k = { ...base, vrid: 82, vips: ['192.0.2.182/24'] };
     const track = ['track_interface {', '    eth1', '}'];
@@ -77,7 +84,7 @@ describe('track_interface (issue #18)', () => {
   }, 60_000);
 
   it('weight -60: r1 advertises 150 - 60 = 90 while eth1 is down and r2 (100) preempts it, as keepalived does', async () => {
-    const base = { advertInt: 1, version: 3 as const };
+    const base = { advertInt: ADVERT_INT, version: 3 as const };
     const v = { ...base, vrid: 83, vips: ['192.0.2.183/24'] };
     const k = { ...base, vrid: 84, vips: ['192.0.2.184/24'] };
     const track = ['track_interface {', '    eth1 weight -60', '}'];
@@ -102,10 +109,12 @@ describe('track_interface (issue #18)', () => {
   }, 60_000);
 
   it('interface_up_down_delays: a link flap shorter than the down delay is no FAULT; a longer one counts after the delay (both implementations)', async () => {
-    const base = { advertInt: 1, version: 3 as const };
+    // 0.5 s adverts and a 0.9 s delay: both implementations cut a delay to below
+    // (down_timer_adverts - 1) x advert_int, here 1 s (0.2 s adverts would cut it to 0.4 s)
+    const base = { advertInt: 0.5, version: 3 as const };
     const v = { ...base, vrid: 85, vips: ['192.0.2.185/24'] };
     const k = { ...base, vrid: 86, vips: ['192.0.2.186/24'] };
-    const delays = ['interface_up_down_delays {', '    eth0 1.5', '}', ''];
+    const delays = ['interface_up_down_delays {', '    eth0 0.9', '}', ''];
     const v1 = vipd('r1', [{ ...v, priority: 150 }], delays);
     const k1 = await keepalived('r1', [{ ...k, priority: 150 }], delays);
     await Promise.all([v1.waitState('MASTER', 15_000), k1.waitState('MASTER', 15_000)]);
@@ -113,9 +122,9 @@ describe('track_interface (issue #18)', () => {
     k1.setMark();
     const r1 = lab.node('r1').ns;
     lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'down']);
-    await sleep(500);
+    await sleep(300); // a third of the delay
     lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'up']);
-    await sleep(2500);
+    await sleep(1500); // twice the delay after the link went down
     expect(v1.lines.slice(v1.mark).filter((l) => l.to)).toEqual([]);
     expect(k1.log.slice(k1.mark)).not.toMatch(/Entering FAULT STATE/);
     expect(v1.lines.some((l) => l.msg === 'Delay timer for eth0 cancelled')).toBe(true);
@@ -123,9 +132,9 @@ describe('track_interface (issue #18)', () => {
     const down = Date.now();
     await Promise.all([v1.waitState('FAULT', 5000), k1.waitState('FAULT', 5000)]);
     const ms = Date.now() - down;
-    expect(ms).toBeGreaterThanOrEqual(1400);
+    expect(ms).toBeGreaterThanOrEqual(850);
     lab.exec(r1, ['ip', 'link', 'set', 'eth0', 'up']);
-    console.log(`interface_up_down_delays eth0 1.5: FAULT ${ms} ms after the link went down`);
+    console.log(`interface_up_down_delays eth0 0.9: FAULT ${ms} ms after the link went down`);
   }, 60_000);
 
   // keepalived 2.2.7's manual says the same; its code reacts only when the removed address was
@@ -134,7 +143,7 @@ describe('track_interface (issue #18)', () => {
   it('track_src_ip: the configured source address removed is a FAULT and the VIP moves (a second address, or the interface\'s only one)', async () => {
     const r1 = lab.node('r1').ns;
     lab.exec(r1, ['ip', 'addr', 'add', '192.0.2.51/24', 'dev', 'eth0']);
-    const base = { advertInt: 1, version: 3 as const };
+    const base = { advertInt: ADVERT_INT, version: 3 as const };
     // eth0: the source is a second address of the interface
     const v = { ...base, vrid: 87, vips: ['192.0.2.187/24'] };
     // eth1: the source is the interface's only IPv4 address (lab.addLan: 192.0.2.65/32 on r1); the VIP lives on eth0
@@ -162,14 +171,14 @@ describe('track_interface (issue #18)', () => {
   }, 60_000);
 
   it('unicast_fault_no_peer without a peer: FAULT, as keepalived', async () => {
-    const inst = { advertInt: 1, version: 3 as const, priority: 150, extra: ['unicast_src_ip 192.0.2.1', 'unicast_fault_no_peer'] };
+    const inst = { advertInt: ADVERT_INT, version: 3 as const, priority: 150, extra: ['unicast_src_ip 192.0.2.1', 'unicast_fault_no_peer'] };
     const v1 = vipd('r1', [{ ...inst, vrid: 89, vips: ['192.0.2.189/24'] }]);
     const k1 = await keepalived('r1', [{ ...inst, vrid: 90, vips: ['192.0.2.190/24'] }]);
     await v1.waitState('FAULT', 10_000);
     expect(v1.lines.some((l) => l.msg.includes('(VI_89) Cannot use unicast without any peers - going to fault state'))).toBe(true);
     // keepalived starts in FAULT without an "Entering FAULT STATE" line (vrrp_init_state)
     expect(k1.log).toContain('(VI_90) Cannot use unicast without any peers - going to fault state');
-    await sleep(4000); // Master_Down_Interval and more: still no master
+    await sleep(2000); // Master_Down_Interval (0.68 s) nearly three times over: still no master
     expect(v1.state).toBe('FAULT');
     expect(k1.log).not.toMatch(/Entering (MASTER|BACKUP) STATE/);
     expect(lab.addresses('r1').filter((a) => a === '192.0.2.189/24' || a === '192.0.2.190/24')).toEqual([]);

@@ -32,6 +32,11 @@ let sniff: Sniffer;
 const ROUTERS = ['r1', 'r2', 'r3'];
 const VIP = '192.0.2.190';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Adverts of every instance below (keepalived too): VRRPv3 at 0.2 s, Master_Down_Interval
+ * 0.68 s at 150, 0.72 s at 100. The tests time scripts (interval 1 s or more), not adverts.
+ */
+const ADVERT_INT = 0.2;
 
 /** Which controller answers through the VIP (its backend's name), or the error. */
 async function answering(): Promise<string> {
@@ -81,20 +86,24 @@ describe('vrrp_script with real HAProxy (issue #18)', () => {
   const kolla = (r: string): string[] => [
     'vrrp_script check_alive {', `    script "${proxies.get(r)!.checkScript}"`, '    interval 1', '    fall 2', '    rise 2', '    timeout 2', '}', '',
   ];
+  // Kolla's instances are VRRPv2 with PASS auth, whose adverts are whole seconds: that file,
+  // as shipped, runs with keepalived in interop/kolla-mixed.test.ts. Here the trackers: VRRPv3
+  // at 0.2 s, so that no step waits out a 3.4 s Master_Down_Interval.
   const inst = (r: string, nopreempt: boolean): LabInstance => ({
-    vrid: 90, priority: prios[r]!, advertInt: 1, version: 3, vips: [`${VIP}/24`], nopreempt, authPass: 'kolla-very-long-password',
+    vrid: 90, priority: prios[r]!, advertInt: ADVERT_INT, version: 3, vips: [`${VIP}/24`], nopreempt,
     extra: ['track_script {', '    check_alive', '}'],
   });
 
   for (const nopreempt of [false, true]) {
     it(`HAProxy stopped on the master moves the VIP; back, the VIP ${nopreempt ? 'stays (nopreempt)' : 'returns (preempt)'}`, async () => {
-      // authPass makes VRRPv2-only auth; Kolla uses the default version 2 with PASS
       // nopreempt needs state BACKUP everywhere: r1 starts first and is master before the
       // others start (started together, a backup whose daemon came up 0.2 s sooner on a loaded
-      // machine took over first, and nopreempt kept it there)
-      const d1 = vipd('r1', [{ ...inst('r1', nopreempt), version: 2 }], kolla('r1'));
+      // machine took over first, and nopreempt kept it there). With preempt r1 wins either way:
+      // all three start together
+      const d1 = vipd('r1', [inst('r1', nopreempt)], kolla('r1'));
+      if (nopreempt) await d1.waitState('MASTER', 20_000);
+      const ds = [d1, ...ROUTERS.slice(1).map((r) => vipd(r, [inst(r, nopreempt)], kolla(r)))];
       await d1.waitState('MASTER', 20_000);
-      const ds = [d1, ...ROUTERS.slice(1).map((r) => vipd(r, [{ ...inst(r, nopreempt), version: 2 }], kolla(r)))];
       const d2 = ds[1]!;
       await d2.waitState('BACKUP', 20_000);
       await until(async () => (await answering()) === 'r1', 10_000, 'r1 answering through the VIP');
@@ -106,8 +115,8 @@ describe('vrrp_script with real HAProxy (issue #18)', () => {
       const movedMs = Date.now() - stopped;
       await until(async () => (await answering()) === 'r2', 5000, 'r2 answering');
       // fall 2 x interval 1 s, then r1 resigns (priority 0): r2 takes over after Skew_Time;
-      // the bound is fall x interval + Master_Down_Interval + a margin
-      expect(movedMs).toBeLessThan(2 * 1000 + 3 * 1000 + 0.6 * 1000 + 2000);
+      // the bound is fall x interval + Master_Down_Interval (0.72 s) + a margin
+      expect(movedMs).toBeLessThan(2 * 1000 + 3 * 200 + 0.12 * 1000 + 2000);
       const fault = d1.lines.slice(d1.mark).find((l) => l.to === 'FAULT');
       expect(fault?.reason).toMatch(/script:check_alive/);
       expect(d1.lines.some((l) => l.msg.includes('VRRP_Script(check_alive) failed'))).toBe(true);
@@ -115,7 +124,7 @@ describe('vrrp_script with real HAProxy (issue #18)', () => {
       await proxies.get('r1')!.start();
       await d1.waitState(nopreempt ? 'BACKUP' : 'MASTER', 15_000);
       if (nopreempt) {
-        await sleep(4000); // more than Master_Down_Interval: r1 would have preempted by now
+        await sleep(2000); // Master_Down_Interval (0.68 s) nearly three times over: r1 would have preempted by now
         expect(d1.state).toBe('BACKUP');
         await expectHolders(lab, ROUTERS, `${VIP}/24`, ['r2']);
         expect(await answering()).toBe('r2');
@@ -137,8 +146,8 @@ describe('weighted and broken scripts (issue #18)', () => {
       'vrrp_script rev20 {', `    script "${ok}"`, '    interval 1', '    weight 20 reverse', '}', '',
     ];
     vipd('r1', [
-      { vrid: 91, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.191/24'], extra: ['track_script {', '    up20', '}'] },
-      { vrid: 92, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.192/24'], extra: ['track_script {', '    rev20', '}'] },
+      { vrid: 91, priority: 100, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.191/24'], extra: ['track_script {', '    up20', '}'] },
+      { vrid: 92, priority: 100, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.192/24'], extra: ['track_script {', '    rev20', '}'] },
     ], blocks);
     const at = (vrid: number, prio: number, from: number): Promise<unknown> =>
       sniff.waitFor((l) => l.type === 'vrrp' && l.vrid === vrid && l.src === '192.0.2.1' && l.priority === prio, 8000, `VRID ${vrid} at ${prio}`, from);
@@ -174,8 +183,8 @@ describe('weighted and broken scripts (issue #18)', () => {
     const missing = join(dir, 'no-such-check.sh');
     const blocks = ['vrrp_script gone {', `    script "${missing}"`, '    interval 1', '}', ''];
     const track = ['track_script {', '    gone', '}'];
-    const d = vipd('r1', [{ vrid: 94, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.194/24'], extra: track }], blocks);
-    const k = await keepalived('r2', [{ vrid: 95, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.195/24'], extra: track }], blocks);
+    const d = vipd('r1', [{ vrid: 94, priority: 100, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.194/24'], extra: track }], blocks);
+    const k = await keepalived('r2', [{ vrid: 95, priority: 100, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.195/24'], extra: track }], blocks);
     const err = await d.waitFor((l) => l.msg.includes('vrrp_script gone disabled'), 10_000, 'the error');
     expect(err.msg).toContain(missing);
     expect(err.msg).toMatch(/vipd-r1\.conf:\d+/);
@@ -187,14 +196,17 @@ describe('weighted and broken scripts (issue #18)', () => {
   it('a reload that changes a script\'s interval keeps the instance as it is (no transition) and the new script runs; a reload to a missing script disables it with an error and the instance keeps its state', async () => {
     const ok = script('ok.sh', 'exit 0');
     const blocks = (interval: number, path = ok): string[] => ['vrrp_script chk {', `    script "${path}"`, `    interval ${interval}`, '}', ''];
-    const inst: LabInstance = { vrid: 99, priority: 150, advertInt: 1, version: 3, vips: ['192.0.2.199/24'], extra: ['track_script {', '    chk', '}'] };
+    const inst: LabInstance = { vrid: 99, priority: 150, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.199/24'], extra: ['track_script {', '    chk', '}'] };
     const d = vipd('r1', [inst], blocks(1));
     await d.waitState('MASTER', 15_000);
     d.setMark();
     d.rewrite(labConfig('r1', [inst], [], blocks(2)));
     d.signal('SIGHUP');
     await d.waitFor((l) => l.msg === 'configuration reloaded', 5000, 'reload');
-    await sleep(3000);
+    // the new tracker's first result (interval 2 s), then more than Master_Down_Interval (0.68 s):
+    // a restarted instance would have logged its transitions by then
+    await d.waitFor((l) => l.msg.includes('VRRP_Script(chk) succeeded') && d.lines.indexOf(l) >= d.mark, 3000, 'the new tracker running');
+    await sleep(1000);
     expect(d.lines.slice(d.mark).filter((l) => l.to)).toEqual([]);
     expect(d.lines.slice(d.mark).some((l) => l.msg.includes('VRRP_Script(chk) succeeded'))).toBe(true); // the new tracker ran
     d.setMark();
@@ -220,14 +232,16 @@ describe('weighted and broken scripts (issue #18)', () => {
 
   it('text logs at debug level (journald, keepalived -D) with a script tracker: no crash', async () => {
     const ok = script('ok-text.sh', 'echo hello');
-    const d = new VipdProcess(lab, 'r2', dir, labConfig('r2', [{ vrid: 98, priority: 100, advertInt: 1, version: 3, vips: ['192.0.2.198/24'], extra: ['track_script {', '    chk', '}'] }], [],
+    const d = new VipdProcess(lab, 'r2', dir, labConfig('r2', [{ vrid: 98, priority: 100, advertInt: ADVERT_INT, version: 3, vips: ['192.0.2.198/24'], extra: ['track_script {', '    chk', '}'] }], [],
       ['vrrp_script chk {', `    script "${ok}"`, '    interval 1', '}', '']));
     d.extraArgs = ['--log-format', 'text'];
     daemons.vipds.push(d);
     d.start();
     const end = Date.now() + 10_000;
     while (!/Entering MASTER STATE/.test(d.stderr) && Date.now() < end) await sleep(100);
-    await sleep(2500); // several script results, each logged at debug with its output
+    // several script results (interval 1 s), each logged at debug with its output, then a moment for a crash to show
+    while ((d.stderr.match(/VRRP_Script\(chk\) output/g) ?? []).length < 3 && Date.now() < end) await sleep(100);
+    await sleep(500);
     expect(d.proc?.exitCode ?? null).toBeNull();
     expect(d.stderr).toMatch(/VRRP_Script\(chk\) succeeded/);
     expect(d.stderr).toMatch(/VRRP_Script\(chk\) output/);
