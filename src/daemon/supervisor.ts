@@ -81,7 +81,8 @@ export class Supervisor {
    */
   reconfigure(m: InstanceModel, trackers: TrackerManager | null): void {
     const r = this.runners.get(m.name)!;
-    r.reconfigure(m, trackers?.initial(m.name) ?? [], (key) => trackers?.unknown(key) ?? false);
+    // track_src_ip follows address events, not the file: its effect now stays
+    r.reconfigure(m, trackers?.initial(m.name) ?? [], (key) => key === SRC_IP || (trackers?.unknown(key) ?? false));
     r.setLink(m.dontTrackPrimary || (this.ifaces.get(m.interface)?.up ?? true));
   }
 
