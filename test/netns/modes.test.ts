@@ -170,7 +170,16 @@ describe('protocol variants', () => {
       a.signal('SIGHUP');
       await sleep(5);
     }
-    await a.waitFor(() => a.lines.slice(a.mark).filter((l) => l.msg === 'configuration reloaded').length === 40, 20_000, '40 reloads');
+    // a SIGHUP that arrives while another is pending merges with it (POSIX standard signals;
+    // seen once in CI under load: 39 of 40): wait until reloads stop, then count
+    const done = (): number => a.lines.slice(a.mark).filter((l) => l.msg === 'configuration reloaded').length;
+    let seen = -1;
+    for (let end = Date.now() + 20_000; seen !== done() && Date.now() < end; ) {
+      seen = done();
+      await sleep(1500);
+    }
+    expect(done()).toBeGreaterThanOrEqual(38);
+    expect(done()).toBeLessThanOrEqual(40);
     expect(a.lines.slice(a.mark).filter((l) => typeof l.msg === 'string' && /^reload (refused|failed)/.test(l.msg))).toEqual([]);
     expect(a.state).toBe('MASTER');
   }, 40_000);
