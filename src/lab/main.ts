@@ -2,7 +2,8 @@
  * `npm run lab`: three routers and a client in network namespaces; vipd (or keepalived on one
  * router) elects a master, the master is killed (SIGKILL) and the takeover is measured from
  * packets captured in the client namespace, the old master returns and preempts, then stops
- * gracefully (priority 0). Everything is torn down at the end (namespaces, daemons, the
+ * gracefully (priority 0). `--scenario openstack` runs the reference deployment instead
+ * (src/lab/openstack/scenario.ts). Everything is torn down at the end (namespaces, daemons, the
  * temporary directory), also on failure and Ctrl-C; with --keep the lab stays up and the
  * commands to explore it and to tear it down are printed, runnable from the clone.
  */
@@ -181,7 +182,12 @@ function keepMessage(lab: NetnsLab, routers: LabDaemon[], dir: string): void {
   console.log(`  for n in ${names}; do ip netns pids $n | xargs -r kill; done; sleep 1; for n in ${names}; do ip netns del $n; done; rm -rf ${shellWord(dir)}`);
 }
 
-main().then((code) => process.exit(code), (e: Error) => {
+const argv = process.argv.slice(2);
+const scenario = argv.indexOf('--scenario');
+const job = scenario < 0 ? main() : argv[scenario + 1] === 'openstack'
+  ? import('./openstack/scenario.js').then((m) => m.openstackScenario(argv.filter((_, i) => i !== scenario && i !== scenario + 1)))
+  : Promise.reject(new Error(`unknown scenario '${argv[scenario + 1] ?? ''}' (there is: openstack)`));
+job.then((code) => process.exit(code), (e: Error) => {
   console.error(`lab: ${e.message}`);
   process.exit(2);
 });

@@ -21,6 +21,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetnsLab } from '../../src/lab/netns.js';
+import { childRunning, stopChild } from '../../src/lab/child.js';
 import { isDocumentationAddress } from '../../src/protocol/addr.js';
 import { collect } from './proc.js';
 import { requireTool } from './tools.js';
@@ -67,20 +68,6 @@ process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Send `sig` to a child of ours that still runs; wait up to 3 s for its exit, then SIGKILL it. */
-async function stopChild(p: ChildProcess | null, sig: NodeJS.Signals): Promise<void> {
-  if (!p?.pid || p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill(sig); // a no-op once Node has reaped it: never a pid reused since
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 3000)))]);
-  clearTimeout(timer);
-  if (p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGKILL');
-    await done;
-  }
-}
-
 export class HaproxyNode {
   readonly config: string;
   readonly checkScript: string;
@@ -122,8 +109,7 @@ export class HaproxyNode {
 
   /** Is the HAProxy we started still running (by its exit event, never by probing a pid)? */
   running(): boolean {
-    const p = this.haproxy;
-    return Boolean(p?.pid) && p!.exitCode === null && p!.signalCode === null;
+    return childRunning(this.haproxy);
   }
 
   /** Start the backend (once) and HAProxy; resolves when the check script passes (5 s at most). */
@@ -147,8 +133,7 @@ export class HaproxyNode {
   }
 
   private async startBackend(): Promise<void> {
-    const b = this.backend;
-    if (b?.pid && b.exitCode === null && b.signalCode === null) return;
+    if (childRunning(this.backend)) return;
     const p = this.lab.spawn(this.ns, [process.execPath, '-e', BACKEND], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', VIPD_NODE: this.node, VIPD_PORT: String(this.backendPort) },

@@ -1,0 +1,66 @@
+/** The OpenStack scenario's verdicts and lines (issue #22's "what must hold"). */
+import { join } from 'node:path';
+import { cliCommandLine, shellWord } from '../cli-command.js';
+import type { NetnsLab } from '../netns.js';
+import type { Controller } from './controller.js';
+import type { StepResult } from './steps.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** One line per step: what the client saw, who was master, what the kernel and the wire showed. */
+export function stepLine(r: StepResult): string {
+  const extra = [
+    r.twoHoldersMs > 0 ? `VIP on ${r.twoHolders.join(' and ')} at once for ${r.twoHoldersMs} ms` : '',
+    r.dualMasterAdverts > 0 ? `${r.dualMasterAdverts} adverts from two masters` : '',
+    r.staleVip.length ? `stale VIP on ${r.staleVip.join(', ')}` : '',
+    r.deadAnswers ? `${r.deadAnswers} answers from the dead master after the takeover` : '',
+  ].filter(Boolean);
+  return `${r.step.padEnd(12)} failed ${r.failed}/${r.requests}, longest gap ${r.maxGapMs} ms, answered by ${r.before ?? '-'} -> ${r.after ?? '-'}`
+    + `; master ${r.masterBefore ?? '-'} -> ${r.masterAfter ?? '-'}${extra.length ? `; ${extra.join('; ')}` : ''} (${r.action})`;
+}
+
+/** What must hold, from the steps' results (a missing step fails its checks). */
+export function checks(steps: StepResult[]): Check[] {
+  const s = (name: string): StepResult | undefined => steps.find((x) => x.step === name);
+  const out: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string): void => void out.push({ name, ok, detail });
+  const hk = s('haproxy-kill');
+  add('the VIP leaves a master whose HAProxy died', Boolean(hk?.masterAfter && hk.masterAfter !== hk.masterBefore && hk.after === hk.masterAfter),
+    hk ? `master ${hk.masterBefore} -> ${hk.masterAfter}, answers through ${hk.before} -> ${hk.after}` : 'step missing');
+  const k9 = s('kill-9');
+  add('no stale VIP after kill -9', Boolean(k9 && k9.staleVip.length === 0 && k9.deadAnswers === 0),
+    k9 ? `VIP left on [${k9.staleVip.join(', ')}], ${k9.deadAnswers ?? 0} answers from the dead master after the takeover` : 'step missing');
+  const rl = s('reload');
+  add('no loss on reload', Boolean(rl && rl.failed === 0 && rl.masterAfter === rl.masterBefore && rl.advertised === 100),
+    rl ? `failed ${rl.failed}, master ${rl.masterBefore} -> ${rl.masterAfter}, advertised priority ${rl.advertised ?? '-'}` : 'step missing');
+  const quiet = ['steady', 'haproxy-back', 'daemon-back', 'link-up'].map(s);
+  add('no loss in steps that leave the master alone', quiet.every((x) => x && x.failed === 0),
+    quiet.map((x, i) => `${x?.step ?? ['steady', 'haproxy-back', 'daemon-back', 'link-up'][i]} ${x ? x.failed : 'missing'}`).join(', '));
+  const mg = s('migrate');
+  add('the migration never has two masters, at most one outage', Boolean(mg && mg.twoHoldersMs === 0 && mg.dualMasterAdverts === 0 && mg.outages <= 1),
+    mg ? `two holders ${mg.twoHoldersMs} ms, two-master adverts ${mg.dualMasterAdverts}, outages ${mg.outages} (failed ${mg.failed})` : 'step missing');
+  const both = steps.filter((x) => x.twoHoldersMs > 0);
+  add('never two holders of the VIP', both.length === 0, both.length ? both.map((x) => `${x.step}: ${x.twoHolders.join('+')} ${x.twoHoldersMs} ms`).join(', ') : 'none in any step');
+  return out;
+}
+
+/**
+ * --keep: what runs and commands that work from the clone, among them the same client loop
+ * the scenario ran (its summary line every second). The teardown kills what runs in the
+ * lab's namespaces at that moment (`ip netns pids`), never a pid printed earlier.
+ */
+export function keepMessage(lab: NetnsLab, ctls: Controller[], dir: string, say: (m: string) => void): void {
+  const vipctl = cliCommandLine('vipctl');
+  const names = [...lab.nodes.values()].map((n) => n.ns).concat(lab.sw).join(' ');
+  say(`--keep: left running: ${ctls.map((c) => `${c.daemon?.running() ? c.daemon.impl : 'no daemon'} + HAProxy on ${c.name}`).join(', ')}. From this directory:`);
+  console.log(`  ip netns exec ${lab.prefix}-client node packaging/vagrant/provision/client.mjs --url http://192.0.2.250:5000/`);
+  for (const c of ctls) if (c.daemon?.controlSocket) console.log(`  ip netns exec ${lab.prefix}-${c.name} ${vipctl} status --socket ${shellWord(c.daemon.controlSocket)}`);
+  console.log(`  ip netns exec ${lab.prefix}-client ${vipctl} who-owns 192.0.2.250 --listen eth0`);
+  console.log(`  files (keepalived.conf, haproxy.cfg, logs, notify records): ${join(dir, 'ctlN')}`);
+  say('tear down:');
+  console.log(`  for n in ${names}; do ip netns pids $n | xargs -r kill; done; sleep 1; for n in ${names}; do ip netns del $n; done; rm -rf ${shellWord(dir)}`);
+}
