@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { RACE_MS } from '../../src/lab/openstack/report.js';
 import type { ScenarioResult } from '../../src/lab/openstack/scenario.js';
 import { run } from '../../src/lab/netns.js';
 import { requireHaproxy } from '../helpers/haproxy.js';
@@ -51,7 +52,8 @@ describe('npm run lab -- --scenario openstack --short', () => {
     const mg = step('migrate');
     expect(mg.outages).toBeLessThanOrEqual(1);
     expect(mg.dualMasterAdverts).toBe(0);
-    for (const s of res.steps) expect(s.twoHoldersMs, `${s.step}: VIP on ${s.twoHolders.join(' and ')}`).toBe(0);
+    // two holders only for a takeover race between backups (report.ts RACE_MS), never a stale VIP
+    for (const s of res.steps) expect(s.twoHoldersMs, `${s.step}: VIP on ${s.twoHolders.join(' and ')}`).toBeLessThanOrEqual(RACE_MS);
     expect(res.checks.filter((c) => !c.ok)).toEqual([]);
     // nothing left behind
     const prefix = /namespaces (vl\d+o)-/.exec(r.stderr)?.[1];

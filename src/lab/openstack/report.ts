@@ -5,6 +5,15 @@ import type { NetnsLab } from '../netns.js';
 import type { Controller } from './controller.js';
 import type { StepResult } from './steps.js';
 
+/**
+ * Two holders for at most this long (ms) are a takeover race, not a stale VIP: with Kolla's
+ * priorities 1, 2, 3 the backups' Skew_Times differ by 3.9 ms (VRRPv2, advert_int 1), so on a
+ * busy host two backups can both reach MASTER on a priority-0 advert or a silent master, each
+ * adding the VIP, until the lower one hears the other's first advert and lets go (RFC 9568
+ * 6.4.3; keepalived alike). Every overlap is reported; a stale VIP lasts seconds.
+ */
+export const RACE_MS = 100;
+
 export interface Check {
   name: string;
   ok: boolean;
@@ -18,6 +27,8 @@ export function stepLine(r: StepResult): string {
     r.dualMasterAdverts > 0 ? `${r.dualMasterAdverts} adverts from two masters` : '',
     r.staleVip.length ? `stale VIP on ${r.staleVip.join(', ')}` : '',
     r.deadAnswers ? `${r.deadAnswers} answers from the dead master after the takeover` : '',
+    r.faultMs !== undefined ? `FAULT after ${r.faultMs} ms` : '',
+    r.takeoverMs !== undefined ? `new master after ${r.takeoverMs} ms` : '',
   ].filter(Boolean);
   return `${r.step.padEnd(12)} failed ${r.failed}/${r.requests}, longest gap ${r.maxGapMs} ms, answered by ${r.before ?? '-'} -> ${r.after ?? '-'}`
     + `; master ${r.masterBefore ?? '-'} -> ${r.masterAfter ?? '-'}${extra.length ? `; ${extra.join('; ')}` : ''} (${r.action})`;
@@ -41,10 +52,11 @@ export function checks(steps: StepResult[]): Check[] {
   add('no loss in steps that leave the master alone', quiet.every((x) => x && x.failed === 0),
     quiet.map((x, i) => `${x?.step ?? ['steady', 'haproxy-back', 'daemon-back', 'link-up'][i]} ${x ? x.failed : 'missing'}`).join(', '));
   const mg = s('migrate');
-  add('the migration never has two masters, at most one outage', Boolean(mg && mg.twoHoldersMs === 0 && mg.dualMasterAdverts === 0 && mg.outages <= 1),
+  add('the migration never has two masters, at most one outage', Boolean(mg && mg.twoHoldersMs <= RACE_MS && mg.dualMasterAdverts === 0 && mg.outages <= 1),
     mg ? `two holders ${mg.twoHoldersMs} ms, two-master adverts ${mg.dualMasterAdverts}, outages ${mg.outages} (failed ${mg.failed})` : 'step missing');
   const both = steps.filter((x) => x.twoHoldersMs > 0);
-  add('never two holders of the VIP', both.length === 0, both.length ? both.map((x) => `${x.step}: ${x.twoHolders.join('+')} ${x.twoHoldersMs} ms`).join(', ') : 'none in any step');
+  add(`never two holders of the VIP beyond a takeover race (${RACE_MS} ms)`, both.every((x) => x.twoHoldersMs <= RACE_MS),
+    both.length ? both.map((x) => `${x.step}: ${x.twoHolders.join('+')} ${x.twoHoldersMs} ms`).join(', ') : 'none in any step');
   return out;
 }
 

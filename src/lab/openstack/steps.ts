@@ -13,8 +13,13 @@ export interface Timings {
   interval: number;
   fall: number;
   rise: number;
-  /** measured before each action / after the cluster settled, ms */
+  /**
+   * measured before each action, ms; a random further wait of up to max(interval, advert_int)
+   * follows, so that actions fall at random phases of the check's and the adverts' schedules
+   * (a fixed phase would favour whichever implementation started at a luckier moment)
+   */
   preMs: number;
+  /** measured after the cluster settled, ms */
   postMs: number;
   steadyMs: number;
 }
@@ -44,6 +49,10 @@ export interface StepResult extends WindowStats {
   deadAnswers?: number;
   /** reload: the priority the master advertises afterwards */
   advertised?: number;
+  /** failures of the master: from the action to the new master's MASTER record, ms */
+  takeoverMs?: number;
+  /** haproxy-kill, link-down: from the action to the old master's FAULT record, ms */
+  faultMs?: number;
 }
 
 export interface Ctx {
@@ -86,6 +95,12 @@ function newMaster(c: Ctx, old: Controller, since: number, timeoutMs = takeoverM
   });
 }
 
+/** ms from `since` (epoch s) to the first `state` record of `ctl` at or after it */
+function recordMs(ctl: Controller, state: string, since: number): number | undefined {
+  const t = ctl.transitions().find((x) => x.t >= since && x.state === state)?.t;
+  return t === undefined ? undefined : Math.round((t - since) * 1000);
+}
+
 function stateOf(ctl: Controller, state: string, since: number, timeoutMs: number): Promise<true> {
   return waitFor(`${ctl.name} in ${state}`, timeoutMs, () => ctl.stateSince(since) === state);
 }
@@ -94,7 +109,7 @@ async function measure(c: Ctx, step: string, body: (m: Controller) => Promise<{ 
   const start = Date.now();
   const before = master(c.ctls);
   if (!before) throw new Error(`${step}: no single master at the start`);
-  await sleep(c.t.preMs);
+  await sleep(c.t.preMs + Math.random() * Math.max(c.t.interval, 1) * 1000);
   const { action, extra } = await body(before);
   await sleep(c.t.postMs);
   const end = Date.now();
@@ -135,9 +150,9 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
   'haproxy-kill': (c) => measure(c, 'haproxy-kill', async (m) => {
     const since = now();
     await m.killHaproxy();
-    await newMaster(c, m, since);
+    const n = await newMaster(c, m, since);
     await stateOf(m, 'FAULT', since, 5000);
-    return { action: `kill -9 HAProxy on the master ${m.name} (track_script check_alive)` };
+    return { action: `kill -9 HAProxy on the master ${m.name} (track_script check_alive)`, extra: { takeoverMs: recordMs(n, 'MASTER', since), faultMs: recordMs(m, 'FAULT', since) } };
   }),
 
   'haproxy-back': (c) => measure(c, 'haproxy-back', async () => {
@@ -151,13 +166,14 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
 
   'kill-9': (c) => measure(c, 'kill-9', async (m) => {
     const since = now();
+    const impl = m.daemon!.impl;
     await m.daemon!.crash();
     const n = await newMaster(c, m, since);
     // requests answered by the new master's HAProxy mark the takeover on the client's side
     const firstNew = await waitFor(`an answer through ${n.name}`, 5000, () => c.client.requests.find((r) => r.t >= since * 1000 && r.via === n.name));
     await sleep(c.t.postMs);
     const deadAnswers = c.client.requests.filter((r) => r.t > firstNew.t && r.via === m.name).length;
-    return { action: `kill -9 ${m.daemon!.impl} on the master ${m.name} (its HAProxy runs on)`, extra: { deadAnswers } };
+    return { action: `kill -9 ${impl} on the master ${m.name} (its HAProxy runs on)`, extra: { deadAnswers, takeoverMs: recordMs(n, 'MASTER', since) } };
   }),
 
   'daemon-back': (c) => measure(c, 'daemon-back', async () => {
@@ -171,10 +187,10 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
 
   'link-down': (c) => measure(c, 'link-down', async (m) => {
     const since = now();
-    c.ctls[0]!.lab.exec(c.ctls[0]!.lab.node(m.name).ns, ['ip', 'link', 'set', 'eth0', 'down']);
-    await newMaster(c, m, since);
+    m.lab.exec(m.lab.node(m.name).ns, ['ip', 'link', 'set', 'eth0', 'down']);
+    const n = await newMaster(c, m, since);
     await stateOf(m, 'FAULT', since, 5000);
-    return { action: `ip link set eth0 down on the master ${m.name}` };
+    return { action: `ip link set eth0 down on the master ${m.name}`, extra: { takeoverMs: recordMs(n, 'MASTER', since), faultMs: recordMs(m, 'FAULT', since) } };
   }),
 
   'link-up': (c) => measure(c, 'link-up', async () => {
@@ -189,11 +205,11 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
   sigterm: (c) => measure(c, 'sigterm', async (m) => {
     const since = now();
     await m.daemon!.signal('SIGTERM');
-    await newMaster(c, m, since);
+    const n = await newMaster(c, m, since);
     const again = now();
     m.startDaemon(c.impl);
     await stateOf(m, 'BACKUP', again, 15_000);
-    return { action: `SIGTERM ${c.impl} on the master ${m.name}, then start it again` };
+    return { action: `SIGTERM ${c.impl} on the master ${m.name}, then start it again`, extra: { takeoverMs: recordMs(n, 'MASTER', since) } };
   }),
 
   reload: (c) => measure(c, 'reload', async (m) => {
