@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
+import { openstackAllBroken, openstackBench, openstackProblems, openstackSection } from './openstack.js';
 import { reloadBench, reloadSection } from './reload.js';
 import { rtStall, type RtMode } from './rtstall.js';
 import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
@@ -29,19 +30,23 @@ const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i 
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
 /**
- * --only failover,jitter,scale,startup,1000,memory,rt,scripts,reload (default: all but rt, scripts and reload; 1000 = only the
+ * --only failover,jitter,scale,startup,1000,memory,rt,scripts,reload,openstack (default: all but rt, scripts, reload and openstack; 1000 = only the
  * 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master
  * with only its main thread or every thread real-time, --reps times each, --rt-seconds long; scripts = 10 ms
  * adverts beside 50 vrrp_scripts at 1 s, idle and beside two busy loops, --scripts-seconds long, --reps times
  * if --reps is given, else once: 4 × (S + ~10) s, too long for the default set and --quick; reload = issue #21's seven
- * kinds of SIGHUP on the master, --reps times each (default 3, --quick 1), ~2 min per implementation and repetition)
+ * kinds of SIGHUP on the master, --reps times each (default 3, --quick 1), ~2 min per implementation and repetition;
+ * openstack = issue #22's OpenStack scenario as a child process, keepalived and vipd alternately, --reps times each
+ * (default 3; --quick: 1 and the scenario's --short), ~75 s a run (--short ~50 s))
  */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
-const want = (name: string): boolean => (!only && name !== 'rt' && name !== 'scripts' && name !== 'reload') || (only?.has(name) ?? false);
+const OPT_IN = ['rt', 'scripts', 'reload', 'openstack'];
+const want = (name: string): boolean => (!only && !OPT_IN.includes(name)) || (only?.has(name) ?? false);
 const rtS = opt('--rt-seconds', 60);
 const scriptsS = opt('--scripts-seconds', 60);
 const scriptsReps = argv.includes('--reps') ? reps : 1;
 const reloadReps = argv.includes('--reps') ? reps : quick ? 1 : 3;
+const openstackReps = reloadReps;
 /** --scripts-count N: vrrp_scripts per router (default 50; 0: the same pair without scripts, a control on a shared machine) */
 const scriptsN = opt('--scripts-count', 50);
 /** --scripts-global 'vrrp_rt_priority 50': a global_defs line for both daemons in the scripts runs (repeatable) */
@@ -77,8 +82,11 @@ async function main(): Promise<void> {
   const lab = new NetnsLab('vl', 'b');
   const dir = mkdtempSync(join(tmpdir(), 'vipd-bench-'));
   const md: string[] = [];
+  /** implementations every openstack run of which broke: the bench fails, --check or not */
+  let allBroken: string[] = [];
   try {
-    lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
+    // the openstack scenario builds its own namespaces in each child process
+    if (!only || [...only].some((x) => x !== 'openstack')) lab.build([{ name: 'r1', n: 1 }, { name: 'r2', n: 2 }, { name: 'r3', n: 3 }, { name: 'client', n: 100 }]);
     const intervals = !want('failover') ? [] : quick ? [0.1] : [1, 0.1, 0.01];
     const fo: FailoverResult[] = [];
     for (const iv of intervals) {
@@ -215,6 +223,12 @@ async function main(): Promise<void> {
       md.push('');
     }
     if (want('reload')) md.push(...reloadSection(await reloadBench(lab, dir, IMPLS, reloadReps, log), IMPLS, reloadReps));
+    if (want('openstack')) {
+      const runs = await openstackBench(IMPLS, openstackReps, quick, log);
+      for (const p of openstackProblems(runs)) expectLoose('vipd', false, p);
+      md.push(...openstackSection(runs, IMPLS, openstackReps, quick, argv.join(' ')));
+      allBroken = openstackAllBroken(runs, IMPLS).map((i) => `every openstack run of ${i} broke (see the report)`);
+    }
     if (want('startup')) {
       md.push('### Start-up (exec -> first gratuitous ARP, alone on the LAN, 100 ms adverts)', '');
       md.push(row(['impl', 'role', 'ms min/med/max']), row(Array(3).fill('---')));
@@ -237,7 +251,7 @@ async function main(): Promise<void> {
   const ka = `${kaOut.stdout}${kaOut.stderr}`.split('\n')[0] ?? '';
   const head = [
     `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
-    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : only && [...only].every((x) => x === 'reload') ? reloadReps : reps}.`, '',
+    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : only && [...only].every((x) => x === 'reload' || x === 'openstack') ? reloadReps : reps}.`, '',
   ];
   const prev = (() => {
     try {
@@ -246,8 +260,13 @@ async function main(): Promise<void> {
       return '# Benchmarks\n';
     }
   })();
-  writeFileSync(out, `${prev.trimEnd()}\n\n${[...head, ...md].join('\n')}\n`);
+  // sections left out (--only) leave blank lines behind: one between blocks is enough
+  writeFileSync(out, `${prev.trimEnd()}\n\n${[...head, ...md].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`);
   log(`written to ${out}`);
+  if (allBroken.length) {
+    console.error(`bench: ${allBroken.join('; ')}`);
+    process.exit(1);
+  }
   if (problems.length) {
     console.error(`bench --check: ${problems.length} gross regression(s):\n  ${problems.join('\n  ')}`);
     process.exit(1);
