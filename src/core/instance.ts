@@ -8,86 +8,17 @@
  * Active as MASTER.
  */
 import { compareAddr } from '../protocol/addr.js';
-import { RESUMED, type ActionSink, type State, type TimerKind } from './actions.js';
-import { effectivePriority, type TrackerEffect, type TrackerState } from './priority.js';
-import type { GroupGate } from './sync-group.js';
-import { masterDownIntervalUs, skewTimeUs } from './timers.js';
-import type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
+import { RESUMED, type State } from './actions.js';
+import type { TrackerEffect, TrackerState } from './priority.js';
+import { InstanceCore } from './instance-core.js';
+import type { AdvertIn, Reconfigurable } from './instance-config.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
 export { RESUMED } from './actions.js';
 export type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
+export { InstanceCore } from './instance-core.js';
 
-export class VrrpInstance {
-  /** Replaced (never mutated) by reconfigure. */
-  config: Readonly<InstanceConfig>;
-  state: State = 'INIT';
-  masterAdverIntervalUs: number;
-  // The one timer as two fields, not an object: a backup re-arms it on every advert, and a
-  // fresh object per advert outlives the young generation only to die in the old one.
-  private tKind: TimerKind | null = null;
-  private tAt = 0;
-  /** The armed Master_Down_Timer is a late one's grace (see timerFired). */
-  private graceArmed = false;
-  private readonly trackers: TrackerState[] = [];
-  private basePriority: number;
-  private linkUp = true;
-  private preemptDeadline: number | null = null;
-  effective: number;
-  faults: string[] = [];
-  /** The current master. The record of another router is updated in place on each advert. */
-  master: MasterInfo | null = null;
-  private heard: MasterInfo | null = null;
-  holdsVips = false;
-  /**
-   * keepalived's wantstate MASTER, for sync groups: the Master_Down_Timer fired (or the
-   * instance is MASTER) and no master has been heard since.
-   */
-  wantMaster = false;
-  /** The sync group, if any (SyncGroup joins its members). */
-  private group: GroupGate | null = null;
-  /** Where every event's actions go, in order. */
-  private readonly out: ActionSink;
-
-  /** `sink` receives every action of every event, synchronously and in order (see ActionSink). */
-  constructor(config: InstanceConfig, sink: ActionSink) {
-    this.out = sink;
-    this.config = { preempt: true, preemptDelayUs: 0, acceptMode: false, lowerPrioNoAdvert: false, downTimerAdverts: 3, higherPrioSendAdvert: false, ...config };
-    this.masterAdverIntervalUs = config.advertIntervalUs;
-    this.basePriority = config.priority;
-    for (const t of config.trackers ?? []) this.trackers.push({ ...t });
-    const e = effectivePriority(this.basePriority, this.trackers);
-    this.effective = e.priority;
-    this.faults = e.faults;
-    this.wantMaster = this.effective === 255;
-  }
-
-  /** Called by SyncGroup's constructor, before start; null: the instance left its group (a reload). */
-  joinGroup(g: GroupGate | null): void {
-    this.group = g;
-  }
-
-  /** When the instance's single timer is due, or null. */
-  get deadline(): number | null {
-    return this.tKind ? this.tAt : null;
-  }
-  get timerKind(): TimerKind | null {
-    return this.tKind;
-  }
-
-  get masterDownIntervalUs(): number {
-    return masterDownIntervalUs(this.config.version, this.effective, this.masterAdverIntervalUs, this.config.downTimerAdverts);
-  }
-
-  get skewTimeUs(): number {
-    return skewTimeUs(this.config.version, this.effective, this.masterAdverIntervalUs);
-  }
-
-  /** A fault of its own: link down or a weight-0 tracker down. */
-  get hasOwnFault(): boolean {
-    return !this.linkUp || this.faults.length > 0;
-  }
-
+export class VrrpInstance extends InstanceCore {
   // ---- events -------------------------------------------------------------------------------
 
   /** RFC 9568 6.4.1: Startup. */
@@ -110,7 +41,7 @@ export class VrrpInstance {
   shutdown(now: number): void {
     if (this.state === 'INIT') return;
     if (this.state === 'MASTER') {
-      this.out.send(0);
+      if (this.handingOver !== 'resign') this.out.send(0);
       this.releaseVips();
     }
     this.clearTimer();
@@ -228,6 +159,43 @@ export class VrrpInstance {
     this.recompute(now, `interface ${up ? 'up' : 'down'}`);
   }
 
+  /**
+   * vipd handover, make-before-break (docs/handover.md). A MASTER either resigns ('resign':
+   * priority 0 now, so that the backups take over after Skew_Time, RFC 9568 6.4.2, whatever
+   * their preempt mode) but keeps its VIPs and stays silent, or advertises `how` instead of
+   * its effective priority, so that a backup above it preempts (6.4.2). Either way it lets go
+   * of the VIPs only when the new master's first advert arrives (6.4.3), and then does not
+   * preempt that master (yieldTo). False unless MASTER and not already handing over.
+   */
+  handover(now: number, how: 'resign' | number): boolean {
+    if (this.state !== 'MASTER' || this.handingOver !== null || this.effective === 255) return false;
+    this.handingOver = how;
+    if (how === 'resign') {
+      this.out.send(0);
+      this.clearTimer();
+    } else this.recompute(now, `handover: advertising ${how}`);
+    return true;
+  }
+
+  /** No router took over: advertise at the effective priority again (a MASTER that resigned sends at once). */
+  cancelHandover(now: number): void {
+    const how = this.handingOver;
+    if (how === null) return;
+    this.handingOver = null;
+    if (how !== 'resign') this.recompute(now, 'handover cancelled');
+    else if (this.state === 'MASTER') {
+      this.out.send(this.effective);
+      this.setTimer('adver', now + this.config.advertIntervalUs);
+    }
+  }
+
+  /** vipd maintenance on/off: priority 1 while on (still the last resort when no other router runs). */
+  setMaintenance(now: number, on: boolean): void {
+    if (this.maintenance === on) return;
+    this.maintenance = on;
+    this.recompute(now, `maintenance ${on ? 'on' : 'off'}`);
+  }
+
   // ---- sync group hooks (keepalived vrrp_sync_group) ----------------------------------------
 
   /** Follow a group member to MASTER: from BACKUP only (nothing otherwise). */
@@ -257,7 +225,8 @@ export class VrrpInstance {
       this.setTimer('masterDown', now + this.skewTimeUs);
       return;
     }
-    const lower = adv.priority < this.effective;
+    if (this.yieldTo && compareAddr(adv.src, this.yieldTo) !== 0) this.yieldTo = null; // another master: the handover is over
+    const lower = adv.priority < this.effective && !this.yieldTo;
     if (lower && this.config.preempt && this.preemptDelayOver(now)) return; // 6.4.2: discard
     if (!lower) this.preemptDeadline = null;
     this.wantMaster = false; // keepalived: held in BACKUP by a sync group, a master heard again
@@ -279,7 +248,8 @@ export class VrrpInstance {
       this.setTimer('adver', now + this.config.advertIntervalUs);
       return;
     }
-    if (this.senderWins(adv)) {
+    if (this.senderWins(adv) || this.handingOver === 'resign') {
+      if (this.handingOver !== null) this.yieldTo = Uint8Array.from(adv.src);
       // keepalived's higher_prio_send_advert: one advert first, so that a peer that hears
       // only this router (a one-way partition) learns of it too
       if (this.config.higherPrioSendAdvert) this.out.send(this.effective);
@@ -296,94 +266,4 @@ export class VrrpInstance {
   }
 
   /** RFC 9568 6.4.3: higher priority wins; equal priority -> the higher primary address wins. */
-  protected senderWins(adv: AdvertIn): boolean {
-    if (adv.priority !== this.effective) return adv.priority > this.effective;
-    return compareAddr(adv.src, this.config.primaryAddress) > 0;
-  }
-
-  // ---- transitions --------------------------------------------------------------------------
-
-  /** `oldDown`: the Master_Down_Interval before the change (when the change already moved it). */
-  private recompute(now: number, reason: string, oldDown = this.masterDownIntervalUs): void {
-    const wasFaulted = this.state === 'FAULT';
-    const e = effectivePriority(this.basePriority, this.trackers);
-    this.effective = e.priority;
-    this.faults = e.faults;
-    if (this.master?.self) this.master.priority = e.priority;
-    if (this.state === 'INIT') return;
-    if (this.state === 'BACKUP' && this.tKind === 'masterDown' && !this.graceArmed && this.masterDownIntervalUs !== oldDown) {
-      this.setTimer('masterDown', Math.max(now, this.tAt + this.masterDownIntervalUs - oldDown));
-    }
-    if (this.hasOwnFault && !wasFaulted) this.toFault(now, reason);
-    else if (!this.hasOwnFault && wasFaulted) this.leaveFault(now, reason);
-  }
-
-  private toMaster(now: number, reason: string): void {
-    // RFC 9568 6.4.1/6.4.2: send an advert, announce the VIPs, arm the Adver_Timer
-    this.out.send(this.effective);
-    if (!this.holdsVips) {
-      this.out.addVips();
-      this.holdsVips = true;
-    }
-    this.out.announce('master');
-    this.setTimer('adver', now + this.config.advertIntervalUs);
-    this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
-    this.wantMaster = true;
-    this.transition(now, 'MASTER', reason);
-  }
-
-  private toBackup(now: number, reason: string, masterIntervalUs: number): void {
-    this.releaseVips();
-    // keepalived: every entry into BACKUP restarts preempt_delay (armed by the first lower advert)
-    this.preemptDeadline = null;
-    this.masterAdverIntervalUs = masterIntervalUs;
-    if (this.master?.self) this.master = null;
-    this.setTimer('masterDown', now + this.masterDownIntervalUs);
-    this.wantMaster = false;
-    this.transition(now, 'BACKUP', reason);
-  }
-
-  private toFault(now: number, reason: string): void {
-    // keepalived: a master going to FAULT resigns with priority 0 (if its link can still send)
-    if (this.state === 'MASTER' && this.linkUp) this.out.send(0);
-    this.releaseVips();
-    if (this.master?.self) this.master = null;
-    this.clearTimer();
-    this.wantMaster = false;
-    this.transition(now, 'FAULT', reason);
-  }
-
-  private leaveFault(now: number, reason: string): void {
-    // keepalived try_up_instance: a sync group stays in FAULT while any member has a fault
-    if (this.group?.holdsFault(this)) return;
-    if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, reason);
-    else this.toBackup(now, reason, this.config.advertIntervalUs);
-  }
-
-  private releaseVips(): void {
-    if (this.holdsVips) {
-      this.out.removeVips();
-      this.holdsVips = false;
-    }
-  }
-
-  private setTimer(kind: TimerKind, at: number): void {
-    this.tKind = kind;
-    this.tAt = at;
-    this.graceArmed = false;
-    this.out.arm(kind, at);
-  }
-
-  private clearTimer(): void {
-    this.tKind = null;
-    this.out.cancel();
-  }
-
-  private transition(now: number, to: State, reason: string): void {
-    const from = this.state;
-    this.state = to;
-    if (from === to) return;
-    this.out.transition(from, to, reason);
-    this.group?.changed(this, from, to, now);
-  }
 }

@@ -19,6 +19,7 @@
  *   then, once, not once per member.
  */
 import type { VrrpInstance } from './instance.js';
+import type { InstanceCore } from './instance-core.js';
 import { RESUMED, type State } from './actions.js';
 
 /** The group's state: INIT until its members have started, then as keepalived's sgroup->state. */
@@ -27,11 +28,11 @@ export type GroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 /** What a member asks of its group (VrrpInstance calls these). */
 export interface GroupGate {
   /** vrrp_sync_can_goto_master: the group is MASTER, or every other member wants MASTER. */
-  canGoMaster(member: VrrpInstance): boolean;
+  canGoMaster(member: InstanceCore): boolean;
   /** Another member has a fault of its own: this one stays in FAULT (num_member_fault). */
-  holdsFault(member: VrrpInstance): boolean;
+  holdsFault(member: InstanceCore): boolean;
   /** After the member's transition (not called for the transitions the group itself forces). */
-  changed(member: VrrpInstance, from: State, to: State, now: number): void;
+  changed(member: InstanceCore, from: State, to: State, now: number): void;
 }
 
 export class SyncGroup implements GroupGate {
@@ -48,12 +49,12 @@ export class SyncGroup implements GroupGate {
     for (const m of members) m.joinGroup(this);
   }
 
-  canGoMaster(member: VrrpInstance): boolean {
+  canGoMaster(member: InstanceCore): boolean {
     if (this.state === 'MASTER') return true;
     return this.members.every((m) => m === member || m.wantMaster);
   }
 
-  holdsFault(member: VrrpInstance): boolean {
+  holdsFault(member: InstanceCore): boolean {
     return this.members.some((m) => m !== member && m.hasOwnFault);
   }
 
@@ -76,7 +77,7 @@ export class SyncGroup implements GroupGate {
     this.set(states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP', resumed ? RESUMED : 'startup');
   }
 
-  changed(member: VrrpInstance, from: State, to: State, now: number): void {
+  changed(member: InstanceCore, from: State, to: State, now: number): void {
     if (this.syncing) return;
     const why = `sync group ${this.name}: ${member.config.name} ${from} -> ${to}`;
     // each force* acts only from the states its docstring names, and does nothing from the others
@@ -88,7 +89,7 @@ export class SyncGroup implements GroupGate {
   }
 
   /** Force every other member with `force`, then the group enters `to` (its state changes after its members', as keepalived's). */
-  private sync(to: GroupState, member: VrrpInstance, why: string, force: (o: VrrpInstance) => void): void {
+  private sync(to: GroupState, member: InstanceCore, why: string, force: (o: VrrpInstance) => void): void {
     if (this.state === to) return;
     this.syncing = true;
     try {
