@@ -35,6 +35,8 @@ const STEP_TEXT: Record<string, string> = {
   'link-up': 'eth0 up again: BACKUP',
   sigterm: "SIGTERM the master's daemon, then start it again",
   reload: "the master's priority -> 100 in its file, SIGHUP",
+  handover: 'vipd: vipctl handover on the master; keepalived (no such command): SIGTERM the master, start it again',
+  maintenance: 'vipd: vipctl maintenance on, 2 s, off on the master; keepalived: the master stopped 2 s, then started',
 };
 
 export interface OpenstackRun {

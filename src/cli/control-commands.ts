@@ -60,7 +60,7 @@ export function statusTable(instances: InstanceStatus[], nowMs: number): string 
     const vips = i.vips.length === 0 ? '-' : `${cut(i.vips[0]!.split('/')[0]!, ADDR_WIDTH - more.length)}${more}`;
     const master = i.master.address ? `${cut(i.master.address, i.master.self ? ADDR_WIDTH - 7 : ADDR_WIDTH)}${i.master.self ? ' (self)' : ''}` : '-';
     const since = i.lastTransition ? `${duration((nowMs - Date.parse(i.lastTransition.time)) / 1000)} ago` : '-';
-    rows.push([name, i.state, prio, vips, master, since]);
+    rows.push([name, `${i.state}${i.maintenance ? ' (maint)' : i.handover !== null ? ' (handover)' : ''}`, prio, vips, master, since]);
   }
   return table(rows);
 }
@@ -73,7 +73,7 @@ export function statusTable(instances: InstanceStatus[], nowMs: number): string 
  */
 export function statusWide(instances: InstanceStatus[]): string {
   if (instances.length === 0) return 'no VRRP instance configured';
-  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'EFF', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'M.PRIO', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS']];
+  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'EFF', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'M.PRIO', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS', 'MAINT', 'PEERS']];
   for (const i of instances) {
     const drops = Object.entries(i.stats.drops).map(([k, v]) => `${k}=${v}`).join(',') || '0';
     rows.push([
@@ -83,6 +83,7 @@ export function statusWide(instances: InstanceStatus[]): string {
       i.master.self ? '-' : ago(i.master.lastAdvertAgoMs), String(i.transitions),
       i.lastTransition ? `${i.lastTransition.time} ${i.lastTransition.from}->${i.lastTransition.to} (${i.lastTransition.reason})` : '-',
       `${i.stats.advertsSent}/${i.stats.advertsReceived}`, `${i.stats.priorityZeroSent}/${i.stats.priorityZeroReceived}`, String(i.stats.sendErrors), drops,
+      i.maintenance ? 'on' : '-', (i.peers ?? []).map((p) => `${p.address}:${p.priority}`).join(',') || '-',
     ]);
   }
   return table(rows);

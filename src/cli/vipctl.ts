@@ -8,6 +8,7 @@
  */
 import { Command, Option } from 'commander';
 import { defaultSocket } from './control-client.js';
+import { handover, maintenance } from './handover-commands.js';
 import { dump, reload, status, watchEvents, whoOwns, type StatusFormat } from './control-commands.js';
 import { CliError } from './errors.js';
 import { sniffFile, sniffLive } from './sniff.js';
@@ -118,6 +119,32 @@ const reloadCmd = daemonCommand('reload')
 examples(reloadCmd, [
   ['vipd check-config /etc/keepalived/keepalived.conf && vipctl reload', 'check first, then apply'],
   ['vipctl reload --json | jq .result.changes', 'what changed, per instance (exit 0 applied, 2 refused, 1 failed and rolled back)'],
+]);
+
+const handoverCmd = daemonCommand('handover')
+  .argument('[instance]', 'the instance (its sync group moves with it); optional when there is one')
+  .description('move mastership on purpose, make-before-break: the VIPs stay until the new master is heard')
+  .option('--all', 'every instance')
+  .option('--to <address>', 'only this router may win (it must have advertised; it takes over by preemption)')
+  .option('--json', 'the outcome per instance as JSON')
+  .action(async (instance: string | undefined, o: { socket?: string; configId?: string; all?: boolean; to?: string; json?: boolean }) =>
+    handover(socketOf(o), { ...o, ...(instance ? { instance } : {}) }));
+examples(handoverCmd, [
+  ['vipctl handover VI_1', 'the highest-priority backup takes over (exit 0 done, 2 refused: nothing changed, 1 failed)'],
+  ['vipctl handover VI_1 --to 192.0.2.12', 'that router, by preemption (it must preempt and have advertised)'],
+]);
+
+const maintCmd = daemonCommand('maintenance')
+  .argument('<on|off>', 'on: priority 1 (a master hands over first), kept across restarts; off: the configured priority again')
+  .argument('[instance]', 'the instance (its sync group moves with it); optional when there is one')
+  .description('take this router out of service for its VIPs, and put it back')
+  .option('--all', 'every instance')
+  .option('--json', 'the outcome per instance as JSON')
+  .action(async (onOff: string, instance: string | undefined, o: { socket?: string; configId?: string; all?: boolean; json?: boolean }) =>
+    maintenance(socketOf(o), onOff, { ...o, ...(instance ? { instance } : {}) }));
+examples(maintCmd, [
+  ['vipctl maintenance on --all', 'before rebooting this host: every VIP moves, none comes back until off'],
+  ['vipctl maintenance off --all', 'back in service (a preempting router with the highest priority takes its VIPs back)'],
 ]);
 
 // `vipctl status | head -2`: a closed pipe ends the output, not an error

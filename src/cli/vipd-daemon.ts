@@ -51,6 +51,8 @@ export interface DaemonRunOptions {
   metrics?: string;
   /** --notify-timeout, ms (default 30 s: src/daemon/notify/queue.ts NOTIFY_TIMEOUT_MS). */
   notifyTimeoutMs?: number;
+  /** vipctl maintenance's file; null/undefined: next to the control socket's place under /var/lib/vipd (maintenance-store.ts). */
+  maintenanceFile?: string | null;
   /** Pid files to write after start and remove at a clean stop. */
   pidFiles: string[];
   /** Write keepalived's default pid files for this namespace and id (keepalived mode without -p/-r). */
@@ -151,7 +153,21 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
   const { sdNotify } = await import('../os/sd-notify.js');
   const { ReloadTimer } = await import('../daemon/reload-time.js');
   const { ReloadFiles, defaultReloadFile } = await import('./reload-files.js');
+  const { MaintenanceStore, defaultMaintenanceFile } = await import('../daemon/maintenance-store.js');
+  const { HandoverDesk } = await import('../daemon/handover.js');
   const daemon = new Daemon(config, log, { notifyTimeoutMs: o.notifyTimeoutMs });
+  // maintenance kept across restarts: read before anything starts (a broken file refuses the start)
+  const store = (() => {
+    try {
+      return new MaintenanceStore(o.maintenanceFile ?? defaultMaintenanceFile(controlSocket)).load();
+    } catch (e) {
+      return fail(e);
+    }
+  })();
+  daemon.inMaintenance = (name) => store.has(name);
+  if (store.list().length) log.warn({ instances: store.list(), file: store.path }, `in maintenance (priority 1) since before this start: ${store.list().join(', ')}; vipctl maintenance off to end it`);
+  const desk = new HandoverDesk({ runners: () => daemon.runners, syncGroups: () => daemon.config.syncGroups, store, log });
+  daemon.on('event', (e) => desk.onEvent(e));
   const addresses = (): string[] => pre.configAddresses(daemon.config);
   const attempt = await InstanceLock.acquire(controlSocket, () => ({ pid: process.pid, config: o.configFile, controlSocket, addresses: addresses(), routers: pre.configRouters(daemon.config) })).catch(fail);
   if (!attempt.ok) die(o, new Error(pre.lockHeldText(attempt.name, attempt.holder, o.configFile, o.lockHint)));
@@ -205,6 +221,8 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
       whoOwns: (a) => whoOwns(a, daemon.status()),
       dump: (): unknown => ({ pid: process.pid, startedAt: new Date(daemon.startedAt).toISOString(), config: daemon.config, instances: daemon.status(), notify: daemon.notifyStats(), kernel: daemon.kernelStats(), unknownVrid: daemon.unknownVrid, droppedWatchers: control.droppedWatchers }),
       reload,
+      handover: (req) => desk.handover(req as Parameters<typeof desk.handover>[0]),
+      maintenance: (on, req) => desk.maintenance(on, req as Parameters<typeof desk.maintenance>[1]),
     },
   );
   daemon.on('event', (e) => control.broadcast({ time: new Date().toISOString(), ...e }));

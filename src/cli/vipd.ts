@@ -93,6 +93,7 @@ interface RunOpts {
   controlMaxBuffer: number;
   metrics?: string;
   notifyTimeout: number;
+  maintenanceFile?: string;
 }
 
 program
@@ -109,6 +110,7 @@ program
   .option('--control-max-buffer <bytes>', 'drop a watcher with more unread output than this', (v) => Number(v), 256 * 1024)
   .option('--metrics <[host:]port>', 'serve Prometheus metrics (host defaults to 127.0.0.1)')
   .option('--notify-timeout <seconds>', 'kill a notify script still running after this long (keepalived has none; the next notification of its instance waits for it)', (v) => Number(v), 30)
+  .option('--maintenance-file <path>', 'where vipctl maintenance is kept across restarts (default /var/lib/vipd[/NETNS]/vipd[_ID].maintenance.json)')
   .addHelpText('after', `
 Every check (configuration, options, privileges, a vipd already running with this control
 socket, interfaces, the metrics port) runs before any address is touched: a refusal exits
@@ -133,6 +135,7 @@ Examples:
     await runDaemon({
       configFile: file, configId: o.configId ?? null, config, logLevel, logFormat, logFile: null,
       controlSocket: o.controlSocket ? resolve(o.controlSocket) : null, controlGroup: o.controlGroup, controlMaxBuffer: o.controlMaxBuffer, metrics: o.metrics, notifyTimeoutMs: o.notifyTimeout * 1000,
+      maintenanceFile: o.maintenanceFile ? resolve(o.maintenanceFile) : null,
       pidFiles: o.pidFile ? [resolve(o.pidFile)] : [], defaultPidFiles: { main: false, vrrp: false },
       refuseIfRunning: false, notes: [], dumpConfig: false, channel: null,
       lockHint: 'give this one its own --control-socket (or -i ID)',

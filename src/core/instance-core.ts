@@ -39,10 +39,17 @@ export abstract class InstanceCore {
   wantMaster = false;
   /** vipd handover (src/daemon/handover.ts): 'resign' (priority 0 sent, VIPs kept, silent) or the priority advertised instead of the effective one, until another master is heard. */
   handingOver: 'resign' | number | null = null;
+  /** True while a handover lets go of the VIPs (the runner keeps them a moment more for the new master's GARP). */
+  handoverRelease = false;
   /** vipd maintenance: priority 1 in place of the effective one (an address owner keeps 255). */
   protected maintenance = false;
+  get inMaintenance(): boolean {
+    return this.maintenance;
+  }
   /** After a handover: the new master, whose lower-priority adverts this instance does not preempt until it goes silent or another master is heard. */
   yieldTo: Uint8Array | null = null;
+  /** The priority the yielded-to master took over with: advertising another (its trackers, or a handover of its own) ends the yield. */
+  protected yieldPriority = 0;
   /** The sync group, if any (SyncGroup joins its members). */
   protected group: GroupGate | null = null;
   /** Where every event's actions go, in order. */
@@ -89,6 +96,7 @@ export abstract class InstanceCore {
 
 
   protected senderWins(adv: AdvertIn): boolean {
+    if (this.handingOver === 'resign') return adv.priority > 0; // resigned (handover): any master is the new one
     if (adv.priority !== this.effective) return adv.priority > this.effective;
     return compareAddr(adv.src, this.config.primaryAddress) > 0;
   }

@@ -225,7 +225,9 @@ export class VrrpInstance extends InstanceCore {
       this.setTimer('masterDown', now + this.skewTimeUs);
       return;
     }
-    if (this.yieldTo && compareAddr(adv.src, this.yieldTo) !== 0) this.yieldTo = null; // another master: the handover is over
+    // another master, or the one handed over to advertising another priority than it took over
+    // with (its trackers, or a handover of its own, --to this router): the yield is over
+    if (this.yieldTo && (compareAddr(adv.src, this.yieldTo) !== 0 || adv.priority !== this.yieldPriority)) this.yieldTo = null;
     const lower = adv.priority < this.effective && !this.yieldTo;
     if (lower && this.config.preempt && this.preemptDelayOver(now)) return; // 6.4.2: discard
     if (!lower) this.preemptDeadline = null;
@@ -248,14 +250,20 @@ export class VrrpInstance extends InstanceCore {
       this.setTimer('adver', now + this.config.advertIntervalUs);
       return;
     }
-    if (this.senderWins(adv) || this.handingOver === 'resign') {
-      if (this.handingOver !== null) this.yieldTo = Uint8Array.from(adv.src);
+    if (this.senderWins(adv)) {
+      if (this.handingOver !== null) {
+        this.yieldTo = Uint8Array.from(adv.src);
+        this.yieldPriority = adv.priority;
+      }
       // keepalived's higher_prio_send_advert: one advert first, so that a peer that hears
       // only this router (a one-way partition) learns of it too
-      if (this.config.higherPrioSendAdvert) this.out.send(this.effective);
+      // (not when resigned for a handover: its effective priority would beat the new master)
+      if (this.config.higherPrioSendAdvert && this.handingOver !== 'resign') this.out.send(this.effective);
       // 6.4.3: a better master exists -> Backup with its interval
       const interval = this.config.version === 3 ? adv.intervalUs : this.masterAdverIntervalUs;
-      this.toBackup(now, 'higher priority advert received', interval);
+      this.handoverRelease = this.handingOver !== null;
+      this.toBackup(now, this.handoverRelease ? 'handover: new master heard' : 'higher priority advert received', interval);
+      this.handoverRelease = false;
       return;
     }
     // 6.4.3 (RFC 9568): answer a lower-priority advert at once so it stands down quickly;

@@ -1,6 +1,6 @@
 /**
  * The control socket: a Unix stream socket speaking newline-delimited JSON (api 1), see
- * docs/control-api.md. Requests: status, who-owns, watch, reload, dump. It never slows the
+ * docs/control-api.md. Requests: status, who-owns, watch, reload, dump, handover, maintenance. It never slows the
  * VRRP path: replies are written asynchronously, request lines are bounded, and a watcher
  * whose unread output exceeds `maxBuffer` is told so and dropped.
  */
@@ -16,6 +16,9 @@ export interface ControlHandlers {
   whoOwns(address: string): unknown | null;
   dump(): unknown;
   reload(): Promise<unknown>;
+  /** `{instance?, all?, to?}` as sent (src/daemon/handover.ts checks them). */
+  handover(req: { instance?: unknown; all?: unknown; to?: unknown }): Promise<unknown>;
+  maintenance(on: boolean, req: { instance?: unknown; all?: unknown }): Promise<unknown>;
 }
 
 export interface ControlOptions {
@@ -109,7 +112,7 @@ export class ControlServer {
   }
 
   private async handle(s: Socket, line: string): Promise<void> {
-    let req: { id?: unknown; cmd?: unknown; address?: unknown; api?: unknown };
+    let req: { id?: unknown; cmd?: unknown; address?: unknown; api?: unknown; instance?: unknown; all?: unknown; to?: unknown; on?: unknown };
     try {
       req = JSON.parse(line) as typeof req;
     } catch {
@@ -129,6 +132,11 @@ export class ControlServer {
         }
         case 'reload':
           return this.reply(s, id, { ok: true, result: await this.h.reload() });
+        case 'handover':
+          return this.reply(s, id, { ok: true, result: await this.h.handover(req) });
+        case 'maintenance':
+          if (typeof req.on !== 'boolean') return this.reply(s, id, { ok: false, error: 'maintenance needs "on": true or false' });
+          return this.reply(s, id, { ok: true, result: await this.h.maintenance(req.on, req) });
         case 'watch':
           this.watchers.add(s);
           return this.reply(s, id, { ok: true, result: { watching: true } });

@@ -92,6 +92,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.scheduler.beforeFire = () => this.sockets.drain();
   }
 
+  /** Instances in maintenance start at priority 1 (set before start(): src/daemon/handover.ts). */
+  set inMaintenance(f: (name: string) => boolean) {
+    this.supervisor.inMaintenance = f;
+  }
+
   get runners(): ReadonlyMap<string, import('./runner.js').InstanceRunner> {
     return this.supervisor.runners;
   }

@@ -37,6 +37,7 @@ export function metricsRegistry(status: () => InstanceStatus[], notify?: () => N
   gauge('vipd_instance_priority', 'Configured priority', (i) => i.priority);
   gauge('vipd_instance_effective_priority', 'Priority after trackers', (i) => i.effectivePriority);
   gauge('vipd_instance_vips_held', '1 when this host holds the instance VIPs', (i) => (i.vipsHeld ? 1 : 0));
+  gauge('vipd_instance_maintenance', '1 while vipctl maintenance is on for the instance (priority 1)', (i) => (i.maintenance ? 1 : 0));
   gauge('vipd_master_last_advert_age_seconds', 'Age of the last advert from the current master (0 when self)', (i) => (i.master.lastAdvertAgoMs ?? -1000) / 1000);
   counter('vipd_adverts_sent_total', 'Adverts sent', (i) => i.stats.advertsSent);
   counter('vipd_adverts_received_total', 'Valid adverts received', (i) => i.stats.advertsReceived);

@@ -7,11 +7,12 @@ import type { InstanceModel } from '../config/model.js';
 import type { TrackerEffect, TrackerState } from '../core/priority.js';
 import { VrrpInstance, type ActionSink, type AdvertIn, type AnnounceWhy, type State, type TimerKind } from '../core/instance.js';
 import { intervalFieldToUs, masterDownIntervalUs } from '../core/timers.js';
+import { PeerTable } from './peers.js';
+import { RunnerAnnouncements } from './runner-announce.js';
 import { compareAddr, formatIP } from '../protocol/addr.js';
 import { encodeVrrp, receiveVrrp, type Expectation, type VrrpAdvert } from '../protocol/vrrp.js';
 import type { RawVrrp, VrrpPacketIn } from '../os/vrrp-socket.js';
 import type { Interface } from '../os/iface.js';
-import type { Announcer } from './announcer.js';
 import type { DropLog } from './drop-log.js';
 import { advertSettings, sharedBytes, vipKey } from './runner-settings.js';
 import { staticTrackers } from './trackers/static.js';
@@ -29,10 +30,15 @@ export type { DaemonEvent, RunnerDeps, RunnerStats } from './runner-types.js';
  */
 const GUARDIAN_LEAD_US = 50_000;
 
+/** After a handover, the VIPs stay this long past the new master's first advert (its GARP/NA follows the kernel's ack). */
+export const HANDOVER_GRACE_MS = 50;
+
 export class InstanceRunner implements TimerOwner, ActionSink {
   readonly core: VrrpInstance;
   readonly stats: RunnerStats = { advertsSent: 0, advertsReceived: 0, priorityZeroSent: 0, priorityZeroReceived: 0, transitions: 0, sendErrors: 0, reannounced: 0, drops: {} };
   lastTransition: { at: number; from: State; to: State; reason: string } | null = null;
+  /** The other routers heard on this instance (vipctl handover --to). */
+  readonly peers: PeerTable;
   // What the model says about adverts sent and accepted (derive(): at construction and on an in-place reload)
   private expect!: Expectation;
   /** unicast_peer { ADDR min_ttl N max_ttl M }: the accepted TTL range per peer (null: none given). */
@@ -44,18 +50,9 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
   /** Bumped on leaving MASTER: an announcement waiting for the kernel's acks is then dropped. */
-  private announceToken = 0;
-  /** The announcers' keys of the lower-priority and refresh bursts (the runner itself keys the MASTER ones). */
-  private readonly lowerPrioKey = { owner: this };
-  private readonly refreshKey = { owner: this };
-  /** The announcers' key of the burst for addresses a reload added. */
-  private readonly addedKey = { owner: this };
-  /** When the last lower-priority re-announcement went out (microseconds). */
-  private reannouncedAt = -Infinity;
-  /** When the next garp_master_refresh burst is due (microseconds; Infinity: none). */
-  private refreshAt = Infinity;
-  /** Announcers and their VIPs, made on the first announcement. */
-  private groups: Map<Announcer, InstanceModel['vips']> | null = null;
+  private letGo: NodeJS.Timeout | undefined;
+  /** Its gratuitous ARPs / NAs (runner-announce.ts). */
+  private readonly ann: RunnerAnnouncements;
   /**
    * The last valid advert byte for byte, then its source and destination address (one copy:
    * a backup of 1000 instances keeps 1000 of these), and what it said.
@@ -74,7 +71,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     /** The trackers' effects at start, keyed `kind:name` (src/daemon/trackers/manager.ts). */
     trackers: TrackerState[] = [],
     /** Where its addresses without `dev` live when not on the socket's interface (its VMAC with vmac_xmit_base). */
-    private readonly vipIface: Interface | null = null,
+    vipIface: Interface | null = null,
   ) {
     // keepalived: unicast_src_ip and mcast_src_ip both set the advert source; else the
     // interface's primary IPv4 / own link-local IPv6 (RFC 9568 5.1.1.1 / 5.1.2.1)
@@ -83,6 +80,8 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.source = primary;
     this.dests = d.socket.destinations();
     this.derive(model);
+    this.peers = new PeerTable(model.family);
+    this.ann = new RunnerAnnouncements(this, d, vipIface);
     this.core = new VrrpInstance({
       name: model.name, vrid: model.vrid, version: model.version, priority: model.priority,
       advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
@@ -113,14 +112,15 @@ export class InstanceRunner implements TimerOwner, ActionSink {
    */
   detach(): void {
     this.d.scheduler.release(this);
-    this.cancelAnnouncements();
+    this.ann.cancel();
   }
 
   /** Shutdown: priority 0 if master, its objects removed; resolves when the kernel has acked that. */
   async stop(): Promise<void> {
     this.core.shutdown(nowUs());
+    if (this.letGo) this.release(); // a handover's grace ends with the instance
     this.d.scheduler.release(this);
-    this.cancelAnnouncements();
+    this.ann.cancel();
     await this.d.holder.settled(this.model.name);
   }
 
@@ -174,6 +174,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
 
   private accept(rxUs: number, input: AdvertIn): void {
     this.stats.advertsReceived++;
+    this.peers.note(input.src, input.priority, rxUs);
     if (input.priority === 0) this.stats.priorityZeroReceived++;
     // The core updates its master record in place: compare with what it said before.
     const wasSelf = this.core.master?.self;
@@ -213,7 +214,6 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.last = this.lastInput = null; // its checks were the old settings'
     this.encodedPriority = -1;
     this.encodedZero = [];
-    this.groups = null;
     this.adverts(0);
     this.priorityChange(() => this.core.reconfigure(nowUs(), {
       priority: model.priority, advertIntervalUs: model.advertIntervalUs, preempt: model.preempt, preemptDelayUs: model.preemptDelayUs,
@@ -221,17 +221,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
       downTimerAdverts: model.downTimerAdverts,
     }, [...trackers, ...staticTrackers(model, this.d.log)], keep));
     this.adverts(this.core.effective);
-    if (model.garpMasterRefreshS !== oldRefresh) this.refreshAt = model.garpMasterRefreshS > 0 && this.core.state === 'MASTER' ? nowUs() + model.garpMasterRefreshS * 1e6 : Infinity;
-    const added = [...model.vips, ...model.vipsExcluded].filter((v) => !was.has(vipKey(v)));
-    if (!added.length || !this.core.holdsVips) return;
-    const token = this.announceToken;
-    this.d.holder.afterSettled(model.name, () => {
-      if (token !== this.announceToken || !this.core.holdsVips) return;
-      for (const [a, vips] of this.announceGroups()) {
-        const fresh = vips.filter((v) => added.includes(v));
-        if (fresh.length) a.announce(this.addedKey, fresh, model.garpMasterRepeat, model.garpMasterDelayS);
-      }
-    });
+    this.ann.reconfigured(oldRefresh, [...model.vips, ...model.vipsExcluded].filter((v) => !was.has(vipKey(v))));
   }
 
   /** A tracker's effect on this instance changed (src/daemon/trackers/manager.ts). */
@@ -253,86 +243,50 @@ export class InstanceRunner implements TimerOwner, ActionSink {
     this.core.setLink(nowUs(), up);
   }
 
+  /** Handover and maintenance (src/daemon/handover.ts): the core's, with the priority change told. */
+  handover(how: 'resign' | number): boolean {
+    let ok = false;
+    this.priorityChange(() => (ok = this.core.handover(nowUs(), how)));
+    return ok;
+  }
+  cancelHandover(): void {
+    this.priorityChange(() => this.core.cancelHandover(nowUs()));
+  }
+  setMaintenance(on: boolean): void {
+    this.priorityChange(() => this.core.setMaintenance(nowUs(), on));
+  }
+
   // ---- ActionSink: the core's actions, carried out as it makes them ---------------------------
 
   /** RFC 9568 6.4.1/6.4.2: a MASTER holds its addresses (and keepalived's routes and rules): the reconciler adds them. */
   addVips(): void {
+    clearTimeout(this.letGo);
     this.d.holder.hold(this.model.name, true);
   }
 
   removeVips(): void {
+    clearTimeout(this.letGo);
+    // a handover lets go a moment after the new master's first advert: its gratuitous ARP/NA
+    // follows once the kernel has its VIPs, and until the client hears it, it still asks here
+    if (this.core.handoverRelease) this.letGo = setTimeout(() => this.release(), HANDOVER_GRACE_MS);
+    else this.release();
+  }
+
+  private release(): void {
+    clearTimeout(this.letGo);
+    this.letGo = undefined;
     this.d.holder.hold(this.model.name, false);
   }
 
-  /**
-   * Gratuitous ARP / NA for the VIPs. On becoming MASTER: garp_master_repeat now and again
-   * after garp_master_delay, once the VIPs are on the interface (keepalived too waits for the
-   * kernel's ack). On hearing a lower-priority master: garp_lower_prio_repeat now and again
-   * after garp_lower_prio_delay (0 repeats: none), beside any pending MASTER burst.
-   */
+  /** Gratuitous ARP / NA for the VIPs (runner-announce.ts): on becoming MASTER, or on hearing a lower-priority master. */
   announce(why: AnnounceWhy = 'master'): void {
-    if (why === 'lowerPrio') {
-      // keepalived sends a burst (and runs notify_master_rx_lower_pri) for every
-      // lower-priority advert; a peer that cannot hear us (a one-way partition) sends one
-      // every interval, at 10 ms too: once per own advert interval at most, the rest are
-      // already covered by the pending second burst
-      const now = nowUs();
-      if (now - this.reannouncedAt < this.model.advertIntervalUs) return;
-      this.reannouncedAt = now;
-      this.d.emit({ type: 'lowerPrio', instance: this.model.name, priority: this.core.effective });
-      this.lowerPrioBurst();
-      return;
-    }
-    this.refreshAt = this.model.garpMasterRefreshS > 0 ? nowUs() + this.model.garpMasterRefreshS * 1e6 : Infinity;
-    const token = this.announceToken;
-    this.d.holder.afterSettled(this.model.name, () => {
-      if (token !== this.announceToken || !this.core.holdsVips) return;
-      for (const [a, vips] of this.announceGroups()) a.announce(this, vips, this.model.garpMasterRepeat, this.model.garpMasterDelayS);
-    });
+    if (why === 'lowerPrio') this.ann.lowerPrio();
+    else this.ann.master();
   }
 
-  /**
-   * garp_lower_prio_repeat announcements now and after garp_lower_prio_delay, if this
-   * instance holds its VIPs: for its own lower-priority advert, and (keepalived's
-   * vrrp_state_master_rx) when another member of its sync group heard one (NotifyHub).
-   */
+  /** garp_lower_prio_repeat bursts, also when another member of its sync group heard a lower-priority master (NotifyHub). */
   lowerPrioBurst(): void {
-    if (!this.core.holdsVips || this.model.garpLowerPrioRepeat === 0) return;
-    this.stats.reannounced++;
-    for (const [a, vips] of this.announceGroups()) a.announce(this.lowerPrioKey, vips, this.model.garpLowerPrioRepeat, this.model.garpLowerPrioDelayS);
-  }
-
-  /** keepalived's garp_master_refresh: checked as each advert goes out (as keepalived does). */
-  private refreshDue(): void {
-    const now = nowUs();
-    if (now < this.refreshAt || this.core.state !== 'MASTER') return;
-    this.refreshAt = now + this.model.garpMasterRefreshS * 1e6;
-    for (const [a, vips] of this.announceGroups()) a.announce(this.refreshKey, vips, this.model.garpMasterRefreshRepeat, 0);
-  }
-
-  /**
-   * The addresses per announcer: those on the instance's interface, and those with a `dev`
-   * of their own on theirs; virtual_ipaddress_excluded ones too (keepalived announces them).
-   */
-  private announceGroups(): Map<Announcer, InstanceModel['vips']> {
-    if (this.groups) return this.groups;
-    const g = new Map<Announcer, InstanceModel['vips']>();
-    for (const v of [...this.model.vips, ...this.model.vipsExcluded]) {
-      const own = v.family === this.model.family && this.vipIface && this.vipIface !== this.d.iface ? this.vipIface : undefined;
-      const iface = v.dev && v.dev !== this.model.interface ? this.d.ifaceOf(v.dev) : own;
-      const a = iface && this.d.announcerOf ? this.d.announcerOf(iface) : this.d.announcer;
-      g.set(a, [...(g.get(a) ?? []), v]);
-    }
-    return (this.groups = g);
-  }
-
-  private cancelAnnouncements(): void {
-    this.refreshAt = Infinity;
-    for (const a of this.groups ? this.groups.keys() : [this.d.announcer]) {
-      a.cancel(this);
-      a.cancel(this.lowerPrioKey);
-      a.cancel(this.addedKey);
-    }
+    this.ann.lowerPrioBurst();
   }
 
   arm(_timer: TimerKind, at: number): void {
@@ -346,10 +300,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   transition(from: State, to: State, reason: string): void {
     this.stats.transitions++;
     this.lastTransition = { at: Date.now(), from, to, reason };
-    if (from === 'MASTER') {
-      this.cancelAnnouncements();
-      this.announceToken++;
-    }
+    if (from === 'MASTER') this.ann.cancel();
     const priority = this.core.effective;
     const master = this.masterText();
     this.d.emit({ type: 'transition', instance: this.model.name, from, to, reason, priority, master });
@@ -379,7 +330,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
 
   /** RFC 9568 6.4.3: send an advert (priority 0 to resign). */
   send(priority: number): void {
-    if (priority > 0 && this.refreshAt !== Infinity) this.refreshDue();
+    if (priority > 0 && this.ann.refreshAt !== Infinity) this.ann.refreshDue();
     const bufs = this.adverts(priority);
     for (let i = 0; i < bufs.length; i++) {
       try {

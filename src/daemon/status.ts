@@ -2,7 +2,7 @@
  * The daemon's answers to `status`, `who-owns` and `dump`: plain JSON objects (api 1), the
  * stable shape documented in docs/control-api.md.
  */
-import { canonicalIP } from '../protocol/addr.js';
+import { canonicalIP, formatIP } from '../protocol/addr.js';
 import { nowUs } from './clock.js';
 import type { InstanceRunner } from './runner.js';
 import type { TrackerRefStatus } from './trackers/manager.js';
@@ -25,6 +25,14 @@ export interface InstanceStatus {
   stats: InstanceRunner['stats'];
   /** Each track_* reference (the instance's own, then its sync group's): the tracker's state and its effect here. */
   trackers: TrackerRefStatus[];
+  /** vipctl maintenance on: priority 1 until off (persisted). */
+  maintenance: boolean;
+  /** A handover in progress: 'resign' (priority 0 sent, VIPs kept) or the priority advertised for a chosen router to preempt. */
+  handover: 'resign' | number | null;
+  /** After a handover: the new master this instance does not preempt while it advertises. */
+  yieldsTo: string | null;
+  /** The other routers heard on this instance: address, last advertised priority, ms since. */
+  peers: { address: string; priority: number; lastAdvertAgoMs: number }[];
 }
 
 export function instanceStatus(r: InstanceRunner, macOf: (ip: string) => string | null, ownMac: string, trackers: TrackerRefStatus[] = []): InstanceStatus {
@@ -55,6 +63,10 @@ export function instanceStatus(r: InstanceRunner, macOf: (ip: string) => string 
       : null,
     stats: r.stats,
     trackers,
+    maintenance: r.core.inMaintenance,
+    handover: r.core.handingOver,
+    yieldsTo: r.core.yieldTo ? formatIP(r.model.family, r.core.yieldTo) : null,
+    peers: r.peers.list().map((p) => ({ address: p.address, priority: p.priority, lastAdvertAgoMs: Math.round((nowUs() - p.at) / 1000) })),
   };
 }
 

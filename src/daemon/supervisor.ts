@@ -17,6 +17,8 @@ import type { TrackerManager } from './trackers/manager.js';
 
 export class Supervisor {
   readonly runners = new Map<string, InstanceRunner>();
+  /** Instances in maintenance (vipctl maintenance on, src/daemon/maintenance-store.ts): they start at priority 1. */
+  inMaintenance: (name: string) => boolean = () => false;
   /** The counters of runners replaced with their state kept (stop(name, true)), for their successors. */
   private readonly carried = new Map<string, RunnerStats>();
 
@@ -50,6 +52,7 @@ export class Supervisor {
     const vipIface = this.vmacs.vipIface(m.name);
     const r = this.sockets.attach(m, iface, (deps: RunnerDeps) => new InstanceRunner(m, deps, this.trackers()?.initial(m.name), vipIface));
     this.runners.set(m.name, r);
+    if (this.inMaintenance(m.name)) r.setMaintenance(true);
     const before = this.carried.get(m.name);
     if (before) Object.assign(r.stats, before);
     this.carried.delete(m.name);

@@ -10,7 +10,7 @@ const TICK = 100; // USER_HZ on Linux
 
 /**
  * One vipd or keepalived process on a lab node (not the daemon itself: src/daemon/daemon.ts):
- * its files are `<dir>/<impl>-<node>.{conf,log,sock,pid,vpid}`.
+ * its files are `<dir>/<impl>-<node>.{conf,log,sock,pid,vpid,maintenance.json}`.
  */
 export class LabDaemon {
   proc: ChildProcess | null = null;
@@ -51,7 +51,7 @@ export class LabDaemon {
     for (const e of ['pid', 'vpid']) rmSync(this.f(e), { force: true });
     const argv = this.impl === 'keepalived'
       ? ['keepalived', '-n', '-l', '-P', '-f', this.f('conf'), '-p', this.f('pid'), '-r', this.f('vpid')]
-      : [...cliCommand('vipd'), 'run', '-f', this.f('conf'), '--control-socket', this.f('sock'), '--log-level', 'warn'];
+      : [...cliCommand('vipd'), 'run', '-f', this.f('conf'), '--control-socket', this.f('sock'), '--maintenance-file', this.f('maintenance.json'), '--log-level', 'warn'];
     this.startedAt = Date.now() / 1000;
     // The environment a service manager gives a daemon, not this shell's: variables such as
     // NODE_EXTRA_CA_CERTS (set on the development machine) cost Node 80 ms at start.

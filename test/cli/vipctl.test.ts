@@ -40,6 +40,7 @@ function inst(name: string, over: Partial<InstanceStatus> = {}): InstanceStatus 
     master: { address: '192.0.2.1', mac: '02:00:00:00:00:01', self: false, priority: 150, lastAdvertAgoMs: 312 },
     transitions: 1, lastTransition: { time: '2026-01-01T00:00:00.000Z', from: 'INIT', to: 'BACKUP', reason: 'startup' },
     stats: { advertsSent: 0, advertsReceived: 1234, priorityZeroSent: 0, priorityZeroReceived: 1, transitions: 1, sendErrors: 0, drops: { ttl: 2 } },
+    maintenance: false, handover: null, yieldsTo: null, peers: [{ address: '192.0.2.1', priority: 150, lastAdvertAgoMs: 312 }],
     ...over,
   } as InstanceStatus;
 }
@@ -65,6 +66,9 @@ describe('status formatting (no daemon)', () => {
     expect(t).not.toContain('02:00:00:00:00:01');
     expect(statusTable([inst('x', { vips: ['192.0.2.9/32'], lastTransition: null, master: { address: null, mac: null, self: false, priority: null, lastAdvertAgoMs: null } })], now).split('\n')[1]).toMatch(/^x\s+BACKUP\s+100\s+192\.0\.2\.9\s+-\s+-$/);
     expect(statusTable([], now)).toBe('no VRRP instance configured');
+    // maintenance and a handover in progress show in STATE
+    expect(statusTable([inst('m', { maintenance: true, effectivePriority: 1 })], now).split('\n')[1]).toMatch(/^m\s+BACKUP \(maint\)\s+1 \(100\)\s/);
+    expect(statusTable([inst('h', { state: 'MASTER', handover: 'resign' })], now).split('\n')[1]).toMatch(/^h\s+MASTER \(handover\)\s/);
   });
 
   it('-o wide: every field, the whole name and every VIP', () => {
@@ -73,7 +77,7 @@ describe('status formatting (no daemon)', () => {
     for (const h of ['IF', 'FAM', 'VRID', 'VER', 'EFF', 'INT', 'HELD', 'MASTER MAC', 'LAST ADVERT', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS']) expect(head).toContain(h);
     expect(t).toContain('a_name_longer_than_twenty_four_chars');
     expect(t).toContain('2001:db8:100::200/64,2001:db8:100::201/64,2001:db8:100::202/64,2001:db8:100::203/64');
-    expect(t.split('\n')[1]).toMatch(/eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100\s+1000ms\s+\S+\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01\s+150\s+312ms ago\s+1\s+2026-01-01T00:00:00.000Z INIT->BACKUP \(startup\)\s+0\/1234\s+0\/1\s+0\s+ttl=2$/);
+    expect(t.split('\n')[1]).toMatch(/eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100\s+1000ms\s+\S+\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01\s+150\s+312ms ago\s+1\s+2026-01-01T00:00:00.000Z INIT->BACKUP \(startup\)\s+0\/1234\s+0\/1\s+0\s+ttl=2\s+-\s+192\.0\.2\.1:150$/);
   });
 
   it('durations and reload summaries read as words', () => {
@@ -100,7 +104,7 @@ describe('vipctl without a daemon', () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/\nExamples:\n {2}# .+\n {2}vipctl /);
     const commands = [...top.stdout.split('Commands:')[1]!.split('Examples:')[0]!.matchAll(/^ {2}([a-z-]+) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
-    expect(commands).toEqual(['sniff', 'status', 'who-owns', 'watch', 'dump', 'reload']);
+    expect(commands).toEqual(['sniff', 'status', 'who-owns', 'watch', 'dump', 'reload', 'handover', 'maintenance']);
     const helps = await Promise.all(commands.map((c) => vipctlHere([c, '--help'])));
     commands.forEach((c, k) => {
       expect(helps[k]!.code, c).toBe(0);

@@ -44,6 +44,14 @@ describe('handover: resign (priority 0, VIPs kept until the new master is heard)
     expect(i.handingOver).toBeNull();
   });
 
+  it('with higher_prio_send_advert (vipd\'s default) it sends no advert on letting go: its own priority would beat the new master', () => {
+    const { i, log } = master({ higherPrioSendAdvert: true });
+    i.handover(S, 'resign');
+    log.take();
+    i.advert(2 * S, from('192.0.2.3', 100));
+    expect(types(log.take())).toEqual(['removeVips', 'arm', 'MASTER->BACKUP']);
+  });
+
   it('afterwards it does not preempt the new master although its priority is higher (yield), until that master goes silent', () => {
     const { i, log } = master();
     i.handover(S, 'resign');
@@ -55,6 +63,18 @@ describe('handover: resign (priority 0, VIPs kept until the new master is heard)
     i.timerFired(i.deadline!); // it went silent: the election is the normal one again
     expect(i.state).toBe('MASTER');
     expect(i.yieldTo).toBeNull();
+  });
+
+  it('the new master advertising another priority than it took over with (a handover --to this router, its trackers) ends the yield', () => {
+    const { i } = master();
+    i.handover(S, 'resign');
+    i.advert(2 * S, from('192.0.2.3', 100));
+    i.advert(3 * S, from('192.0.2.3', 100));
+    expect(i.yieldTo).not.toBeNull();
+    const due = i.deadline;
+    i.advert(4 * S, from('192.0.2.3', 149)); // below 150: preempted as usual now (the advert is discarded)
+    expect(i.yieldTo).toBeNull();
+    expect(i.deadline).toBe(due);
   });
 
   it('another master heard ends the yield: a lower one is preempted as usual', () => {

@@ -50,7 +50,9 @@ export class VipdProcess {
 
   start(): void {
     this.lines.length = 0;
-    const argv = [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket, ...this.extraArgs];
+    // the maintenance file in the test's directory unless the test names one (never /var/lib/vipd)
+    const maint = this.extraArgs.includes('--maintenance-file') ? [] : ['--maintenance-file', this.socket.replace(/\.sock$/, '.maintenance.json')];
+    const argv = [...cliCommand('vipd'), 'run', '-f', this.conf, '--log-level', 'debug', '--log-format', 'json', '--control-socket', this.socket, ...maint, ...this.extraArgs];
     const ns = this.lab.node(this.node).ns;
     this.proc = this.outside ? spawn(argv[0]!, [...argv.slice(1), '--namespace', ns], { stdio: ['ignore', 'pipe', 'pipe'] }) : this.lab.spawn(ns, argv);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {

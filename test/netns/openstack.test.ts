@@ -29,7 +29,7 @@ describe('npm run lab -- --scenario openstack --short', () => {
       expect(s, `step ${name}`).toBeDefined();
       return s!;
     };
-    expect(res.steps.map((s) => s.step)).toEqual(['steady', 'migrate', 'haproxy-kill', 'haproxy-back', 'kill-9', 'daemon-back', 'link-down', 'link-up', 'sigterm', 'reload']);
+    expect(res.steps.map((s) => s.step)).toEqual(['steady', 'migrate', 'haproxy-kill', 'haproxy-back', 'kill-9', 'daemon-back', 'link-down', 'link-up', 'sigterm', 'reload', 'handover', 'maintenance']);
     // the client ran through every step, at ~100 requests a second
     for (const s of res.steps) expect(s.requests / ((s.end - s.start) / 1000), s.step).toBeGreaterThan(60);
     // HAProxy dies on the master: track_script moves the VIP, the client follows it
@@ -48,6 +48,11 @@ describe('npm run lab -- --scenario openstack --short', () => {
     expect(rl.failed).toBe(0);
     expect(rl.masterAfter).toBe(rl.masterBefore);
     for (const name of ['steady', 'haproxy-back', 'daemon-back', 'link-up']) expect(step(name).failed, name).toBe(0);
+    // issue #26: vipctl handover and maintenance on/off of the master, Kolla's nopreempt cluster: the VIP moves, nothing lost
+    for (const name of ['handover', 'maintenance']) {
+      expect(step(name).failed, name).toBe(0);
+      expect(step(name).masterAfter, name).not.toBe(step(name).masterBefore);
+    }
     // rolling migration keepalived 2.2.7 -> vipd: one failover at most, never two masters
     const mg = step('migrate');
     expect(mg.outages).toBeLessThanOrEqual(1);

@@ -21,6 +21,7 @@ const good = (): StepResult[] => [
   step('haproxy-kill', { failed: 200, masterBefore: 'ctl2', masterAfter: 'ctl3', before: 'ctl2', after: 'ctl3' }),
   step('haproxy-back'), step('kill-9', { failed: 5, masterAfter: 'ctl1', after: 'ctl1', deadAnswers: 0 }), step('daemon-back'),
   step('link-down', { failed: 300 }), step('link-up'), step('sigterm', { failed: 100 }), step('reload', { advertised: 100 }),
+  step('handover', { masterBefore: 'ctl2', masterAfter: 'ctl3' }), step('maintenance', { masterBefore: 'ctl3', masterAfter: 'ctl2' }),
 ];
 
 describe('openstack scenario checks', () => {
@@ -40,6 +41,9 @@ describe('openstack scenario checks', () => {
     ['the migration never has two masters, at most one outage', 'migrate', { outages: 2 }],
     ['the migration never has two masters, at most one outage', 'migrate', { dualMasterAdverts: 1 }],
     ['the migration never has two masters, at most one outage', 'migrate', { twoHoldersMs: 101, twoHolders: ['ctl1', 'ctl2'] }],
+    ['a planned handover loses no request', 'handover', { failed: 99 }],
+    ['a planned handover loses no request', 'handover', { masterAfter: 'ctl2' }],
+    ['maintenance of the master loses no request', 'maintenance', { failed: 3 }],
     ['never two holders of the VIP beyond a takeover race (100 ms)', 'daemon-back', { twoHoldersMs: 450, twoHolders: ['ctl2', 'ctl3'] }],
   ] as [string, string, Partial<StepResult>][])('%s fails on %s %j', (check, name, over) => {
     const steps = good().map((s) => (s.step === name ? { ...s, ...over } : s));

@@ -54,6 +54,11 @@ export function checks(steps: StepResult[]): Check[] {
   const mg = s('migrate');
   add('the migration never has two masters, at most one outage', Boolean(mg && mg.twoHoldersMs <= RACE_MS && mg.dualMasterAdverts === 0 && mg.outages <= 1),
     mg ? `two holders ${mg.twoHoldersMs} ms, two-master adverts ${mg.dualMasterAdverts}, outages ${mg.outages} (failed ${mg.failed})` : 'step missing');
+  for (const [name, what] of [['handover', 'a planned handover loses no request'], ['maintenance', 'maintenance of the master loses no request']] as const) {
+    const h = s(name);
+    add(what, Boolean(h && h.failed === 0 && h.masterAfter && h.masterAfter !== h.masterBefore),
+      h ? `failed ${h.failed}, master ${h.masterBefore} -> ${h.masterAfter}` : 'step missing');
+  }
   const both = steps.filter((x) => x.twoHoldersMs > 0);
   add(`never two holders of the VIP beyond a takeover race (${RACE_MS} ms)`, both.every((x) => x.twoHoldersMs <= RACE_MS),
     both.length ? both.map((x) => `${x.step}: ${x.twoHolders.join('+')} ${x.twoHoldersMs} ms`).join(', ') : 'none in any step');

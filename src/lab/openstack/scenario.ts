@@ -5,7 +5,8 @@
  * to the VIP every 10 ms. The controllers start on keepalived 2.2.7 with a Kolla-style
  * keepalived.conf and are migrated one at a time to vipd (with --keepalived: restarted one at
  * a time on keepalived, the comparison run); then the master's HAProxy, daemon and link fail
- * and come back, its daemon is stopped, and a reload changes its priority. One line per step;
+ * and come back, its daemon is stopped, a reload changes its priority, and the VIP is moved
+ * off it on purpose (vipctl handover, maintenance; keepalived: stopped). One line per step;
  * --json prints the whole result as one JSON document on stdout (progress goes to stderr).
  * Exit 0 when every check holds, 1 when one fails in a vipd run or the scenario cannot go on.
  */

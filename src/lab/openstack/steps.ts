@@ -4,6 +4,7 @@
  * master, the old one in FAULT or BACKUP again), and is measured by the client over the
  * whole step: failed requests, longest gap between answers, who answered before and after.
  */
+import { cliCommand } from '../cli-command.js';
 import type { Impl } from '../daemon-proc.js';
 import type { Controller } from './controller.js';
 import type { ClientLoop, Holders, WindowStats, Wire } from './watch.js';
@@ -221,7 +222,47 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
     await sleep(2000);
     return { action: `priority ${m.name} (master) -> 100 in its file, SIGHUP`, extra: { advertised: ad.priority } };
   }),
+
+  /**
+   * A planned move of the VIP off the master: vipd's `vipctl handover` (make-before-break);
+   * keepalived has no such command, and in a nopreempt cluster its usual way is to stop the
+   * master's daemon (priority 0) and start it again.
+   */
+  handover: (c) => measure(c, 'handover', async (m) => {
+    const since = now();
+    if (m.daemon!.impl === 'vipd') {
+      const out = vipctl(m, ['handover', '--json']);
+      if (!(JSON.parse(out) as { ok: boolean }).ok) throw new Error(`vipctl handover on ${m.name}: ${out}`);
+    } else await m.daemon!.signal('SIGTERM');
+    const n = await newMaster(c, m, since);
+    if (!m.daemon!.running()) {
+      const again = now();
+      m.startDaemon(c.impl);
+      await stateOf(m, 'BACKUP', again, 15_000);
+    }
+    return { action: m.daemon!.impl === 'vipd' ? `vipctl handover on the master ${m.name}` : `SIGTERM keepalived on the master ${m.name}, then start it (keepalived has no handover)`, extra: { takeoverMs: recordMs(n, 'MASTER', since) } };
+  }),
+
+  /** Maintenance of the master and back: vipd's `vipctl maintenance on|off`; keepalived: stopped meanwhile. */
+  maintenance: (c) => measure(c, 'maintenance', async (m) => {
+    const since = now();
+    const vipd = m.daemon!.impl === 'vipd';
+    if (vipd) vipctl(m, ['maintenance', 'on', '--json']);
+    else await m.daemon!.signal('SIGTERM');
+    const n = await newMaster(c, m, since);
+    await sleep(2000); // the maintenance itself
+    const back = now();
+    if (vipd) vipctl(m, ['maintenance', 'off', '--json']);
+    else m.startDaemon(c.impl);
+    if (!vipd) await stateOf(m, 'BACKUP', back, 15_000);
+    return { action: vipd ? `vipctl maintenance on, 2 s, off on the master ${m.name}` : `keepalived stopped on the master ${m.name} for 2 s, then started`, extra: { takeoverMs: recordMs(n, 'MASTER', since) } };
+  }),
 };
 
+/** vipctl in the controller's namespace, on its daemon's socket; its stdout (a refusal throws with it). */
+function vipctl(m: Controller, args: string[]): string {
+  return m.lab.exec(m.lab.node(m.name).ns, [...cliCommand('vipctl'), ...args, '--socket', m.daemon!.controlSocket!]);
+}
+
 /** The steps in the order the scenario runs them. */
-export const ORDER = ['steady', 'migrate', 'haproxy-kill', 'haproxy-back', 'kill-9', 'daemon-back', 'link-down', 'link-up', 'sigterm', 'reload'] as const;
+export const ORDER = ['steady', 'migrate', 'haproxy-kill', 'haproxy-back', 'kill-9', 'daemon-back', 'link-down', 'link-up', 'sigterm', 'reload', 'handover', 'maintenance'] as const;
