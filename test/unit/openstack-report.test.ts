@@ -85,6 +85,18 @@ describe('what the watchers compute', () => {
     expect(h.now()).toEqual(['ctl2']);
   });
 
+  it('holders: events are stamped by `ip -tshort` (when ip read them), not when this process got to them', () => {
+    const h = new Holders(lab, ['ctl1', 'ctl2'], '192.0.2.250');
+    const feed = (node: string, line: string): void => (h as unknown as { event(n: string, l: string): void }).event(node, line);
+    feed('ctl2', '[2026-11-30T02:52:02.004474] 2: eth0    inet 192.0.2.250/32 scope global eth0\\       valid_lft forever preferred_lft forever');
+    feed('ctl1', '[2026-11-30T02:52:02.054474] Deleted 2: eth0    inet 192.0.2.250/32 scope global eth0\\       valid_lft forever preferred_lft forever');
+    feed('ctl1', '[2026-11-30T02:52:02.060000] 2: eth0    inet 192.0.2.25/32 scope global eth0'); // another address
+    expect(h.holds).toEqual([{ node: 'ctl2', from: new Date('2026-11-30T02:52:02.004').getTime(), to: null }]);
+    h.holds.unshift({ node: 'ctl1', from: 0, to: null });
+    feed('ctl1', '[2026-11-30T02:52:02.054474] Deleted 2: eth0    inet 192.0.2.250/32 scope global eth0');
+    expect(h.overlap(0, Date.now()).ms).toBe(50);
+  });
+
   it('wire: a takeover and a preemption are one master; two that keep advertising are two', () => {
     const w = new Wire(lab, 'client', 51);
     const ad = (time: number, src: string, priority = 100) => w.adverts.push({ time, src, priority, type: 'vrrp', vrid: 51 });

@@ -231,8 +231,7 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
   handover: (c) => measure(c, 'handover', async (m) => {
     const since = now();
     if (m.daemon!.impl === 'vipd') {
-      const out = vipctl(m, ['handover', '--json']);
-      if (!(JSON.parse(out) as { ok: boolean }).ok) throw new Error(`vipctl handover on ${m.name}: ${out}`);
+      await vipctl(m, ['handover', '--json']);
     } else await m.daemon!.signal('SIGTERM');
     const n = await newMaster(c, m, since);
     if (!m.daemon!.running()) {
@@ -247,21 +246,27 @@ export const STEPS: Record<string, (c: Ctx) => Promise<StepResult>> = {
   maintenance: (c) => measure(c, 'maintenance', async (m) => {
     const since = now();
     const vipd = m.daemon!.impl === 'vipd';
-    if (vipd) vipctl(m, ['maintenance', 'on', '--json']);
+    if (vipd) await vipctl(m, ['maintenance', 'on', '--json']);
     else await m.daemon!.signal('SIGTERM');
     const n = await newMaster(c, m, since);
     await sleep(2000); // the maintenance itself
     const back = now();
-    if (vipd) vipctl(m, ['maintenance', 'off', '--json']);
+    if (vipd) await vipctl(m, ['maintenance', 'off', '--json']);
     else m.startDaemon(c.impl);
     if (!vipd) await stateOf(m, 'BACKUP', back, 15_000);
     return { action: vipd ? `vipctl maintenance on, 2 s, off on the master ${m.name}` : `keepalived stopped on the master ${m.name} for 2 s, then started`, extra: { takeoverMs: recordMs(n, 'MASTER', since) } };
   }),
 };
 
-/** vipctl in the controller's namespace, on its daemon's socket; its stdout (a refusal throws with it). */
-function vipctl(m: Controller, args: string[]): string {
-  return m.lab.exec(m.lab.node(m.name).ns, [...cliCommand('vipctl'), ...args, '--socket', m.daemon!.controlSocket!]);
+/** vipctl in the controller's namespace, on its daemon's socket, without blocking the observers; its stdout (exit ≠ 0 throws with its output). */
+async function vipctl(m: Controller, args: string[]): Promise<string> {
+  const p = m.lab.spawn(m.lab.node(m.name).ns, [...cliCommand('vipctl'), ...args, '--socket', m.daemon!.controlSocket!], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => p.once('close', r));
+  if (code !== 0) throw new Error(`vipctl ${args.join(' ')} on ${m.name} exited ${code}: ${out.trim()}`);
+  return out;
 }
 
 /** The steps in the order the scenario runs them. */

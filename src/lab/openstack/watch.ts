@@ -96,19 +96,25 @@ export class Holders {
 
   start(): void {
     for (const node of this.nodes) {
-      const p = this.lab.spawn(this.lab.node(node).ns, ['ip', '-o', 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // -tshort: each event stamped by `ip` as it reads it, not when this process gets to it (a
+      // step that waits synchronously would otherwise give every event of that time one stamp)
+      const p = this.lab.spawn(this.lab.node(node).ns, ['ip', '-tshort', '-o', 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.procs.push(p);
       createInterface({ input: p.stdout! }).on('line', (l) => this.event(node, l));
       if (this.lab.addresses(node).some((a) => a.startsWith(`${this.vip}/`))) this.holds.push({ node, from: Date.now(), to: null });
     }
   }
 
+  /** One `ip -tshort -o monitor address` line: `[2026-11-30T02:52:02.004474] [Deleted ]N: IF inet ADDR/LEN ...` (local time). */
   private event(node: string, line: string): void {
     if (!line.includes(` ${this.vip}/`)) return;
+    const m = /^\[([\d-]+T[\d:.]+)\] (.*)$/.exec(line);
+    const at = m ? new Date(m[1]!).getTime() : Date.now();
+    const rest = m ? m[2]! : line;
     const open = this.holds.find((h) => h.node === node && h.to === null);
-    if (line.startsWith('Deleted')) {
-      if (open) open.to = Date.now();
-    } else if (!open) this.holds.push({ node, from: Date.now(), to: null });
+    if (rest.startsWith('Deleted')) {
+      if (open) open.to = at;
+    } else if (!open) this.holds.push({ node, from: at, to: null });
   }
 
   /** Who holds the VIP now, by the monitor. */
