@@ -11,6 +11,7 @@ import { masterDownIntervalUs, skewTimeUs } from '../../src/core/timers.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
 import { openstackAllBroken, openstackBench, openstackProblems, openstackSection } from './openstack.js';
+import { handoverBench, handoverProblems, handoverSection } from './handover.js';
 import { reloadBench, reloadSection } from './reload.js';
 import { rtStall, type RtMode } from './rtstall.js';
 import { failover, jitter, scale, SETTLED_S, startup, type FailoverResult, type ScaleResult } from './scenarios.js';
@@ -30,23 +31,26 @@ const jitterGlobals = argv.flatMap((a, i) => (a === '--jitter-global' && argv[i 
 const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : 'docs/BENCHMARKS.md';
 const check = argv.includes('--check');
 /**
- * --only failover,jitter,scale,startup,1000,memory,rt,scripts,reload,openstack (default: all but rt, scripts, reload and openstack; 1000 = only the
+ * --only failover,jitter,scale,startup,1000,memory,rt,scripts,reload,openstack,handover (default: all but rt, scripts, reload, openstack and handover; 1000 = only the
  * 4-interface scale runs at 1 s and 100 ms; memory = those and 1 VRID at the same intervals; rt = vipd's master
  * with only its main thread or every thread real-time, --reps times each, --rt-seconds long; scripts = 10 ms
  * adverts beside 50 vrrp_scripts at 1 s, idle and beside two busy loops, --scripts-seconds long, --reps times
  * if --reps is given, else once: 4 × (S + ~10) s, too long for the default set and --quick; reload = issue #21's seven
  * kinds of SIGHUP on the master, --reps times each (default 3, --quick 1), ~2 min per implementation and repetition;
  * openstack = issue #22's OpenStack scenario as a child process, keepalived and vipd alternately, --reps times each
- * (default 3; --quick: 1 and the scenario's --short), ~75 s a run (--short ~50 s))
+ * (default 3; --quick: 1 and the scenario's --short), ~75 s a run (--short ~50 s); handover = issue #26's planned moves in the
+ * reload pair: vipctl handover, maintenance on/off, SIGTERM, priority change and SIGHUP, --reps times each (default 3, --quick 1),
+ * ~1.5 min per vipd repetition, ~45 s per keepalived one)
  */
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
-const OPT_IN = ['rt', 'scripts', 'reload', 'openstack'];
+const OPT_IN = ['rt', 'scripts', 'reload', 'openstack', 'handover'];
 const want = (name: string): boolean => (!only && !OPT_IN.includes(name)) || (only?.has(name) ?? false);
 const rtS = opt('--rt-seconds', 60);
 const scriptsS = opt('--scripts-seconds', 60);
 const scriptsReps = argv.includes('--reps') ? reps : 1;
 const reloadReps = argv.includes('--reps') ? reps : quick ? 1 : 3;
 const openstackReps = reloadReps;
+const handoverReps = reloadReps;
 /** --scripts-count N: vrrp_scripts per router (default 50; 0: the same pair without scripts, a control on a shared machine) */
 const scriptsN = opt('--scripts-count', 50);
 /** --scripts-global 'vrrp_rt_priority 50': a global_defs line for both daemons in the scripts runs (repeatable) */
@@ -223,6 +227,11 @@ async function main(): Promise<void> {
       md.push('');
     }
     if (want('reload')) md.push(...reloadSection(await reloadBench(lab, dir, IMPLS, reloadReps, log), IMPLS, reloadReps));
+    if (want('handover')) {
+      const { runs, failures } = await handoverBench(lab, dir, IMPLS, handoverReps, log);
+      for (const p of handoverProblems(runs, failures)) expectLoose('vipd', false, p);
+      md.push(...handoverSection(runs, failures, IMPLS, handoverReps));
+    }
     if (want('openstack')) {
       const runs = await openstackBench(IMPLS, openstackReps, quick, log);
       for (const p of openstackProblems(runs)) expectLoose('vipd', false, p);
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
   const ka = `${kaOut.stdout}${kaOut.stderr}`.split('\n')[0] ?? '';
   const head = [
     `## Run of ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`, '',
-    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : only && [...only].every((x) => x === 'reload' || x === 'openstack') ? reloadReps : reps}.`, '',
+    `Command: \`npm run bench -- ${argv.join(' ')}\`. Machine: ${cpus().length} × ${model}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, Node ${process.version}, ${ka.trim() || 'keepalived'}. Repetitions: ${only && [...only].every((x) => x === 'scripts') ? scriptsReps : only && [...only].every((x) => x === 'reload' || x === 'openstack' || x === 'handover') ? reloadReps : reps}.`, '',
   ];
   const prev = (() => {
     try {

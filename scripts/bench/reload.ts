@@ -39,7 +39,7 @@ const KIND_TEXT: Record<ReloadKind, string> = {
 };
 
 const VRID = 51;
-const VIPS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
+export const VIPS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
 const ADDED = '192.0.2.14';
 const VIP2 = '192.0.2.21';
 const R1 = '192.0.2.1';
@@ -94,7 +94,10 @@ export function reloadConfig(routerId: string, node: 'r1' | 'r2', dir: string, k
 }
 
 /** LabDaemon with vipd at info level in JSON (its transitions and its reload account); SIGHUP without waiting for an exit. */
-class ReloadDaemon extends LabDaemon {
+export class ReloadDaemon extends LabDaemon {
+  /** Further arguments of `vipd run` (none here; the handover benchmark gives each its maintenance file). */
+  vipdArgs: string[] = [];
+
   get logFile(): string {
     return join(this.dir, `${this.impl}-${this.node}.log`);
   }
@@ -102,7 +105,7 @@ class ReloadDaemon extends LabDaemon {
   override start(config: string): void {
     if (this.impl !== 'vipd') return super.start(config);
     writeFileSync(this.confFile, config);
-    const argv = [...cliCommand('vipd'), 'run', '-f', this.confFile, '--control-socket', this.controlSocket!, '--log-level', 'info', '--log-format', 'json'];
+    const argv = [...cliCommand('vipd'), 'run', '-f', this.confFile, '--control-socket', this.controlSocket!, '--log-level', 'info', '--log-format', 'json', ...this.vipdArgs];
     this.startedAt = Date.now() / 1000;
     const log = openSync(this.logFile, 'w');
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
@@ -155,7 +158,7 @@ class ReloadDaemon extends LabDaemon {
 }
 
 /** The client's ping of the first VIP: started now, stopped (SIGINT) by `stop`, which parses its output. */
-function startPing(lab: NetnsLab): { stop: () => Promise<{ lost: number; gapMs: number; dups: number }>; kill: () => void } {
+export function startPing(lab: NetnsLab): { stop: () => Promise<{ lost: number; gapMs: number; dups: number }>; kill: () => void } {
   const p = lab.spawn(lab.node('client').ns, ['ping', '-n', '-D', '-i', '0.01', '-W', '0.2', VIPS[0]!], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -192,7 +195,7 @@ function startPing(lab: NetnsLab): { stop: () => Promise<{ lost: number; gapMs: 
 }
 
 /** One implementation's pair of routers, its capture and its temp files. */
-class Pair {
+export class Pair {
   cap!: Capture;
   ds: [ReloadDaemon, ReloadDaemon];
   constructor(readonly lab: NetnsLab, readonly dir: string, readonly impl: Impl) {

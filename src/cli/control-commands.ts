@@ -73,7 +73,7 @@ export function statusTable(instances: InstanceStatus[], nowMs: number): string 
  */
 export function statusWide(instances: InstanceStatus[]): string {
   if (instances.length === 0) return 'no VRRP instance configured';
-  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'EFF', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'M.PRIO', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS', 'MAINT', 'PEERS']];
+  const rows = [['INSTANCE', 'IF', 'FAM', 'VRID', 'VER', 'STATE', 'PRIO', 'EFF', 'INT', 'VIPS', 'HELD', 'MASTER', 'MASTER MAC', 'M.PRIO', 'LAST ADVERT', 'TRANS', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS', 'MAINT', 'YIELDS TO', 'PEERS']];
   for (const i of instances) {
     const drops = Object.entries(i.stats.drops).map(([k, v]) => `${k}=${v}`).join(',') || '0';
     rows.push([
@@ -83,7 +83,7 @@ export function statusWide(instances: InstanceStatus[]): string {
       i.master.self ? '-' : ago(i.master.lastAdvertAgoMs), String(i.transitions),
       i.lastTransition ? `${i.lastTransition.time} ${i.lastTransition.from}->${i.lastTransition.to} (${i.lastTransition.reason})` : '-',
       `${i.stats.advertsSent}/${i.stats.advertsReceived}`, `${i.stats.priorityZeroSent}/${i.stats.priorityZeroReceived}`, String(i.stats.sendErrors), drops,
-      i.maintenance ? 'on' : '-', (i.peers ?? []).map((p) => `${p.address}:${p.priority}`).join(',') || '-',
+      i.maintenance ? 'on' : '-', i.yieldsTo ?? '-', (i.peers ?? []).map((p) => `${p.address}:${p.priority}`).join(',') || '-',
     ]);
   }
   return table(rows);

@@ -16,6 +16,7 @@ const out = (l: string): void => void process.stdout.write(`${l}\n`);
 export function handoverLine(o: HandoverOutcome | MaintenanceOutcome): string {
   const m = 'maintenance' in o ? `maintenance ${o.maintenance ? 'on ' : 'off'} ` : '';
   if (!o.ok) return `${m}${o.kind === 'failed' ? 'failed ' : 'refused'}  ${o.instance}: ${o.error ?? 'no reason given'}`;
+  if (o.skipped) return `${m}skipped  ${o.instance}: ${o.skipped}`;
   if (o.master !== undefined) return `${m}handed over  ${o.instance}: new master ${o.master ?? '?'} (priority ${o.priority ?? '?'}) in ${o.ms} ms, by ${o.method === 'resign' ? 'priority 0 with the VIPs kept until it was heard' : 'preemption'}`;
   return `${m}${o.instance}: ${'state' in o ? o.state : ''}`.trimEnd();
 }

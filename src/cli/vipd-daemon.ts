@@ -165,7 +165,11 @@ export async function runDaemon(o: DaemonRunOptions): Promise<void> {
     }
   })();
   daemon.inMaintenance = (name) => store.has(name);
-  if (store.list().length) log.warn({ instances: store.list(), file: store.path }, `in maintenance (priority 1) since before this start: ${store.list().join(', ')}; vipctl maintenance off to end it`);
+  const configured = (n: string): boolean => config.instances.some((i) => i.name === n);
+  const inMaint = store.list().filter(configured);
+  const unknown = store.list().filter((n) => !configured(n));
+  if (inMaint.length) log.warn({ instances: inMaint, file: store.path }, `in maintenance (priority 1) since before this start: ${inMaint.join(', ')}; vipctl maintenance off to end it`);
+  if (unknown.length) log.warn({ instances: unknown, file: store.path }, `the maintenance file names instances not configured: ${unknown.join(', ')} (removed or renamed? an instance renamed is out of maintenance); vipctl maintenance off NAME takes a name out`);
   const desk = new HandoverDesk({ runners: () => daemon.runners, syncGroups: () => daemon.config.syncGroups, store, log });
   daemon.on('event', (e) => desk.onEvent(e));
   const addresses = (): string[] => pre.configAddresses(daemon.config);

@@ -50,6 +50,8 @@ export abstract class InstanceCore {
   yieldTo: Uint8Array | null = null;
   /** The priority the yielded-to master took over with: advertising another (its trackers, or a handover of its own) ends the yield. */
   protected yieldPriority = 0;
+  /** Forced to BACKUP by its sync group during a handover: yield to the first master heard. */
+  protected yieldNext = false;
   /** The sync group, if any (SyncGroup joins its members). */
   protected group: GroupGate | null = null;
   /** Where every event's actions go, in order. */
@@ -131,12 +133,19 @@ export abstract class InstanceCore {
     this.setTimer('adver', now + this.config.advertIntervalUs);
     this.master = { address: null, self: true, priority: this.effective, intervalUs: this.config.advertIntervalUs, lastAdvertAt: now };
     this.yieldTo = null;
+    this.yieldNext = false;
     this.wantMaster = true;
     this.transition(now, 'MASTER', reason);
   }
 
   protected toBackup(now: number, reason: string, masterIntervalUs: number): void {
+    // leaving MASTER in a handover (the new master heard, or a sync group member's): the runner
+    // keeps the VIPs a moment for the new master's gratuitous ARP; a member forced along yields
+    // to the first master it hears
+    this.handoverRelease = this.handingOver !== null;
+    if (this.handingOver !== null && !this.yieldTo) this.yieldNext = true;
     this.releaseVips();
+    this.handoverRelease = false;
     this.endHandover();
     // keepalived: every entry into BACKUP restarts preempt_delay (armed by the first lower advert)
     this.preemptDeadline = null;

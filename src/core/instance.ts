@@ -193,6 +193,9 @@ export class VrrpInstance extends InstanceCore {
   setMaintenance(now: number, on: boolean): void {
     if (this.maintenance === on) return;
     this.maintenance = on;
+    // back in service: the normal election, not the yield of the handover that began the maintenance
+    if (!on) this.yieldTo = null;
+    this.yieldNext = false;
     this.recompute(now, `maintenance ${on ? 'on' : 'off'}`);
   }
 
@@ -227,7 +230,11 @@ export class VrrpInstance extends InstanceCore {
     }
     // another master, or the one handed over to advertising another priority than it took over
     // with (its trackers, or a handover of its own, --to this router): the yield is over
-    if (this.yieldTo && (compareAddr(adv.src, this.yieldTo) !== 0 || adv.priority !== this.yieldPriority)) this.yieldTo = null;
+    if (this.yieldNext) {
+      this.yieldNext = false;
+      this.yieldTo = Uint8Array.from(adv.src);
+      this.yieldPriority = adv.priority;
+    } else if (this.yieldTo && (compareAddr(adv.src, this.yieldTo) !== 0 || adv.priority !== this.yieldPriority)) this.yieldTo = null;
     const lower = adv.priority < this.effective && !this.yieldTo;
     if (lower && this.config.preempt && this.preemptDelayOver(now)) return; // 6.4.2: discard
     if (!lower) this.preemptDeadline = null;
@@ -261,9 +268,7 @@ export class VrrpInstance extends InstanceCore {
       if (this.config.higherPrioSendAdvert && this.handingOver !== 'resign') this.out.send(this.effective);
       // 6.4.3: a better master exists -> Backup with its interval
       const interval = this.config.version === 3 ? adv.intervalUs : this.masterAdverIntervalUs;
-      this.handoverRelease = this.handingOver !== null;
-      this.toBackup(now, this.handoverRelease ? 'handover: new master heard' : 'higher priority advert received', interval);
-      this.handoverRelease = false;
+      this.toBackup(now, this.handingOver !== null ? 'handover: new master heard' : 'higher priority advert received', interval);
       return;
     }
     // 6.4.3 (RFC 9568): answer a lower-priority advert at once so it stands down quickly;

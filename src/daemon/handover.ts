@@ -46,6 +46,8 @@ export interface HandoverOutcome {
   priority?: number | null;
   /** From the start of the handover to the new master's first advert, ms. */
   ms?: number;
+  /** `--all`: not MASTER here, nothing to hand over (not a refusal). */
+  skipped?: string;
 }
 
 export interface MaintenanceOutcome extends HandoverOutcome {
@@ -100,9 +102,24 @@ export class HandoverDesk {
 
   /** Hand over every named instance at once; one outcome each, when each has a new master or gave up. */
   async handover(req: HandoverRequest): Promise<HandoverOutcome[]> {
-    const rs = this.select(req);
+    const all = this.select(req);
     if (req.to !== undefined && !canonicalIP(req.to)) throw new HandoverError(`--to ${req.to}: not an IP address`);
-    return Promise.all(rs.map((r) => this.one(r, req.to === undefined ? undefined : canonicalIP(req.to)!)));
+    const to = req.to === undefined ? undefined : canonicalIP(req.to)!;
+    // --all: the instances this router is master of; the others have nothing to hand over
+    const rs = req.all ? all.filter((r) => r.core.state === 'MASTER') : all;
+    const skipped = all.filter((r) => !rs.includes(r)).map((r): HandoverOutcome => ({ instance: r.model.name, ok: true, skipped: `${r.core.state}, not master: nothing to hand over` }));
+    if (req.all && !rs.length) throw new HandoverError(`this router is master of no instance (${all.map((r) => `${r.model.name} ${r.core.state}`).join(', ') || 'none configured'})`);
+    // instances that move together (a sync group, --all) wait as long as the slowest of them
+    const floor = Math.max(...rs.map((r) => this.timeoutUs(r, to)));
+    return [...(await Promise.all(rs.map((r) => this.one(r, to, floor)))), ...skipped];
+  }
+
+  /** How long a handover of `r` may take before it is given up (µs); see the file's header. */
+  private timeoutUs(r: InstanceRunner, to: string | undefined): number {
+    const m = r.model;
+    const target = to === undefined ? undefined : r.peers.get(to);
+    if (!target) return 3 * m.advertIntervalUs + RESIGN_MARGIN_US;
+    return masterDownIntervalUs(m.version, Math.max(1, target.priority), m.advertIntervalUs, m.downTimerAdverts) + m.advertIntervalUs + RESIGN_MARGIN_US;
   }
 
   /**
@@ -111,21 +128,30 @@ export class HandoverDesk {
    * the highest priority takes the VIP back by ordinary preemption).
    */
   async maintenance(on: boolean, req: HandoverRequest): Promise<MaintenanceOutcome[]> {
-    const rs = this.select(req);
-    await this.d.store.set(rs.map((r) => r.model.name), on);
+    // off: a name only in the file (an instance removed or renamed since) can be taken out too
+    const stale = !on && req.instance && !this.d.runners().has(req.instance) && this.d.store.has(req.instance) ? [req.instance] : [];
+    const rs = stale.length ? [] : this.select(req);
+    const names = [...rs.map((r) => r.model.name), ...stale, ...(!on && req.all ? this.d.store.list() : [])];
+    try {
+      await this.d.store.set(names, on);
+    } catch (e) {
+      this.d.log.error({ err: (e as Error).message }, `maintenance ${on ? 'on' : 'off'} refused`);
+      throw new HandoverError((e as Error).message);
+    }
+    if (stale.length) return [{ instance: stale[0]!, ok: true, maintenance: false, state: 'not configured: taken out of the maintenance file' }];
     const out = await Promise.all(rs.map(async (r): Promise<MaintenanceOutcome> => {
       const was = r.core.state;
       r.setMaintenance(on);
       this.d.log.info({ instance: r.model.name, maintenance: on }, `(${r.model.name}) maintenance ${on ? 'on: priority 1' : 'off'}`);
       const h: HandoverOutcome = on && was === 'MASTER' ? await this.one(r, undefined) : { instance: r.model.name, ok: true };
       const res = { ...h, maintenance: on, state: r.core.state };
-      if (on && !h.ok) return { ...res, kind: 'failed', error: `${r.model.name} is in maintenance (priority 1) but still MASTER: ${h.error}` };
+      if (on && !h.ok) return { ...res, kind: 'failed', error: `${r.model.name} is in maintenance (priority 1) but still MASTER: ${h.error?.replace(/; \S+ is still MASTER, nothing changed$/, '')}` };
       return res;
     }));
     return out;
   }
 
-  private async one(r: InstanceRunner, to: string | undefined): Promise<HandoverOutcome> {
+  private async one(r: InstanceRunner, to: string | undefined, floorUs = 0): Promise<HandoverOutcome> {
     const name = r.model.name;
     const refuse = (error: string): HandoverOutcome => ({ instance: name, ok: false, kind: 'refused', error });
     if (r.core.state !== 'MASTER') {
@@ -136,15 +162,20 @@ export class HandoverDesk {
     if (r.core.handingOver !== null) return refuse(`${name} is already handing over`);
     const m = r.model;
     let how: 'resign' | number = 'resign';
-    let timeoutUs = 3 * m.advertIntervalUs + RESIGN_MARGIN_US;
+    const timeoutUs = Math.max(floorUs, this.timeoutUs(r, to));
     if (to !== undefined) {
+      if ((to.includes(':') ? 6 : 4) !== m.family) return refuse(`${to} is an IPv${to.includes(':') ? 6 : 4} address and ${name} an IPv${m.family} instance`);
+      if (to === r.masterText()) return refuse(`${to} is this router`);
       const target = r.peers.get(to);
-      if (!target) return refuse(`${to} has not advertised on ${name}, so its priority is unknown (VRRP backups are silent until they have been master): run handover without --to, and the highest-priority backup takes over`);
-      if (target.priority < 2) return refuse(`${to} last advertised priority ${target.priority}: it cannot win`);
+      const heard = r.peers.list().map((p) => `${p.address} (${p.priority})`).join(', ') || 'none';
+      if (!target) {
+        return refuse(`${to} has not advertised on ${name}, so its priority is unknown (VRRP backups are silent until they have been master; routers heard: ${heard}${m.family === 6 ? '; IPv6 routers advertise from their link-local address' : ''}): run handover without --to, and the highest-priority backup takes over`);
+      }
+      if (target.priority < 2) return refuse(`${to} took over with priority ${target.priority} when last master: it cannot win`);
       const above = r.peers.list().find((p) => p.address !== to && p.priority >= target.priority);
-      if (above) return refuse(`${above.address} advertised priority ${above.priority}, at or above ${to}'s ${target.priority}: ${to} cannot be the one to win`);
+      const ago = (p: { at: number }): string => `${Math.round((nowUs() - p.at) / 1e6)} s ago`;
+      if (above) return refuse(`${above.address} took over with priority ${above.priority} (last heard ${ago(above)}), at or above ${to}'s ${target.priority}: ${to} cannot be the one to win`);
       how = target.priority - 1;
-      timeoutUs = masterDownIntervalUs(m.version, target.priority, m.advertIntervalUs, m.downTimerAdverts) + m.advertIntervalUs + RESIGN_MARGIN_US;
     }
     const t0 = nowUs();
     const done = this.wait(name, timeoutUs / 1000);
@@ -166,6 +197,8 @@ export class HandoverDesk {
       return refuse(`${why}; ${name} is still MASTER, nothing changed`);
     }
     const method = how === 'resign' ? 'resign' : 'preempt';
+    // a sync group member forced along hears its new master a moment later
+    for (const end = nowUs() + m.advertIntervalUs + RESIGN_MARGIN_US; e.to === 'BACKUP' && !r.masterText() && nowUs() < end;) await new Promise((res) => setTimeout(res, 10));
     const master = r.masterText();
     const priority = r.core.master?.priority ?? null;
     if (e.to !== 'BACKUP') return { instance: name, ok: false, kind: 'failed', method, error: `${name} went to ${e.to} (${e.reason}) during the handover`, ms };

@@ -49,7 +49,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   private readonly source: string;
   /** Where adverts go (the group, or each unicast peer), in the order of the encoded adverts. */
   private readonly dests: string[];
-  /** Bumped on leaving MASTER: an announcement waiting for the kernel's acks is then dropped. */
+  /** A handover's release of the VIPs, HANDOVER_GRACE_MS after the new master's first advert. */
   private letGo: NodeJS.Timeout | undefined;
   /** Its gratuitous ARPs / NAs (runner-announce.ts). */
   private readonly ann: RunnerAnnouncements;
@@ -174,7 +174,7 @@ export class InstanceRunner implements TimerOwner, ActionSink {
 
   private accept(rxUs: number, input: AdvertIn): void {
     this.stats.advertsReceived++;
-    this.peers.note(input.src, input.priority, rxUs);
+    this.peers.note(input.src, input.priority, rxUs, input.intervalUs);
     if (input.priority === 0) this.stats.priorityZeroReceived++;
     // The core updates its master record in place: compare with what it said before.
     const wasSelf = this.core.master?.self;
@@ -247,6 +247,9 @@ export class InstanceRunner implements TimerOwner, ActionSink {
   handover(how: 'resign' | number): boolean {
     let ok = false;
     this.priorityChange(() => (ok = this.core.handover(nowUs(), how)));
+    // resigned: a backup may take over after its Skew_Time, so a crash from now on must not
+    // leave the VIPs to the crash guardian's Master_Down_Interval: it lets go at once
+    if (ok && how === 'resign') this.d.advertSent?.(this.model.name, 0);
     return ok;
   }
   cancelHandover(): void {

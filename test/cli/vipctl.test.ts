@@ -77,7 +77,7 @@ describe('status formatting (no daemon)', () => {
     for (const h of ['IF', 'FAM', 'VRID', 'VER', 'EFF', 'INT', 'HELD', 'MASTER MAC', 'LAST ADVERT', 'LAST CHANGE', 'SENT/RCVD', 'PRIO0 S/R', 'SEND ERR', 'DROPS']) expect(head).toContain(h);
     expect(t).toContain('a_name_longer_than_twenty_four_chars');
     expect(t).toContain('2001:db8:100::200/64,2001:db8:100::201/64,2001:db8:100::202/64,2001:db8:100::203/64');
-    expect(t.split('\n')[1]).toMatch(/eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100\s+1000ms\s+\S+\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01\s+150\s+312ms ago\s+1\s+2026-01-01T00:00:00.000Z INIT->BACKUP \(startup\)\s+0\/1234\s+0\/1\s+0\s+ttl=2\s+-\s+192\.0\.2\.1:150$/);
+    expect(t.split('\n')[1]).toMatch(/eth0\s+v4\s+51\s+v3\s+BACKUP\s+100\s+100\s+1000ms\s+\S+\s+no\s+192\.0\.2\.1\s+02:00:00:00:00:01\s+150\s+312ms ago\s+1\s+2026-01-01T00:00:00.000Z INIT->BACKUP \(startup\)\s+0\/1234\s+0\/1\s+0\s+ttl=2\s+-\s+-\s+192\.0\.2\.1:150$/);
   });
 
   it('durations and reload summaries read as words', () => {

@@ -89,6 +89,30 @@ describe('handover: resign (priority 0, VIPs kept until the new master is heard)
     log.take();
   });
 
+  it('a sync group member forced to BACKUP during a handover yields to the first master it hears', () => {
+    const { i } = master();
+    i.handover(S, 'resign');
+    i.forceBackup(2 * S, 'sync group');
+    expect(i.state).toBe('BACKUP');
+    expect(i.yieldTo).toBeNull();
+    i.advert(2.5 * S, from('192.0.2.3', 100));
+    expect(Buffer.from(i.yieldTo!).equals(Buffer.from(ip('192.0.2.3')))).toBe(true);
+    expect(i.deadline).toBe(2.5 * S + masterDownIntervalUs(3, 150, S)); // accepted, not preempted
+  });
+
+  it('maintenance off ends the yield: back in service, the normal election (it preempts where it outranks)', () => {
+    const { i } = master();
+    i.setMaintenance(S, true);
+    i.handover(S, 'resign');
+    i.advert(2 * S, from('192.0.2.3', 100));
+    expect(i.yieldTo).not.toBeNull();
+    i.setMaintenance(3 * S, false);
+    expect(i.yieldTo).toBeNull();
+    const due = i.deadline;
+    i.advert(4 * S, from('192.0.2.3', 100));
+    expect(i.deadline).toBe(due); // lower than 150, preempt on: discarded, it will take over
+  });
+
   it('cancelled (nobody took over): advertises at once at its priority again, VIPs never left', () => {
     const { i, log } = master();
     i.handover(S, 'resign');

@@ -201,6 +201,45 @@ describe('vipctl maintenance', () => {
     await d.r3!.waitState('BACKUP', 15_000);
   });
 
+  it('a sync group moves together, make-before-break for every member (different intervals too); --all skips what is not master here', async () => {
+    const VIP2 = '192.0.2.201';
+    // VI_51 (100 ms) and VI_52 (1 s) in group G on each router, r1 the master of both
+    const group = (r: string): string => {
+      const p = r === 'r1' ? 150 : r === 'r2' ? 100 : 50;
+      return labConfig(r, [inst(p), { vrid: 52, priority: p, advertInt: 1, version: 3, vips: [`${VIP2}/24`] }], [], ['vrrp_sync_group G {', '    group {', '        VI_51', '        VI_52', '    }', '}', '']);
+    };
+    for (const r of ROUTERS) d[r]!.rewrite(group(r));
+    for (const r of ROUTERS) expect((await runCliIn(lab, r, 'vipctl', ['reload', '--socket', d[r]!.socket])).code, r).toBe(0);
+    const both = async (): Promise<string[]> => (await Promise.all(ROUTERS.map(async (r) => [r, (await status(r)).state] as const))).filter(([, st]) => st === 'MASTER').map(([r]) => r);
+    const end = Date.now() + 15_000;
+    while ((await both()).join() !== 'r1' || !(await runCliIn(lab, 'r1', 'vipctl', ['status', '--json', '--socket', d.r1!.socket])).stdout.includes('"name":"VI_52","interface":"eth0","family":4,"vrid":52,"version":3,"state":"MASTER"')) {
+      if (Date.now() > end) throw new Error('r1 is not master of both');
+      await sleep(200);
+    }
+    const ping2 = new Pinger(lab, 'client', VIP2);
+    await ping2.ready();
+    let out: Awaited<ReturnType<typeof vipctl>> | null = null;
+    const m = await measured(async () => {
+      out = await vipctl('r1', ['handover', 'VI_51']); // VI_52 comes along
+    });
+    const p2 = await ping2.stop();
+    expect(out!.code, out!.stderr + out!.stdout).toBe(0);
+    expect(out!.json!.result!.map((o) => [o.instance, o.ok, o.master])).toEqual([['VI_51', true, '192.0.2.2'], ['VI_52', true, '192.0.2.2']]);
+    expect(m.lost).toBe(0);
+    expect(p2.lost).toBe(0);
+    // --all on r2: master of both now; r3 (master of nothing) refuses
+    const none = await vipctl('r3', ['handover', '--all']);
+    expect(none.code).toBe(2);
+    expect(none.json!.error).toMatch(/this router is master of no instance \(VI_51 BACKUP, VI_52 BACKUP\)/);
+    const all = await vipctl('r2', ['handover', '--all']);
+    expect(all.code, all.stdout).toBe(0);
+    expect(all.json!.result!.every((o) => o.ok && o.master === '192.0.2.1')).toBe(true);
+    // back to the single instance for the last test
+    for (const r of ROUTERS) d[r]!.rewrite(conf(r));
+    for (const r of ROUTERS) expect((await runCliIn(lab, r, 'vipctl', ['reload', '--socket', d[r]!.socket])).code, r).toBe(0);
+    await holder('r1');
+  });
+
   it('alone on the LAN: handover is refused after no router answered priority 0, and the VIP never left', async () => {
     await d.r2!.stop();
     await d.r3!.stop();
