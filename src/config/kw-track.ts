@@ -89,7 +89,7 @@ const scriptTable: Table<VrrpScriptModel> = {
       const w = b.words(st, 1, 2);
       if (w) s.user = { user: w[0]!, group: w[1] ?? null };
     }),
-    impl('init_fail', '', 'off (starts OK)', 'The script counts as failed until it first succeeds.', (b, st, s) => {
+    impl('init_fail', '', 'off (one success is enough)', 'The script counts as failed until it first succeeds. Without it, a weight-0 script that has not run yet holds its instance in FAULT at start without a notify (keepalived\'s "FAULT STATE (init)").', (b, st, s) => {
       if (b.flag(st)) s.initFail = true;
     }),
   ],

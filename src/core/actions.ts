@@ -76,3 +76,11 @@ export class ActionLog implements ActionSink {
 
 /** The reason of the first transition of an instance (or sync group) that goes on in its state after a reload restarted it: no news, no notify. */
 export const RESUMED = 'resumed after reload';
+
+/**
+ * The reason of a start in FAULT held only by weight-0 trackers that have not reported yet
+ * (a vrrp_script before its first run): keepalived enters "FAULT STATE (init)" then and
+ * notifies nothing (vrrp_scheduler.c vrrp_init_state: notifies only when not FAULT or
+ * num_script_if_fault); the first report brings BACKUP with its notify, or a FAULT that is news.
+ */
+export const AWAITING_TRACKERS = 'startup: trackers not reported yet';

@@ -8,13 +8,13 @@
  * Active as MASTER.
  */
 import { compareAddr } from '../protocol/addr.js';
-import { RESUMED, type State } from './actions.js';
+import { AWAITING_TRACKERS, RESUMED, type State } from './actions.js';
 import type { TrackerEffect, TrackerState } from './priority.js';
 import { InstanceCore } from './instance-core.js';
 import type { AdvertIn, Reconfigurable } from './instance-config.js';
 
 export type { Action, ActionSink, AnnounceWhy, State, TimerKind } from './actions.js';
-export { RESUMED } from './actions.js';
+export { AWAITING_TRACKERS, RESUMED } from './actions.js';
 export type { AdvertIn, InstanceConfig, MasterInfo, Reconfigurable } from './instance-config.js';
 export { InstanceCore } from './instance-core.js';
 
@@ -30,7 +30,9 @@ export class VrrpInstance extends InstanceCore {
    */
   start(now: number, resume?: State): void {
     if (this.state !== 'INIT') return;
-    if (this.hasOwnFault) this.toFault(now, 'startup with fault');
+    // held only by trackers that have not reported: FAULT without news, as keepalived's (init)
+    const pending = this.linkUp && this.trackers.every((t) => !t.fault || t.pending);
+    if (this.hasOwnFault) this.toFault(now, pending ? AWAITING_TRACKERS : 'startup with fault');
     else if (this.group?.holdsFault(this)) this.toFault(now, 'sync group in FAULT');
     else if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, 'address owner');
     else if (resume === 'MASTER' && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, RESUMED);
@@ -112,10 +114,11 @@ export class VrrpInstance extends InstanceCore {
    */
   setTracker(now: number, name: string, effect: TrackerEffect): void {
     const t = this.trackers.find((x) => x.name === name);
-    if (!t || (t.delta === effect.delta && t.fault === effect.fault)) return;
+    if (!t || (t.delta === effect.delta && t.fault === effect.fault && Boolean(t.pending) === Boolean(effect.pending))) return;
     const why = effect.fault !== t.fault ? (effect.fault ? 'down' : 'up') : `weight ${effect.delta >= 0 ? '+' : ''}${effect.delta}`;
     t.delta = effect.delta;
     t.fault = effect.fault;
+    t.pending = effect.pending;
     this.recompute(now, `tracker ${name} ${why}`);
   }
 

@@ -20,6 +20,8 @@ export type TrackerLevel = { kind: 'bool'; up: boolean | null } | { kind: 'value
 export interface TrackerEffect {
   delta: number;
   fault: boolean;
+  /** The fault is only "not reported yet" (a weight-0 vrrp_script before its first run). */
+  pending?: boolean;
 }
 
 export interface TrackerState extends TrackerEffect {
@@ -45,7 +47,7 @@ export function trackerEffect(weight: number, reverse: boolean, level: TrackerLe
     const s = level.value * weight * m;
     return s <= -254 ? { delta: 0, fault: true } : { delta: Math.min(253, s), fault: false };
   }
-  if (weight === 0) return { delta: 0, fault: level.up === null || level.up !== !reverse };
+  if (weight === 0) return level.up === null ? { delta: 0, fault: true, pending: true } : { delta: 0, fault: level.up !== !reverse };
   if (level.up === null) return NO_EFFECT;
   if (weight > 0) return { delta: level.up ? weight * m : 0, fault: false };
   return { delta: level.up ? 0 : weight * m, fault: false };

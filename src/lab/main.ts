@@ -32,7 +32,7 @@ function parseArgs(argv: string[]): Opts {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--keep') o.keep = true;
     else if (argv[i] === '--keepalived') o.keepalived = argv[++i] ?? '';
-    else throw new Error(`unknown option ${argv[i]} (use --keep, --keepalived rN)`);
+    else throw new Error(`unknown option ${argv[i]} (use --keep, --keepalived rN; or --scenario openstack [--keepalived] [--short] [--json] [--keep]: docs/openstack.md)`);
   }
   if (o.keepalived !== null && !ROUTERS.some((r) => r.name === o.keepalived)) throw new Error('--keepalived takes r1, r2 or r3');
   return o;
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(sig, () => void cleanup().then(() => process.exit(code)));
   try {
     lab.build([...ROUTERS.map(({ name, n }) => ({ name, n })), { name: 'client', n: 100 }]);
     say(`lab up: namespaces ${lab.prefix}-{sw,r1,r2,r3,client}; VRRPv3, VRID ${VRID}, VIP ${VIP}, adverts every 100 ms`);
@@ -183,10 +183,12 @@ function keepMessage(lab: NetnsLab, routers: LabDaemon[], dir: string): void {
 }
 
 const argv = process.argv.slice(2);
+const eq = argv.findIndex((a) => a.startsWith('--scenario='));
+if (eq >= 0) argv.splice(eq, 1, '--scenario', argv[eq]!.slice('--scenario='.length));
 const scenario = argv.indexOf('--scenario');
 const job = scenario < 0 ? main() : argv[scenario + 1] === 'openstack'
   ? import('./openstack/scenario.js').then((m) => m.openstackScenario(argv.filter((_, i) => i !== scenario && i !== scenario + 1)))
-  : Promise.reject(new Error(`unknown scenario '${argv[scenario + 1] ?? ''}' (there is: openstack)`));
+  : Promise.reject(new Error(argv[scenario + 1] === undefined ? '--scenario needs a name (there is: openstack)' : `unknown scenario '${argv[scenario + 1]}' (there is: openstack)`));
 job.then((code) => process.exit(code), (e: Error) => {
   console.error(`lab: ${e.message}`);
   process.exit(2);

@@ -14,6 +14,13 @@ import { request } from 'node:http';
 
 const args = process.argv.slice(2);
 const arg = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
+const KNOWN = { '--url': 1, '--interval-ms': 1, '--timeout-ms': 1, '--seconds': 1, '--json': 0 };
+for (let i = 0; i < args.length; i += 1 + (KNOWN[args[i]] ?? 0)) {
+  if (!(args[i] in KNOWN)) {
+    console.error(`client.mjs: unknown option ${args[i]} (--url, --interval-ms, --timeout-ms, --seconds, --json)`);
+    process.exit(2);
+  }
+}
 const url = arg('--url');
 const interval = Number(arg('--interval-ms', '10'));
 const timeout = Number(arg('--timeout-ms', '500'));

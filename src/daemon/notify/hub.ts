@@ -12,7 +12,7 @@ import type { SyncGroupModel } from '../../config/model-track.js';
 import { SyncGroup, type GroupState } from '../../core/sync-group.js';
 import type { InstanceRunner } from '../runner.js';
 import type { DaemonEvent } from '../runner-types.js';
-import { RESUMED } from '../../core/instance.js';
+import { AWAITING_TRACKERS, RESUMED } from '../../core/instance.js';
 import { runScript } from '../trackers/script-runner.js';
 import { checkNotify, startStopScripts, type NotifyPlan } from './check.js';
 import { NotifyFifos } from './fifo.js';
@@ -113,8 +113,9 @@ export class NotifyHub {
   onEvent(e: DaemonEvent, runner: InstanceRunner | undefined): void {
     if (!this.notifier || !runner) return;
     const m = runner.model;
-    // a state kept through a reload's restart (RESUMED) is no news: keepalived notifies nothing
-    if (e.type === 'transition' && (e.to === 'MASTER' || e.to === 'BACKUP' || e.to === 'FAULT') && e.reason !== RESUMED) this.notifier.instance(m, e.to, e.priority, this.groupState(m));
+    // a state kept through a reload's restart (RESUMED), and a start held in FAULT only by
+    // trackers not reported yet (AWAITING_TRACKERS), are no news: keepalived notifies nothing
+    if (e.type === 'transition' && (e.to === 'MASTER' || e.to === 'BACKUP' || e.to === 'FAULT') && e.reason !== RESUMED && e.reason !== AWAITING_TRACKERS) this.notifier.instance(m, e.to, e.priority, this.groupState(m));
     else if (e.type === 'priority') this.notifier.priority(m, runner.core.state === 'MASTER', e.priority);
     else if (e.type === 'lowerPrio') {
       this.notifier.lowerPriority(m, e.priority);

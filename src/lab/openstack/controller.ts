@@ -127,6 +127,8 @@ export class Controller {
 
   /** Start vipd or keepalived with the rendered keepalived.conf (a new LabDaemon when the implementation changes). */
   startDaemon(impl: Impl): LabDaemon {
+    // a step still going when the lab is torn down (Ctrl-C) must not start what close() will not stop
+    if (this.closing) throw new Error(`the lab is being torn down: ${impl} not started on ${this.name}`);
     if (this.daemon?.running()) throw new Error(`${this.daemon.impl} already runs on ${this.name}`);
     if (this.daemon?.impl !== impl) this.daemon = new LabDaemon(this.lab, impl, this.name, this.dir);
     this.daemon.start(this.render());
@@ -161,7 +163,15 @@ export class Controller {
   }
 
   /** Stop everything of this controller: the daemon (SIGTERM), HAProxy, the backend. */
+  private closing = false;
+
+  /** From now on start nothing (the teardown began; a step may still be running). */
+  markClosing(): void {
+    this.closing = true;
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     await this.daemon?.signal('SIGTERM');
     await stopChild(this.haproxy, 'SIGTERM');
     this.backend?.stdin?.end();

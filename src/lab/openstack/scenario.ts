@@ -80,12 +80,20 @@ export async function openstackScenario(argv: string[]): Promise<number> {
   const client = new ClientLoop(lab, 'client', `http://${VIP}:${API_PORT}/`);
   const holders = new Holders(lab, CONTROLLERS.map((c) => c.name), VIP);
   const wire = new Wire(lab, 'client', VRID);
-  const cleanup = async (): Promise<void> => {
+  let cleaning: Promise<void> | null = null;
+  const cleanup = (): Promise<void> => (cleaning ??= (async () => {
+    for (const c of ctls) c.markClosing(); // a step in flight starts nothing more
     await Promise.all([client.stop(), holders.stop(), wire.stop(), ...ctls.map((c) => c.close())]);
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  })());
+  // Ctrl-C, a timeout's or a CI job's SIGTERM, a closed terminal: the same teardown
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(sig, () => {
+      say(`${sig}: tearing the lab down`);
+      void cleanup().then(() => process.exit(code));
+    });
+  }
   try {
     lab.build([...CONTROLLERS.map(({ name, n }) => ({ name, n })), { name: 'client', n: 100 }]);
     ctls = CONTROLLERS.map((c) => new Controller(lab, c.name, `192.0.2.${c.n}`, c.priority, dir, env));
@@ -118,7 +126,7 @@ export async function openstackScenario(argv: string[]): Promise<number> {
     if (o.keep) {
       await Promise.all([client.stop(), holders.stop(), wire.stop()]);
       for (const c of ctls) for (const p of [c.daemon?.proc, c.haproxy, c.backend]) p?.unref();
-      keepMessage(lab, ctls, dir, say);
+      keepMessage(lab, ctls, dir, say, o.json ? (l) => process.stderr.write(`${l}\n`) : (l) => console.log(l));
     } else {
       await cleanup();
       say(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s; namespaces and ${dir} removed`);
