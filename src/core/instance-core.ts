@@ -91,6 +91,11 @@ export abstract class InstanceCore {
     return skewTimeUs(this.config.version, this.effective, this.masterAdverIntervalUs);
   }
 
+  /** In FAULT (or about to be) only because weight-0 trackers have not reported yet: no news (keepalived's FAULT STATE (init)). */
+  get awaitingTrackers(): boolean {
+    return this.linkUp && this.trackers.some((t) => t.fault) && this.trackers.every((t) => !t.fault || t.pending);
+  }
+
   /** A fault of its own: link down or a weight-0 tracker down. */
   get hasOwnFault(): boolean {
     return !this.linkUp || this.faults.length > 0;

@@ -31,8 +31,7 @@ export class VrrpInstance extends InstanceCore {
   start(now: number, resume?: State): void {
     if (this.state !== 'INIT') return;
     // held only by trackers that have not reported: FAULT without news, as keepalived's (init)
-    const pending = this.linkUp && this.trackers.every((t) => !t.fault || t.pending);
-    if (this.hasOwnFault) this.toFault(now, pending ? AWAITING_TRACKERS : 'startup with fault');
+    if (this.hasOwnFault) this.toFault(now, this.awaitingTrackers ? AWAITING_TRACKERS : 'startup with fault');
     else if (this.group?.holdsFault(this)) this.toFault(now, 'sync group in FAULT');
     else if (this.effective === 255 && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, 'address owner');
     else if (resume === 'MASTER' && (!this.group || this.group.canGoMaster(this))) this.toMaster(now, RESUMED);

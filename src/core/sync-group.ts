@@ -20,7 +20,7 @@
  */
 import type { VrrpInstance } from './instance.js';
 import type { InstanceCore } from './instance-core.js';
-import { RESUMED, type State } from './actions.js';
+import { AWAITING_TRACKERS, RESUMED, type State } from './actions.js';
 
 /** The group's state: INIT until its members have started, then as keepalived's sgroup->state. */
 export type GroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
@@ -61,20 +61,20 @@ export class SyncGroup implements GroupGate {
   /**
    * Before the members start (and once they have joined): keepalived's initial group state
    * (vrrp_sync_set_group), so that the group's notifications come before its members', as
-   * keepalived's vrrp_init_state sends them: FAULT if a member has a fault, MASTER if all are
-   * address owners, else BACKUP. A member already running (a group a reload rebuilt) counts
-   * with its state.
-   */
-  /**
-   * The group's state from its members before they start: FAULT if one has a fault, MASTER if
-   * every one wants it (an address owner, or a MASTER going on after a reload), else BACKUP.
-   * `resumed`: every member goes on in its state after a reload (reason RESUMED: no news).
+   * keepalived's vrrp_init_state sends them: FAULT if a member has a fault, MASTER if every one
+   * wants it (an address owner, or a MASTER going on after a reload), else BACKUP. A member
+   * already running (a group a reload rebuilt) counts with its state. `resumed`: every member
+   * goes on in its state after a reload (reason RESUMED: no news). A FAULT held only by members
+   * whose weight-0 trackers have not reported is no news either (AWAITING_TRACKERS: keepalived
+   * keeps such a group in INIT, vrrp_track.c, and notifies it once they report).
    */
   init(resumed = false): void {
     if (this.state !== 'INIT') return;
     const st = (m: VrrpInstance): State => (m.state !== 'INIT' ? m.state : m.hasOwnFault ? 'FAULT' : m.wantMaster ? 'MASTER' : 'BACKUP');
     const states = this.members.map(st);
-    this.set(states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP', resumed ? RESUMED : 'startup');
+    const awaiting = this.members.every((m) => st(m) !== 'FAULT' || (m.state === 'INIT' && m.awaitingTrackers));
+    const to = states.includes('FAULT') ? 'FAULT' : states.every((s) => s === 'MASTER') ? 'MASTER' : 'BACKUP';
+    this.set(to, resumed ? RESUMED : to === 'FAULT' && awaiting ? AWAITING_TRACKERS : 'startup');
   }
 
   changed(member: InstanceCore, from: State, to: State, now: number): void {

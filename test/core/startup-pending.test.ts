@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ActionLog } from '../../src/core/actions.js';
 import { AWAITING_TRACKERS, VrrpInstance, type Action } from '../../src/core/instance.js';
 import { trackerEffect } from '../../src/core/priority.js';
+import { SyncGroup } from '../../src/core/sync-group.js';
 import { parseIP } from '../../src/protocol/addr.js';
 
 const S = 1_000_000;
@@ -40,5 +41,19 @@ describe('start with weight-0 trackers that have not reported', () => {
     const a = mk([{ name: 'script:a', ...trackerEffect(0, false, { kind: 'bool', up: null }) }, { name: 'file:b', ...trackerEffect(0, false, { kind: 'value', value: 1 }) }]);
     a.i.start(0);
     expect(reasons(a.log.take())).toEqual(['INIT->FAULT (startup with fault)']);
+  });
+
+  it('a sync group whose FAULT is only members awaiting their trackers starts without news; a real fault is news', () => {
+    const pend = { name: 'script:chk', ...trackerEffect(0, false, { kind: 'bool', up: null }) };
+    const seen: string[] = [];
+    const a = mk([pend]);
+    const b = mk([]);
+    const g = new SyncGroup('G', [a.i, b.i], (from, to, why) => seen.push(`${from}->${to} (${why})`));
+    g.init();
+    expect(seen).toEqual([`INIT->FAULT (${AWAITING_TRACKERS})`]);
+    const c = mk([{ name: 'file:f', ...trackerEffect(0, false, { kind: 'value', value: 1 }) }]);
+    const seen2: string[] = [];
+    new SyncGroup('H', [c.i, mk([]).i], (from, to, why) => seen2.push(`${from}->${to} (${why})`)).init();
+    expect(seen2).toEqual(['INIT->FAULT (startup)']);
   });
 });

@@ -107,6 +107,28 @@ describe('notify scripts (issue #19), compared with keepalived 2.2.7', () => {
     expect(run?.durationMs).toBeTypeOf('number');
   }, 90_000);
 
+  it('a weight-0 vrrp_script not run yet at start: no FAULT notify, for the instance and its sync group, as keepalived (FAULT STATE (init))', async () => {
+    const log = (kind: string): string => join(dir, `init-${kind}.log`);
+    writeFileSync(join(dir, 'ok.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const script = ['vrrp_script chk {', `    script "${join(dir, 'ok.sh')}"`, '    interval 1', '}', ''];
+    const inst = (kind: 'vipd' | 'ka') => ['A', 'B'].map((n, i) => ({
+      name: `VI_${n}`, advertInt: ADVERT_INT, version: 3 as const, vrid: (kind === 'vipd' ? 81 : 83) + i, priority: 150, vips: [`192.0.2.${(kind === 'vipd' ? 181 : 183) + i}/24`],
+      extra: ['track_script {', '    chk', '}', `notify "${join(dir, 'rec.sh')} ${log(kind)} any"`],
+    }));
+    const group = (kind: string) => ['vrrp_sync_group G {', '    group {', '        VI_A', '        VI_B', '    }', `    notify "${join(dir, 'rec.sh')} ${log(kind)} group"`, '}', ''];
+    const v = daemons.vipd('r1', inst('vipd'), [...script, ...group('vipd')]);
+    const k = await daemons.keepalived('r1', inst('ka'), [...script, ...group('ka')]);
+    await Promise.all([v.waitState('MASTER', 8000), k.waitState('MASTER', 8000)]);
+    await sleep(500);
+    const norm = (l: string[]) => l.slice().sort();
+    console.log(`vipd ${JSON.stringify(lines(log('vipd')))}\nkeepalived ${JSON.stringify(lines(log('ka')))}`);
+    expect(lines(log('vipd')).some((l) => l.includes('FAULT'))).toBe(false);
+    expect(norm(lines(log('vipd')))).toEqual(norm(lines(log('ka'))));
+    // and what they are, so that the two cannot agree on nothing: BACKUP then MASTER, no FAULT
+    for (const l of ['any INSTANCE VI_A BACKUP 150', 'any INSTANCE VI_A MASTER 150', 'any INSTANCE VI_B BACKUP 150', 'any INSTANCE VI_B MASTER 150']) expect(lines(log('vipd'))).toContain(l);
+    expect(lines(log('vipd')).filter((l) => l.startsWith('group ')).length).toBeGreaterThan(0);
+  }, 60_000);
+
   it('notify_fifo: the FIFO reader (notify_fifo_script) gets keepalived\'s exact lines, instance and group', async () => {
     const fifo = (kind: string): string => join(dir, `${kind}.fifo`);
     const out = (kind: string): string => join(dir, `${kind}.fifo.log`);

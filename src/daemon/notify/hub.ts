@@ -134,7 +134,7 @@ export class NotifyHub {
     }
     this.log.info({ group: model.name, oldState: from, newState: to, reason }, `VRRP_Group(${model.name}) Syncing instances to ${to} state`);
     this.emit({ type: 'group', instance: null, group: model.name, from, to, reason });
-    if (to !== 'INIT') this.notifier?.group(model, to);
+    if (to !== 'INIT' && reason !== AWAITING_TRACKERS) this.notifier?.group(model, to);
   }
 
   /** An instance removed by a reload: DELETED (FAULT without notify_deleted), keepalived's clear_diff_vrrp. */
