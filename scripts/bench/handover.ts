@@ -12,7 +12,7 @@
  * (c) SIGTERM (restore: r1 started again); (d) r1's priority 150 -> 90 in its file and SIGHUP
  * (reload.ts's kind 6; restore: 150 back and SIGHUP). keepalived has (c) and (d) only.
  */
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HANDOVER_GRACE_MS } from '../../src/daemon/runner.js';
 import { stopChild } from '../../src/lab/child.js';
@@ -20,7 +20,7 @@ import { cliCommand } from '../../src/lab/cli-command.js';
 import type { Impl } from '../../src/lab/daemon-proc.js';
 import type { NetnsLab } from '../../src/lab/netns.js';
 import { Holders } from '../../src/lab/openstack/watch.js';
-import { Pair, startPing, VIPS } from './reload.js';
+import { Pair, size, startPing, VIPS } from './reload.js';
 
 export const HANDOVER_METHODS = ['handover', 'maintenance', 'maint-off', 'term', 'reload'] as const;
 export type HandoverMethod = (typeof HANDOVER_METHODS)[number];
@@ -39,13 +39,6 @@ const WINDOW_S = 5;
 /** Both kernels may hold the VIP from the new master's add to the old one's delete (as test/netns/handover.test.ts). */
 const OVERLAP_MS = HANDOVER_GRACE_MS + 50;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const size = (f: string): number => {
-  try {
-    return statSync(f).size;
-  } catch {
-    return 0;
-  }
-};
 
 export interface HandoverRun {
   impl: Impl;

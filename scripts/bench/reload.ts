@@ -48,7 +48,8 @@ const R2_MAC = '02:00:00:00:00:02';
 const WEIGHT = 10;
 const SETTLE_MS = 40_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const size = (f: string): number => {
+/** Bytes in `f` so far (0: not there yet): where a daemon's log had got to. */
+export const size = (f: string): number => {
   try {
     return statSync(f).size;
   } catch {
